@@ -1,0 +1,73 @@
+// The resolved main configuration (SPEC section 2): every default applied, durations in ms.
+import type { ServiceSettings } from "../routing/types.ts";
+import type { LogFormat, LogLevel } from "../log.ts";
+
+export interface TlsFiles {
+  /** Paths as configured (kept for messages) and the PEM text read at load time. */
+  readonly caPath?: string;
+  readonly certPath?: string;
+  readonly keyPath?: string;
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly insecure: boolean;
+}
+
+export interface FileProviderConfig {
+  readonly path: string;
+  readonly watch: boolean;
+}
+
+export interface HttpProviderConfig {
+  readonly endpoint: string;
+  readonly pollIntervalMs: number;
+  readonly pollTimeoutMs: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly maxBytes: number;
+  readonly tls: TlsFiles;
+}
+
+export interface ConsulProviderConfig {
+  readonly address: string;
+  readonly token: string;
+  readonly datacenter: string;
+  readonly namespace: string;
+  readonly waitMs: number;
+  readonly consistencyMode: "stale" | "consistent" | "leader";
+  readonly tag: string;
+  readonly tls: TlsFiles;
+}
+
+export interface NomadProviderConfig {
+  readonly address: string;
+  readonly token: string;
+  readonly namespace: string;
+  readonly waitMs: number;
+  readonly stale: boolean;
+  readonly tag: string;
+  readonly tls: TlsFiles;
+}
+
+export interface Config {
+  /** The file it came from, if any */
+  readonly source?: string;
+  readonly listeners: {
+    readonly allowed: Readonly<Record<string, string>>;
+    readonly portMin: number;
+    readonly portMax: number;
+    readonly drainTimeoutMs: number;
+    readonly bindRetryMs: number;
+  };
+  /** "" = off; "host:port" */
+  readonly peek: { readonly listener: string };
+  readonly admin: { readonly listener: string; readonly token: string };
+  readonly log: { readonly level: LogLevel; readonly format: LogFormat; readonly access: boolean };
+  readonly defaults: ServiceSettings;
+  readonly runtime: { readonly workers: number };
+  readonly routing: {
+    readonly file?: FileProviderConfig;
+    readonly http?: HttpProviderConfig;
+    readonly consul?: ConsulProviderConfig;
+    readonly nomad?: NomadProviderConfig;
+  };
+}

@@ -1,0 +1,89 @@
+// Retry pacing for providers: exponential backoff with full jitter, and a token bucket that
+// bounds how often a blocking-query loop may ask even when every answer comes back at once.
+
+export interface BackoffOptions {
+  /** @default 1000 */
+  baseMs?: number;
+  /** @default 60000 */
+  maxMs?: number;
+  /** [0, 1) @default Math.random */
+  random?: () => number;
+}
+
+export interface Backoff {
+  /** The delay before the next retry; grows with each call until reset(). */
+  next(): number;
+  reset(): void;
+  readonly failures: number;
+}
+
+/** "Full jitter" (AWS architecture blog): uniform in [cap/2, cap], cap = min(max, base * 2^n). */
+export function createBackoff(o: BackoffOptions = {}): Backoff {
+  const base = o.baseMs ?? 1000;
+  const max = o.maxMs ?? 60_000;
+  const random = o.random ?? Math.random;
+  let failures = 0;
+  return {
+    next() {
+      const cap = Math.min(max, base * 2 ** Math.min(failures, 30));
+      failures++;
+      return Math.round(cap / 2 + random() * (cap / 2));
+    },
+    reset() {
+      failures = 0;
+    },
+    get failures() {
+      return failures;
+    },
+  };
+}
+
+export interface TokenBucketOptions {
+  /** Tokens available at once. @default 2 */
+  burst?: number;
+  /** One token comes back every refillMs. @default 15000 */
+  refillMs?: number;
+  /** @default Date.now */
+  now?: () => number;
+}
+
+export interface TokenBucket {
+  /** Milliseconds to wait before a token is free (0 = now); takes the token. */
+  take(): number;
+}
+
+/**
+ * A token bucket as the Consul reference recommends (burst 2, one per 15 s by default):
+ * a churning index cannot make the loop ask faster than the refill rate.
+ */
+export function createTokenBucket(o: TokenBucketOptions = {}): TokenBucket {
+  const burst = o.burst ?? 2;
+  const refill = o.refillMs ?? 15_000;
+  const now = o.now ?? Date.now;
+  let tokens = burst;
+  let last = now();
+  return {
+    take() {
+      const t = now();
+      tokens = Math.min(burst, tokens + (t - last) / refill);
+      last = t;
+      tokens -= 1;
+      // A negative balance is a debt: the caller waits until it is paid back.
+      return tokens >= 0 ? 0 : Math.ceil(-tokens * refill);
+    },
+  };
+}
+
+/** Resolves after ms, or at once when the signal aborts (never rejects). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}

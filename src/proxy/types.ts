@@ -1,0 +1,93 @@
+// The engine's contracts: how it dials backends, and the read-only view of its state that
+// admin, metrics and peek read. Counters are plain numbers mutated in place: no work per chunk.
+import type { Conn } from "../runtime/types.ts";
+import type { BalanceName, ListenerPlan } from "../routing/types.ts";
+
+export interface DialTarget {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface DialOptions {
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+}
+
+/** Reaches a backend: directly, or through a SOCKS5 proxy. Rejects with a SluiceError. */
+export interface Dialer {
+  /** How the route is shown: undefined for direct, else the redacted proxy URL */
+  readonly via?: string;
+  dial(target: DialTarget, o: DialOptions): Promise<Conn>;
+}
+
+export type ListenerState = "pending" | "listening" | "bind_failed" | "draining";
+export type HealthState = "up" | "down" | "unknown";
+
+export interface BackendCounters {
+  active: number;
+  total: number;
+  connectFailures: number;
+  /** client -> backend bytes */
+  bytesOut: number;
+  /** backend -> client bytes */
+  bytesIn: number;
+}
+
+export interface BackendView {
+  readonly key: string;
+  readonly address: string;
+  /** Redacted proxy URL, if any */
+  readonly via?: string;
+  readonly service: string;
+  readonly weight: number;
+  readonly tier: number;
+  readonly health: HealthState;
+  /** Drained by routing or by the admin API */
+  readonly drain: boolean;
+  /** Drained by the admin API */
+  readonly drainOverride: boolean;
+  readonly counters: Readonly<BackendCounters>;
+}
+
+export interface ListenerCounters {
+  active: number;
+  total: number;
+  refused: number;
+  /** client -> backend bytes */
+  bytesIn: number;
+  /** backend -> client bytes */
+  bytesOut: number;
+}
+
+export interface ListenerView {
+  readonly key: string;
+  readonly label: string;
+  readonly host: string;
+  readonly port: number;
+  readonly state: ListenerState;
+  /** For bind_failed: the reason */
+  readonly error?: string;
+  readonly services: readonly string[];
+  readonly balance: BalanceName;
+  readonly plan: ListenerPlan;
+  readonly counters: Readonly<ListenerCounters>;
+  readonly backends: readonly BackendView[];
+}
+
+/** Hooks the engine calls at connection milestones; admin's metrics implement them. */
+export interface EngineObserver {
+  connectDone?(listener: string, backend: string, seconds: number, ok: boolean): void;
+  connectionDone?(listener: string, seconds: number): void;
+}
+
+/** What admin and peek may read and do: a read-only view plus the few control verbs. */
+export interface EngineControl {
+  /** Every listener, sorted by key, with live counters. */
+  listeners(): readonly ListenerView[];
+  /**
+   * Runtime drain override of one backend (`backend` is its address, or its key when the same
+   * address is reached through several proxies). Takes effect on the next connection.
+   * Returns false when the listener or backend is unknown.
+   */
+  setDrain(listener: string, backend: string, drain: boolean): boolean;
+}

@@ -1,0 +1,144 @@
+// The routing model: what providers deliver (ServiceSpec) and what the engine runs (RoutingTable).
+// Providers never resolve labels or apply defaults: the table builder does, against the live
+// main config, so a config reload re-resolves every provider's last routes.
+
+export type BalanceName = "round_robin" | "weighted" | "least_conn" | "random" | "p2c" | "hash";
+
+export type HashKey =
+  | { readonly kind: "client_ip" }
+  /** bytes [start, end) of the client's first bytes (the config says "first_bytes:START-END", END exclusive) */
+  | { readonly kind: "first_bytes"; readonly start: number; readonly end: number };
+
+export type ProxyProtocolVersion = "" | "v1" | "v2";
+
+/** A parsed `proxy` URL. Only socks5 (sluice resolves names) and socks5h (the proxy does). */
+export interface ProxyUrl {
+  readonly scheme: "socks5" | "socks5h";
+  readonly host: string;
+  readonly port: number;
+  readonly username?: string;
+  readonly password?: string;
+}
+
+export interface HealthSpec {
+  readonly type: "tcp" | "http";
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly rise: number;
+  readonly fall: number;
+  /** http only */
+  readonly path: string;
+  readonly method: string;
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+/** The per-service settings marked (D) in SPEC section 3, resolved. */
+export interface ServiceSettings {
+  readonly balance: BalanceName;
+  readonly hashKey: HashKey;
+  readonly connectTimeoutMs: number;
+  readonly connectAttempts: number;
+  /** 0 = never */
+  readonly idleTimeoutMs: number;
+  /** 0 = unlimited */
+  readonly maxConnections: number;
+  readonly proxyProtocol: ProxyProtocolVersion;
+  /** undefined = no active checks */
+  readonly health: HealthSpec | undefined;
+}
+
+/** Listener-level settings that are not defaults-able. */
+export interface AcceptSettings {
+  readonly acceptProxyProtocol: boolean;
+  /** CIDRs, e.g. "10.0.0.0/8", "::1/128" */
+  readonly trustedProxies: readonly string[];
+}
+
+export interface ListenerRef {
+  readonly label: string;
+  readonly port: number;
+}
+
+export interface BackendSpec {
+  /** As written, normalised: "10.0.0.1:5432", "[2001:db8::7]:5432", "db.internal:5432" */
+  readonly address: string;
+  /** Without brackets */
+  readonly host: string;
+  readonly port: number;
+  /** @default 1 */
+  readonly weight: number;
+  /** @default 0 */
+  readonly tier: number;
+  /** @default false */
+  readonly drain: boolean;
+}
+
+/** A validated service as a provider delivers it: labels unresolved, only the settings it sets. */
+export interface ServiceSpec {
+  readonly name: string;
+  readonly listeners: readonly ListenerRef[];
+  readonly backends: readonly BackendSpec[];
+  readonly proxy?: ProxyUrl;
+  /** The (D) settings this service sets itself; the rest come from `defaults.*`. */
+  readonly settings: Partial<ServiceSettings>;
+  readonly accept: Partial<AcceptSettings>;
+}
+
+/** One problem found while validating, e.g. a route dropped. */
+export interface RouteProblem {
+  /** The service name, or "#3" when it has none */
+  readonly service: string;
+  /** The field path inside the service, e.g. "backends[2].weight" */
+  readonly field: string;
+  readonly reason: string;
+  /** Where it came from: a file path, "consul", "http:https://..." */
+  readonly source: string;
+}
+
+export interface BackendPlan {
+  /** Identity inside a listener: via + address, e.g. "socks5://u:***@10.0.0.5:1080 ➤ 10.0.0.9:80" */
+  readonly key: string;
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
+  readonly weight: number;
+  readonly tier: number;
+  readonly drain: boolean;
+  readonly proxy?: ProxyUrl;
+  /** The service that brought it */
+  readonly service: string;
+}
+
+export interface ListenerPlan {
+  /** "127.0.0.1:5432", "[::]:5432": the address bound */
+  readonly key: string;
+  readonly label: string;
+  readonly host: string;
+  readonly port: number;
+  /** Sorted service names sharing this listener */
+  readonly services: readonly string[];
+  readonly settings: ServiceSettings;
+  readonly accept: AcceptSettings;
+  readonly backends: readonly BackendPlan[];
+}
+
+export interface RoutingTable {
+  /** By ListenerPlan.key, sorted by key */
+  readonly listeners: ReadonlyMap<string, ListenerPlan>;
+}
+
+/** What the table builder needs from the main config. */
+export interface TableConfig {
+  readonly allowed: Readonly<Record<string, string>>;
+  readonly portMin: number;
+  readonly portMax: number;
+  readonly defaults: ServiceSettings;
+}
+
+export interface ProviderRoutes {
+  /** Provider name, e.g. "file", "consul" */
+  readonly provider: string;
+  readonly services: readonly ServiceSpec[];
+}
