@@ -1,0 +1,77 @@
+// The peek endpoint: a TCP port that writes the routing table in dill's format (with state
+// and health added) to whoever connects, then closes. Secrets are redacted by construction:
+// only formatProxyUrl() output is shown.
+import type { Listener, Runtime } from "../runtime/types.ts";
+import type { ListenerPlan } from "../routing/types.ts";
+import { formatProxyUrl } from "../routing/proxy_url.ts";
+import type { Logger } from "../log.ts";
+import type { ListenerView } from "../proxy/types.ts";
+import { parseHostPort } from "../routing/address.ts";
+
+function backendLine(address: string, via: string | undefined, notes: string[]): string {
+  const route = via ? `${via} ─➤ ${address}` : address;
+  return `  ├──➤ ${route}${notes.length ? ` [${notes.join(", ")}]` : ""}`;
+}
+
+/** The live table: one block per listener, as dill prints it, with state and health. */
+export function formatPeek(listeners: readonly ListenerView[]): string {
+  if (listeners.length === 0) return "no listeners\n";
+  const out: string[] = [];
+  for (const l of listeners) {
+    const state = l.state === "bind_failed" ? `bind_failed: ${l.error ?? "unknown"}` : l.state;
+    out.push(`${l.key} [${state}] ${l.label} (${l.services.join(", ")})`);
+    out.push(`  ├ ${l.balance}`);
+    for (const b of l.backends) {
+      const notes: string[] = [];
+      if (b.health !== "unknown") notes.push(b.health);
+      if (b.drain) notes.push("drain");
+      if (b.weight !== 1) notes.push(`weight ${b.weight}`);
+      if (b.tier !== 0) notes.push(`tier ${b.tier}`);
+      if (b.counters.active) notes.push(`${b.counters.active} active`);
+      out.push(backendLine(b.address, b.via, notes));
+    }
+  }
+  return out.join("\n") + "\n";
+}
+
+/** The resolved table before anything runs (for `sluice check`). */
+export function formatPlans(plans: Iterable<ListenerPlan>): string {
+  const out: string[] = [];
+  for (const p of plans) {
+    out.push(`${p.key} ${p.label} (${p.services.join(", ")})`);
+    out.push(`  ├ ${p.settings.balance}`);
+    for (const b of p.backends) {
+      const notes: string[] = [];
+      if (b.drain) notes.push("drain");
+      if (b.weight !== 1) notes.push(`weight ${b.weight}`);
+      if (b.tier !== 0) notes.push(`tier ${b.tier}`);
+      out.push(backendLine(b.address, b.proxy ? formatProxyUrl(b.proxy) : undefined, notes));
+    }
+  }
+  return out.length ? out.join("\n") + "\n" : "no listeners\n";
+}
+
+export interface PeekOptions {
+  rt: Runtime;
+  /** "host:port" */
+  listener: string;
+  view: () => readonly ListenerView[];
+  log: Logger;
+}
+
+/** Starts the peek listener; throws a SluiceError when it cannot bind. */
+export function startPeek(o: PeekOptions): Listener {
+  const { host, port } = parseHostPort(o.listener);
+  const encoder = new TextEncoder();
+  const l = o.rt.listen({ host, port }, (c) => {
+    void (async () => {
+      try {
+        await c.write(encoder.encode(formatPeek(o.view())));
+        await c.closeWrite();
+      } catch { /* the reader went away: nothing to do */ }
+      c.close();
+    })();
+  });
+  o.log.info("peek listening", { address: `${l.addr.host}:${l.addr.port}` });
+  return l;
+}

@@ -1,0 +1,275 @@
+// The running sluice: wires config, providers, the routing table, the engine, peek and admin,
+// and owns the process lifecycle (reload on SIGHUP/SIGUSR1, drain and exit on SIGTERM/SIGINT).
+import type { Config } from "./config/types.ts";
+import type { HttpHandle, Listener, Runtime } from "./runtime/types.ts";
+import type { ProviderRoutes, RouteProblem, ServiceSpec } from "./routing/types.ts";
+import { buildTable, tableConfigFrom } from "./routing/table.ts";
+import type { Provider, ProviderStatus } from "./providers/types.ts";
+import { createProviders } from "./providers/create.ts";
+import { createStaticProvider } from "./providers/static.ts";
+import { createEngine, type Engine } from "./proxy/engine.ts";
+import { createSocks5Dialer } from "./socks5/dialer.ts";
+import { startPeek } from "./admin/peek.ts";
+import { startAdmin } from "./admin/server.ts";
+import { createMetrics } from "./admin/metrics.ts";
+import { configureLogging, type Logger, rootLogger } from "./log.ts";
+import { errorMessage } from "./errors.ts";
+import { VERSION } from "./version.ts";
+
+export interface AppOptions {
+  rt: Runtime;
+  config: Config;
+  /** Re-reads the main config on SIGHUP/SIGUSR1 (flags and environment applied again). */
+  reloadConfig?: () => Promise<Config>;
+  /** Services from `--forward` flags. */
+  forwards?: readonly ServiceSpec[];
+  /** SO_REUSEPORT listeners (worker processes). */
+  reusePort?: boolean;
+  /** Whether this process serves peek and admin (worker processes do not). @default true */
+  control?: boolean;
+  log?: Logger;
+}
+
+export interface App {
+  readonly engine: Engine;
+  providers(): readonly ProviderStatus[];
+  /** Re-read the config and every file provider; keeps the running config if the new one is invalid. */
+  reload(): Promise<void>;
+  /** Drain and stop; resolves when everything is closed. */
+  stop(): Promise<void>;
+  /** The admin API's bound port, when it runs. */
+  readonly adminPort: number | undefined;
+  /** The peek endpoint's bound port, when it runs. */
+  readonly peekPort: number | undefined;
+}
+
+function problemText(p: RouteProblem): string {
+  return `${p.source}|${p.service}|${p.field}|${p.reason}`;
+}
+
+export function applyLogConfig(config: Config): void {
+  configureLogging({ level: config.log.level, format: config.log.format });
+}
+
+export async function startApp(o: AppOptions): Promise<App> {
+  const rt = o.rt;
+  const log = o.log ?? rootLogger;
+  const control = o.control ?? true;
+  let config = o.config;
+  applyLogConfig(config);
+  const metrics = createMetrics();
+  const engine = createEngine({
+    rt,
+    log: log.child("proxy"),
+    drainTimeoutMs: config.listeners.drainTimeoutMs,
+    bindRetryMs: config.listeners.bindRetryMs,
+    accessLog: config.log.access,
+    reusePort: o.reusePort ?? false,
+    observer: metrics,
+    proxyDialer: (proxy) => createSocks5Dialer({ rt, proxy }),
+  });
+
+  const routes = new Map<string, readonly ServiceSpec[]>();
+  let providers: Provider[] = [];
+  let logged = new Set<string>();
+  const routingLog = log.child("routing");
+
+  function rebuild(): void {
+    const all: ProviderRoutes[] = [...routes].map(([provider, services]) => ({
+      provider,
+      services,
+    }));
+    const { table, problems } = buildTable(all, tableConfigFrom(config));
+    // A problem is logged when it appears, not again at every rebuild.
+    const now = new Set<string>();
+    for (const p of problems) {
+      const key = problemText(p);
+      now.add(key);
+      if (!logged.has(key)) {
+        routingLog.warn("route dropped or adjusted", {
+          service: p.service,
+          field: p.field,
+          reason: p.reason,
+          source: p.source,
+        });
+      }
+    }
+    logged = now;
+    engine.apply(table);
+  }
+
+  function startProvider(p: Provider): void {
+    p.start((services) => {
+      if (!providers.includes(p)) return; // replaced by a reload
+      routes.set(p.name, services);
+      rebuild();
+    });
+  }
+
+  function makeProviders(c: Config): Provider[] {
+    const list = createProviders({ config: c, rt, log: log.child("provider") });
+    if (o.forwards?.length) list.push(createStaticProvider("forward", o.forwards));
+    return list;
+  }
+
+  providers = makeProviders(config);
+  if (providers.length === 0) {
+    log.info("no routing provider and no --forward: starting with no routes", {
+      admin: config.admin.listener || "off",
+    });
+  }
+  for (const p of providers) startProvider(p);
+  rebuild();
+
+  let peek: Listener | undefined;
+  let admin: HttpHandle | undefined;
+  async function startControl(c: Config): Promise<void> {
+    if (!control) return;
+    if (c.peek.listener) {
+      try {
+        peek = startPeek({
+          rt,
+          listener: c.peek.listener,
+          view: () => engine.listeners(),
+          log: log.child("peek"),
+        });
+      } catch (err) {
+        log.error("peek listener failed", { address: c.peek.listener, error: errorMessage(err) });
+      }
+    }
+    if (c.admin.listener) {
+      try {
+        admin = await startAdmin({
+          rt,
+          listener: c.admin.listener,
+          deps: {
+            engine,
+            providers: () => providers.map((p) => p.status()),
+            metrics,
+            token: c.admin.token,
+            version: VERSION,
+            runtime: `${rt.name} ${rt.version}`,
+          },
+        });
+        log.info("admin listening", { address: c.admin.listener.replace(/:0$/, `:${admin.port}`) });
+      } catch (err) {
+        log.error("admin listener failed", { address: c.admin.listener, error: errorMessage(err) });
+      }
+    }
+  }
+  async function stopControl(): Promise<void> {
+    peek?.close();
+    peek = undefined;
+    await admin?.close();
+    admin = undefined;
+  }
+  await startControl(config);
+
+  const configLog = log.child("config");
+  async function reload(): Promise<void> {
+    let next: Config;
+    try {
+      next = o.reloadConfig ? await o.reloadConfig() : config;
+    } catch (err) {
+      configLog.error("reload rejected: the running configuration stays", {
+        error: errorMessage(err),
+      });
+      return;
+    }
+    const prev = config;
+    config = next;
+    applyLogConfig(next);
+    engine.configure({
+      drainTimeoutMs: next.listeners.drainTimeoutMs,
+      bindRetryMs: next.listeners.bindRetryMs,
+      accessLog: next.log.access,
+    });
+    // Providers whose settings changed are replaced; the old one's routes stay until the new
+    // one delivers, so a reload never closes a listener that is still routed.
+    const fresh = makeProviders(next);
+    const kept: Provider[] = [];
+    for (const p of fresh) {
+      const old = providers.find((x) => x.name === p.name);
+      const same = old &&
+        JSON.stringify(sectionOf(prev, p.name)) === JSON.stringify(sectionOf(next, p.name));
+      if (old && same) {
+        kept.push(old);
+        continue;
+      }
+      if (old) void old.stop();
+      kept.push(p);
+    }
+    for (const old of providers) {
+      if (!kept.includes(old)) {
+        void old.stop();
+        if (!fresh.some((p) => p.name === old.name)) routes.delete(old.name);
+      }
+    }
+    const started = kept.filter((p) => !providers.includes(p));
+    providers = kept;
+    for (const p of started) startProvider(p);
+    await Promise.all(providers.filter((p) => !started.includes(p)).map((p) => p.reload?.()));
+    if (JSON.stringify([prev.peek, prev.admin]) !== JSON.stringify([next.peek, next.admin])) {
+      await stopControl();
+      await startControl(next);
+    }
+    rebuild();
+    configLog.info("configuration reloaded", { source: next.source ?? "defaults" });
+  }
+
+  async function stop(): Promise<void> {
+    await Promise.all(providers.map((p) => p.stop()));
+    await stopControl();
+    await engine.shutdown();
+  }
+
+  return {
+    engine,
+    providers: () => providers.map((p) => p.status()),
+    reload,
+    stop,
+    get adminPort() {
+      return admin?.port;
+    },
+    get peekPort() {
+      return peek?.addr.port;
+    },
+  };
+}
+
+function sectionOf(c: Config, provider: string): unknown {
+  return (c.routing as Record<string, unknown>)[provider];
+}
+
+/** Runs until SIGTERM/SIGINT; resolves with the exit code. */
+export async function runUntilSignalled(o: AppOptions): Promise<number> {
+  const rt = o.rt;
+  const log = o.log ?? rootLogger;
+  const app = await startApp(o);
+  return await new Promise<number>((resolve) => {
+    let stopping = false;
+    const offs: (() => void)[] = [];
+    const onStop = (sig: string) => () => {
+      if (stopping) {
+        log.warn("second signal: exiting without waiting for connections", { signal: sig });
+        resolve(1);
+        return;
+      }
+      stopping = true;
+      log.info("shutting down: draining connections", { signal: sig });
+      void app.stop().then(() => {
+        for (const off of offs) off();
+        log.info("stopped");
+        resolve(0);
+      });
+    };
+    const onReload = (sig: string) => () => {
+      log.info("reloading", { signal: sig });
+      void app.reload();
+    };
+    offs.push(rt.onSignal("SIGTERM", onStop("SIGTERM")));
+    offs.push(rt.onSignal("SIGINT", onStop("SIGINT")));
+    offs.push(rt.onSignal("SIGHUP", onReload("SIGHUP")));
+    offs.push(rt.onSignal("SIGUSR1", onReload("SIGUSR1")));
+  });
+}

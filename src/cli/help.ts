@@ -1,0 +1,47 @@
+// Usage texts for `sluice --help` and `sluice <command> --help`.
+export const USAGE: Record<string, string> = {
+  main: `sluice: an L4 TCP proxy whose listeners follow the routing its providers discover
+
+Usage:
+  sluice [run] [-c|--config PATH] [--log-level debug|info|warn|error] [--log-format text|json]
+  sluice run --forward [LABEL:]PORT:HOST:PORT ...
+  sluice check [-c PATH] [--routing PATH]
+  sluice bootstrap --forward [LABEL:]PORT:HOST:PORT ... -o DIR
+  sluice version
+
+Commands:
+  run        run the proxy (the default)
+  check      validate the config and routing, print the resolved table
+  bootstrap  write config.toml and routing.toml for the given forwards
+  version    print the version
+
+Run 'sluice <command> --help' for a command's options.
+Exit codes: 0 ok, 1 runtime failure (check: invalid routes), 2 usage or configuration error.
+`,
+  run: `Usage: sluice run [-c|--config PATH] [--forward [LABEL:]PORT:HOST:PORT ...]
+                  [--log-level debug|info|warn|error] [--log-format text|json]
+
+Runs the proxy. With no config and no --forward it starts with no routes and the admin API on
+its default address. SIGHUP or SIGUSR1 reloads; SIGTERM or SIGINT drains and exits.
+
+  -c, --config PATH     main config (.toml, .yaml, .yml, .json); also -config PATH
+  --forward SPEC        open LABEL:PORT (label "local" unless given) to HOST:PORT; repeatable,
+                        the same listener twice balances over both backends
+  --log-level LEVEL     debug, info, warn or error
+  --log-format FORMAT   text or json
+`,
+  check: `Usage: sluice check [-c|--config PATH] [--routing PATH]
+
+Validates the main config and the routing document (--routing, else routing.file.path) and
+prints the resolved listener table. Exit 0 when everything is valid, 1 when some routes are
+dropped, 2 when a file cannot be used at all.
+`,
+  bootstrap: `Usage: sluice bootstrap --forward [LABEL:]PORT:HOST:PORT ... -o DIR
+
+Writes DIR/config.toml and DIR/routing.toml that give the same routes as these forwards.
+`,
+  version: `Usage: sluice version
+
+Prints the version of sluice and of the runtime it runs on.
+`,
+};

@@ -1,0 +1,132 @@
+// `sluice` command dispatch. Returns the exit code: 0 ok, 1 runtime failure, 2 usage or config.
+import process from "node:process";
+import { readFile } from "node:fs/promises";
+import { errorMessage, SluiceError } from "../errors.ts";
+import { rootLogger } from "../log.ts";
+import type { Runtime } from "../runtime/types.ts";
+import type { Config } from "../config/types.ts";
+import { loadConfig } from "../config/load.ts";
+import { formatFromPath, parseRoutingDocument } from "../routing/document.ts";
+import { buildTable, tableConfigFrom } from "../routing/table.ts";
+import type { ProviderRoutes, RouteProblem } from "../routing/types.ts";
+import { formatPlans } from "../admin/peek.ts";
+import { applyLogConfig, runUntilSignalled } from "../app.ts";
+import { VERSION } from "../version.ts";
+import { type CliArgs, parseCli } from "./args.ts";
+import { forwardServices, parseForward } from "./forward.ts";
+import { writeBootstrap } from "./bootstrap.ts";
+import { USAGE } from "./help.ts";
+
+function out(text: string): void {
+  process.stdout.write(text.endsWith("\n") ? text : text + "\n");
+}
+function err(text: string): void {
+  process.stderr.write(`sluice: ${text}\n`);
+}
+
+function overridesOf(a: CliArgs): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  if (a.logLevel) o["log.level"] = a.logLevel;
+  if (a.logFormat) o["log.format"] = a.logFormat;
+  return o;
+}
+
+function load(a: CliArgs): Promise<Config> {
+  return loadConfig({
+    ...(a.config !== undefined ? { path: a.config } : {}),
+    env: process.env,
+    overrides: overridesOf(a),
+  });
+}
+
+function problemLine(p: RouteProblem): string {
+  return `${p.source}: service "${p.service}": ${p.field}: ${p.reason}`;
+}
+
+async function check(a: CliArgs): Promise<number> {
+  const config = await load(a);
+  const path = a.routing ?? config.routing.file?.path;
+  const routes: ProviderRoutes[] = [];
+  const problems: RouteProblem[] = [];
+  if (path) {
+    const format = formatFromPath(path);
+    if (!format) {
+      throw new SluiceError(
+        "CONFIG",
+        `Cannot check "${path}": unknown extension (expected .toml, .yaml, .yml or .json)`,
+      );
+    }
+    let text: string;
+    try {
+      text = await readFile(path, "utf8");
+    } catch (e) {
+      throw new SluiceError("CONFIG", `Cannot read routing file "${path}": ${errorMessage(e)}`);
+    }
+    let doc;
+    try {
+      doc = parseRoutingDocument(text, format, path);
+    } catch (e) {
+      throw new SluiceError("CONFIG", errorMessage(e));
+    }
+    problems.push(...doc.problems);
+    routes.push({ provider: "file", services: doc.services });
+  }
+  const built = buildTable(routes, tableConfigFrom(config));
+  problems.push(...built.problems);
+  out(`config: ${config.source ?? "(defaults)"}`);
+  out(`routing: ${path ?? "(no routing file)"}`);
+  for (const p of problems) out(`problem: ${problemLine(p)}`);
+  out("");
+  out(formatPlans(built.table.listeners.values()));
+  out(problems.length ? `${problems.length} problem(s)` : "ok");
+  return problems.length ? 1 : 0;
+}
+
+async function run(a: CliArgs, rt: Runtime): Promise<number> {
+  const forwards = forwardServices(a.forwards.map(parseForward));
+  const config = await load(a);
+  for (const f of forwards) {
+    for (const l of f.listeners) {
+      if (!(l.label in config.listeners.allowed)) {
+        throw new SluiceError(
+          "CONFIG",
+          `Cannot forward "${l.label}:${l.port}": label "${l.label}" is not in listeners.allowed (${
+            Object.keys(config.listeners.allowed).join(", ")
+          })`,
+        );
+      }
+    }
+  }
+  applyLogConfig(config);
+  return await runUntilSignalled({ rt, config, reloadConfig: () => load(a), forwards });
+}
+
+export async function main(argv: readonly string[], rt: Runtime): Promise<number> {
+  let a: CliArgs;
+  try {
+    a = parseCli(argv);
+    switch (a.command) {
+      case "help":
+        out(USAGE[a.topic] ?? USAGE.main!);
+        return 0;
+      case "version":
+        out(`sluice ${VERSION} (${rt.name} ${rt.version})`);
+        return 0;
+      case "check":
+        return await check(a);
+      case "bootstrap":
+        await writeBootstrap(a.out!, a.forwards.map(parseForward));
+        out(`wrote ${a.out}/config.toml and ${a.out}/routing.toml`);
+        return 0;
+      case "run":
+        return await run(a, rt);
+    }
+  } catch (e) {
+    if (e instanceof SluiceError && e.code === "CONFIG") {
+      err(errorMessage(e));
+      return 2;
+    }
+    rootLogger.error("fatal", { error: errorMessage(e) });
+    return 1;
+  }
+}

@@ -1,0 +1,79 @@
+// One backend of a listener's pool at runtime: its plan, live counters, health and drain state.
+// It outlives plan updates that keep its key, so counters and admin drains survive reloads.
+import type { ByteCounters } from "../runtime/types.ts";
+import type { BackendPlan } from "../routing/types.ts";
+import { formatProxyUrl } from "../routing/proxy_url.ts";
+import type { Candidate } from "../balancer/types.ts";
+import type { BackendCounters, BackendView, HealthState } from "./types.ts";
+
+export class BackendRuntime implements Candidate {
+  plan: BackendPlan;
+  readonly key: string;
+  readonly via: string | undefined;
+  readonly counters: BackendCounters = {
+    active: 0,
+    total: 0,
+    connectFailures: 0,
+    bytesOut: 0,
+    bytesIn: 0,
+  };
+  /** Byte counters of the connections open right now (folded into `counters` when they end). */
+  readonly live = new Set<ByteCounters>();
+  /** Set by the admin API; survives routing updates. */
+  drainOverride = false;
+  /** From active checks; "unknown" until the first result (and counts as healthy). */
+  health: HealthState = "unknown";
+  /** Passive ejection: no new connections before this time (ms since epoch). */
+  ejectedUntil = 0;
+  /** Removed from routing: takes no new connections, its open ones go on. */
+  removed = false;
+
+  constructor(plan: BackendPlan) {
+    this.plan = plan;
+    this.key = plan.key;
+    this.via = plan.proxy ? formatProxyUrl(plan.proxy) : undefined;
+  }
+
+  get weight(): number {
+    return this.plan.weight;
+  }
+  get tier(): number {
+    return this.plan.tier;
+  }
+  get active(): number {
+    return this.counters.active;
+  }
+  get healthy(): boolean {
+    return this.health !== "down" && this.ejectedUntil <= Date.now();
+  }
+  get drained(): boolean {
+    return this.plan.drain || this.drainOverride || this.removed;
+  }
+
+  /** Bytes including the connections still open. */
+  bytes(): { out: number; in: number } {
+    let out = this.counters.bytesOut;
+    let inn = this.counters.bytesIn;
+    for (const c of this.live) {
+      out += c.up;
+      inn += c.down;
+    }
+    return { out, in: inn };
+  }
+
+  view(): BackendView {
+    const b = this.bytes();
+    return {
+      key: this.key,
+      address: this.plan.address,
+      ...(this.via ? { via: this.via } : {}),
+      service: this.plan.service,
+      weight: this.plan.weight,
+      tier: this.plan.tier,
+      health: this.health,
+      drain: this.drained,
+      drainOverride: this.drainOverride,
+      counters: { ...this.counters, bytesOut: b.out, bytesIn: b.in },
+    };
+  }
+}

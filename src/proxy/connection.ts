@@ -1,0 +1,144 @@
+// One client connection, from accept to close: limits, backend choice with failover, the
+// splice, and the access-log line. Every path closes both sockets.
+import type { ByteCounters, Conn, Runtime, SpliceEndReason } from "../runtime/types.ts";
+import { selectBackends } from "../balancer/select.ts";
+import { errorCode, errorMessage } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { BackendRuntime } from "./backend.ts";
+import type { ListenerRuntime } from "./listener.ts";
+import type { Dialer, EngineObserver } from "./types.ts";
+
+export interface ActiveConnection {
+  readonly abort: AbortController;
+  /** Live bytes: up = client -> backend, down = backend -> client */
+  readonly bytes: ByteCounters;
+}
+
+export interface ConnectionContext {
+  readonly rt: Runtime;
+  readonly log: Logger;
+  readonly access: Logger;
+  accessLog: boolean;
+  readonly observer: EngineObserver | undefined;
+  dialerFor(b: BackendRuntime): Dialer;
+}
+
+type EndReason = SpliceEndReason | "no_backend" | "refused";
+
+export async function handleConnection(
+  ctx: ConnectionContext,
+  l: ListenerRuntime,
+  client: Conn,
+): Promise<void> {
+  const s = l.plan.settings;
+  if (s.maxConnections > 0 && l.counters.active >= s.maxConnections) {
+    l.counters.refused++;
+    client.close();
+    if (ctx.log.enabled("debug")) {
+      ctx.log.debug("connection refused: max_connections", {
+        listener: l.key,
+        client_addr: `${client.remote.host}:${client.remote.port}`,
+      });
+    }
+    return;
+  }
+  const started = performance.now();
+  const conn: ActiveConnection = { abort: new AbortController(), bytes: { up: 0, down: 0 } };
+  l.conns.add(conn);
+  l.counters.active++;
+  l.counters.total++;
+  const clientAddr = client.remote;
+  let backend: BackendRuntime | undefined;
+  let upstream: Conn | undefined;
+  let reason: EndReason = "error";
+  let lastError = "";
+  try {
+    const { order, failOpen } = selectBackends([...l.backends.values()], l.strategy, {
+      ip: clientAddr.host,
+    });
+    if (failOpen) {
+      ctx.log.warn("no healthy backend: trying unhealthy ones (fail open)", { listener: l.key });
+    }
+    const attempts = Math.min(order.length, Math.max(1, s.connectAttempts));
+    for (let i = 0; i < attempts && !conn.abort.signal.aborted; i++) {
+      const b = order[i]!;
+      const t0 = performance.now();
+      // Count the connection on the backend as soon as it is chosen, so that least_conn and
+      // p2c see a burst of new connections spread instead of piling on one backend.
+      b.counters.active++;
+      try {
+        upstream = await ctx.dialerFor(b).dial(
+          { host: b.plan.host, port: b.plan.port },
+          { timeoutMs: s.connectTimeoutMs, signal: conn.abort.signal },
+        );
+        ctx.observer?.connectDone?.(l.key, b.key, (performance.now() - t0) / 1000, true);
+        backend = b;
+        break;
+      } catch (err) {
+        b.counters.active--;
+        b.counters.connectFailures++;
+        l.backendDone(b);
+        ctx.observer?.connectDone?.(l.key, b.key, (performance.now() - t0) / 1000, false);
+        lastError = `${errorCode(err)}: ${errorMessage(err)}`;
+        if (!conn.abort.signal.aborted) {
+          ctx.log.warn("backend connect failed", {
+            listener: l.key,
+            backend: b.plan.address,
+            via: b.via,
+            attempt: i + 1,
+            error: lastError,
+          });
+        }
+      }
+    }
+    if (!upstream || !backend) {
+      reason = "no_backend";
+      if (order.length === 0) lastError = "no backend in the pool can take connections";
+      client.close();
+      return;
+    }
+    backend.counters.total++;
+    backend.live.add(conn.bytes);
+    const result = await ctx.rt.splice(client, upstream, {
+      idleTimeoutMs: s.idleTimeoutMs,
+      signal: conn.abort.signal,
+      counters: conn.bytes,
+    });
+    reason = result.reason;
+    if (result.error) lastError = errorMessage(result.error);
+  } catch (err) {
+    // Nothing above is expected to throw; if it does, no socket may leak.
+    lastError = errorMessage(err);
+    client.close();
+    upstream?.close();
+  } finally {
+    l.counters.active--;
+    l.counters.bytesIn += conn.bytes.up;
+    l.counters.bytesOut += conn.bytes.down;
+    if (backend) {
+      backend.live.delete(conn.bytes);
+      backend.counters.active--;
+      backend.counters.bytesOut += conn.bytes.up;
+      backend.counters.bytesIn += conn.bytes.down;
+      l.backendDone(backend);
+    }
+    l.connectionDone(conn);
+    const seconds = (performance.now() - started) / 1000;
+    ctx.observer?.connectionDone?.(l.key, seconds);
+    if (ctx.accessLog) {
+      ctx.access.info("connection", {
+        listener: l.key,
+        client_addr: `${
+          clientAddr.family === 6 ? `[${clientAddr.host}]` : clientAddr.host
+        }:${clientAddr.port}`,
+        backend: backend?.plan.address,
+        via: backend?.via,
+        bytes_in: conn.bytes.up,
+        bytes_out: conn.bytes.down,
+        duration_ms: Math.round(seconds * 1000),
+        reason,
+        error: reason === "eof" ? undefined : lastError || undefined,
+      });
+    }
+  }
+}

@@ -1,0 +1,142 @@
+// The proxy engine: reconciles listeners with the routing table, hands each accepted
+// connection to the connection handler, and drains on removal and shutdown.
+// It never parses documents; it only runs the table it is given.
+import type { Conn, Runtime } from "../runtime/types.ts";
+import type { ProxyUrl, RoutingTable } from "../routing/types.ts";
+import type { Logger } from "../log.ts";
+import { BackendRuntime } from "./backend.ts";
+import { type ConnectionContext, handleConnection } from "./connection.ts";
+import { createDirectDialer } from "./direct_dialer.ts";
+import { ListenerRuntime } from "./listener.ts";
+import type { Dialer, EngineControl, EngineObserver, ListenerView } from "./types.ts";
+
+export interface EngineOptions {
+  rt: Runtime;
+  log: Logger;
+  /** @default 30000 */
+  drainTimeoutMs?: number;
+  /** @default 5000 */
+  bindRetryMs?: number;
+  /** One line per finished connection. @default true */
+  accessLog?: boolean;
+  /** SO_REUSEPORT, for runtime.workers > 1. @default false */
+  reusePort?: boolean;
+  observer?: EngineObserver;
+  /** How to reach backends behind a proxy URL; without it such backends cannot be dialed. */
+  proxyDialer?: (proxy: ProxyUrl) => Dialer;
+}
+
+export interface Engine extends EngineControl {
+  /** Make the listeners match the table: open new ones, update changed ones, drain removed ones. */
+  apply(table: RoutingTable): void;
+  /** Change timings and logging after a config reload; applies to what happens next. */
+  configure(o: { drainTimeoutMs?: number; bindRetryMs?: number; accessLog?: boolean }): void;
+  /** Stop accepting everywhere, let connections finish for drain_timeout, then close them. */
+  shutdown(): Promise<void>;
+}
+
+export function createEngine(o: EngineOptions): Engine {
+  const log = o.log;
+  let drainTimeoutMs = o.drainTimeoutMs ?? 30_000;
+  let bindRetryMs = o.bindRetryMs ?? 5_000;
+  const active = new Map<string, ListenerRuntime>();
+  /** Removed listeners whose connections may still finish, with the promise of their end. */
+  const draining = new Map<ListenerRuntime, Promise<void>>();
+  const direct = createDirectDialer(o.rt);
+  const proxyDialers = new Map<string, Dialer>();
+  let stopped = false;
+
+  const ctx: ConnectionContext = {
+    rt: o.rt,
+    log,
+    access: log.child("access"),
+    accessLog: o.accessLog ?? true,
+    observer: o.observer,
+    dialerFor(b: BackendRuntime): Dialer {
+      const proxy = b.plan.proxy;
+      if (!proxy) return direct;
+      if (!o.proxyDialer) throw new Error("no proxy dialer configured");
+      // The password is part of the identity: two services may use one proxy as different users.
+      const id = JSON.stringify(proxy);
+      let d = proxyDialers.get(id);
+      if (!d) proxyDialers.set(id, d = o.proxyDialer(proxy));
+      return d;
+    },
+  };
+
+  function onConn(l: ListenerRuntime, c: Conn): void {
+    void handleConnection(ctx, l, c);
+  }
+
+  function retire(l: ListenerRuntime): void {
+    active.delete(l.key);
+    draining.set(
+      l,
+      new Promise<void>((resolve) =>
+        l.retire(drainTimeoutMs, () => {
+          draining.delete(l);
+          resolve();
+        })
+      ),
+    );
+  }
+
+  function findBackend(listener: string, backend: string): BackendRuntime | undefined {
+    const l = active.get(listener) ??
+      [...active.values()].find((x) => `${x.plan.label}:${x.plan.port}` === listener);
+    if (!l) return undefined;
+    const byKey = l.backends.get(backend);
+    if (byKey) return byKey;
+    const byAddress = [...l.backends.values()].filter((b) => b.plan.address === backend);
+    return byAddress.length === 1 ? byAddress[0] : undefined;
+  }
+
+  return {
+    apply(table) {
+      if (stopped) return;
+      for (const [key, l] of active) {
+        if (!table.listeners.has(key)) retire(l);
+      }
+      for (const [key, plan] of table.listeners) {
+        const l = active.get(key);
+        if (l) {
+          l.update(plan);
+          continue;
+        }
+        const created = new ListenerRuntime(plan, {
+          rt: o.rt,
+          log,
+          bindRetryMs: () => bindRetryMs,
+          reusePort: o.reusePort ?? false,
+          onConn,
+        });
+        active.set(key, created);
+        created.bind();
+      }
+    },
+    configure(c) {
+      if (c.drainTimeoutMs !== undefined) drainTimeoutMs = c.drainTimeoutMs;
+      if (c.bindRetryMs !== undefined) bindRetryMs = c.bindRetryMs;
+      if (c.accessLog !== undefined) ctx.accessLog = c.accessLog;
+    },
+    async shutdown() {
+      stopped = true;
+      for (const l of [...active.values()]) retire(l);
+      await Promise.all(draining.values());
+    },
+    listeners(): ListenerView[] {
+      const views = [...active.values(), ...draining.keys()].map((l) => l.view());
+      return views.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+    },
+    setDrain(listener, backend, drain) {
+      const b = findBackend(listener, backend);
+      if (!b) return false;
+      b.drainOverride = drain;
+      log.info(drain ? "backend drained" : "backend undrained", {
+        listener,
+        backend: b.plan.address,
+      });
+      return true;
+    },
+  };
+}

@@ -1,0 +1,196 @@
+// One listening address at runtime: binds (and retries a failed bind), keeps the backend pool
+// in step with its plan, and drains its connections when the route goes away.
+import type { Conn, Listener, Runtime } from "../runtime/types.ts";
+import type { ListenerPlan } from "../routing/types.ts";
+import type { Strategy } from "../balancer/types.ts";
+import { createStrategy } from "../balancer/create.ts";
+import { errorCode, errorMessage } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { BackendRuntime } from "./backend.ts";
+import type { ActiveConnection } from "./connection.ts";
+import type { ListenerCounters, ListenerState, ListenerView } from "./types.ts";
+
+export interface ListenerRuntimeOptions {
+  rt: Runtime;
+  log: Logger;
+  bindRetryMs: () => number;
+  reusePort: boolean;
+  onConn: (l: ListenerRuntime, c: Conn) => void;
+}
+
+export class ListenerRuntime {
+  plan: ListenerPlan;
+  state: ListenerState = "pending";
+  error: string | undefined;
+  strategy: Strategy;
+  readonly counters: ListenerCounters = {
+    active: 0,
+    total: 0,
+    refused: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+  };
+  /** Current pool, by backend key, in plan order. */
+  backends = new Map<string, BackendRuntime>();
+  /** Backends removed from the plan that still carry connections. */
+  readonly retired = new Set<BackendRuntime>();
+  readonly conns = new Set<ActiveConnection>();
+  #o: ListenerRuntimeOptions;
+  #socket: Listener | undefined;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  #drainTimer: ReturnType<typeof setTimeout> | undefined;
+  #onIdle: (() => void) | undefined;
+
+  constructor(plan: ListenerPlan, o: ListenerRuntimeOptions) {
+    this.plan = plan;
+    this.#o = o;
+    this.strategy = createStrategy(plan.settings.balance, { hashKey: plan.settings.hashKey });
+    this.#syncBackends();
+  }
+
+  get key(): string {
+    return this.plan.key;
+  }
+
+  /** Bind now; on failure report bind_failed and retry every bind_retry. */
+  bind(): void {
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
+    if (this.state === "draining") return;
+    try {
+      this.#socket = this.#o.rt.listen(
+        { host: this.plan.host, port: this.plan.port, reusePort: this.#o.reusePort },
+        (c) => this.#o.onConn(this, c),
+      );
+      if (this.state === "bind_failed") {
+        this.#o.log.info("listener bound after retry", { listener: this.key });
+      } else {
+        this.#o.log.info("listener opened", {
+          listener: this.key,
+          services: this.plan.services.join(","),
+        });
+      }
+      this.state = "listening";
+      this.error = undefined;
+    } catch (err) {
+      const reason = `${errorCode(err)}: ${errorMessage(err)}`;
+      // Log a failure once, and again only when its reason changes.
+      if (this.state !== "bind_failed" || this.error !== reason) {
+        this.#o.log.warn("listener bind failed", {
+          listener: this.key,
+          error: reason,
+          retry_ms: this.#o.bindRetryMs(),
+        });
+      }
+      this.state = "bind_failed";
+      this.error = reason;
+      this.#retry = setTimeout(() => this.bind(), this.#o.bindRetryMs());
+    }
+  }
+
+  /** Take a new plan for the same address: the pool follows, open connections are untouched. */
+  update(plan: ListenerPlan): void {
+    const s = this.plan.settings;
+    const n = plan.settings;
+    this.plan = plan;
+    if (s.balance !== n.balance || JSON.stringify(s.hashKey) !== JSON.stringify(n.hashKey)) {
+      this.strategy = createStrategy(n.balance, { hashKey: n.hashKey });
+    }
+    this.#syncBackends();
+  }
+
+  #syncBackends(): void {
+    const next = new Map<string, BackendRuntime>();
+    for (const bp of this.plan.backends) {
+      let b = this.backends.get(bp.key);
+      if (b) b.plan = bp;
+      else {
+        b = [...this.retired].find((r) => r.key === bp.key);
+        if (b) {
+          this.retired.delete(b);
+          b.removed = false;
+          b.plan = bp;
+        } else b = new BackendRuntime(bp);
+      }
+      next.set(bp.key, b);
+    }
+    for (const [key, b] of this.backends) {
+      if (next.has(key)) continue;
+      b.removed = true;
+      if (b.counters.active > 0) this.retired.add(b);
+    }
+    this.backends = next;
+  }
+
+  /** A backend that was retired and whose last connection ended is forgotten. */
+  backendDone(b: BackendRuntime): void {
+    if (b.removed && b.counters.active === 0) this.retired.delete(b);
+  }
+
+  /** Stop accepting at once; connections may finish for drainMs, then they are closed. */
+  retire(drainMs: number, onDone: () => void): void {
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
+    this.#closeSocket();
+    this.state = "draining";
+    this.#o.log.info("listener closed", { listener: this.key, open_connections: this.conns.size });
+    this.#onIdle = () => {
+      clearTimeout(this.#drainTimer);
+      onDone();
+    };
+    if (this.conns.size === 0) return this.#onIdle();
+    this.#drainTimer = setTimeout(() => {
+      if (this.conns.size) {
+        this.#o.log.info("drain timeout: closing connections", {
+          listener: this.key,
+          connections: this.conns.size,
+        });
+      }
+      for (const c of this.conns) c.abort.abort();
+    }, drainMs);
+  }
+
+  connectionDone(c: ActiveConnection): void {
+    this.conns.delete(c);
+    if (this.conns.size === 0 && this.#onIdle) {
+      const done = this.#onIdle;
+      this.#onIdle = undefined;
+      done();
+    }
+  }
+
+  #closeSocket(): void {
+    try {
+      this.#socket?.close();
+    } catch { /* already closed */ }
+    this.#socket = undefined;
+  }
+
+  /** Bytes including the connections still open. */
+  bytes(): { in: number; out: number } {
+    let inn = this.counters.bytesIn;
+    let out = this.counters.bytesOut;
+    for (const c of this.conns) {
+      inn += c.bytes.up;
+      out += c.bytes.down;
+    }
+    return { in: inn, out };
+  }
+
+  view(): ListenerView {
+    const b = this.bytes();
+    return {
+      key: this.key,
+      label: this.plan.label,
+      host: this.plan.host,
+      port: this.plan.port,
+      state: this.state,
+      ...(this.error ? { error: this.error } : {}),
+      services: this.plan.services,
+      balance: this.plan.settings.balance,
+      plan: this.plan,
+      counters: { ...this.counters, bytesIn: b.in, bytesOut: b.out },
+      backends: [...this.backends.values()].map((x) => x.view()),
+    };
+  }
+}
