@@ -1,0 +1,141 @@
+// The zod schema of a routing document (SPEC section 3): validation of each field and the
+// source of the published JSON Schema (configs/schema/routing.schema.json).
+import { z } from "zod";
+import { DURATION_PATTERN } from "../config/duration.ts";
+
+export const BALANCE_NAMES = [
+  "round_robin",
+  "weighted",
+  "least_conn",
+  "random",
+  "p2c",
+  "hash",
+] as const;
+export const HASH_KEY_PATTERN = "^(?:client_ip|first_bytes:\\d+-\\d+)$";
+export const LISTENER_PATTERN = "^[^:\\s]+:\\d{1,5}$";
+
+export const durationSchema = z.union([
+  z.string().regex(new RegExp(DURATION_PATTERN)),
+  z.number().nonnegative(),
+]).meta({ description: 'Go-style duration ("250ms", "5s", "1m30s") or a number of seconds' });
+
+export const listenerStringSchema = z.string().regex(new RegExp(LISTENER_PATTERN)).meta({
+  description: 'LABEL:PORT, the label being a key of listeners.allowed, e.g. "any:5432"',
+});
+
+/** The shape of `health`, shared by services and `defaults.health` in the main config. */
+export const healthShape = {
+  type: z.enum(["tcp", "http"]).optional().meta({ description: "tcp (default) or http" }),
+  interval: durationSchema.optional().meta({ description: "time between checks (default 5s)" }),
+  timeout: durationSchema.optional().meta({ description: "time a check may take (default 2s)" }),
+  rise: z.int().min(1).optional().meta({
+    description: "successes that mark a backend up (default 2)",
+  }),
+  fall: z.int().min(1).optional().meta({
+    description: "failures that mark a backend down (default 3)",
+  }),
+  path: z.string().regex(/^\//).optional().meta({
+    description: 'http only: request path (default "/")',
+  }),
+  method: z.string().regex(/^[A-Z]+$/).optional().meta({
+    description: 'http only (default "GET")',
+  }),
+  status: z.int().min(100).max(599).optional().meta({
+    description: "http only: expected status (default 200)",
+  }),
+  headers: z.record(z.string(), z.string()).optional().meta({
+    description: "http only: request headers",
+  }),
+  body: z.string().optional().meta({
+    description: "http only: a substring the response body must contain",
+  }),
+};
+
+export const backendShape = {
+  address: z.string().meta({
+    description: "host:port or [IPv6]:port; a host name expands to all its A/AAAA records",
+  }),
+  weight: z.int().min(0).optional().meta({ description: "relative weight (default 1)" }),
+  tier: z.int().min(0).optional().meta({
+    description:
+      "failover tier: the lowest tier with a healthy backend takes the traffic (default 0)",
+  }),
+  drain: z.boolean().optional().meta({
+    description: "true: takes no new connections (default false)",
+  }),
+};
+
+/** Per-service settings marked (D) in SPEC section 3 (also `defaults.*` in the main config). */
+export const settingsShape = {
+  balance: z.enum(BALANCE_NAMES).optional().meta({
+    description: "balancing strategy (default round_robin)",
+  }),
+  hash_key: z.string().regex(new RegExp(HASH_KEY_PATTERN)).optional().meta({
+    description: 'for balance = "hash": client_ip or "first_bytes:START-END" (END exclusive)',
+  }),
+  connect_timeout: durationSchema.optional().meta({
+    description: "dial timeout per backend (default 5s)",
+  }),
+  connect_attempts: z.int().min(1).optional().meta({
+    description: "backends tried before the client is closed (default 3)",
+  }),
+  idle_timeout: durationSchema.optional().meta({
+    description: "close a connection with no bytes either way (default 1h; 0 = never)",
+  }),
+  max_connections: z.int().min(0).optional().meta({
+    description: "per listener, 0 = unlimited (default 0)",
+  }),
+  proxy_protocol: z.enum(["", "v1", "v2"]).optional().meta({
+    description: 'PROXY protocol header sent to backends: "", "v1" or "v2"',
+  }),
+};
+
+export const serviceShape = {
+  name: z.string().min(1).meta({ description: "service name" }),
+  listener: listenerStringSchema.optional(),
+  listeners: z.array(listenerStringSchema).min(1).optional().meta({
+    description: "several LABEL:PORT listeners",
+  }),
+  // Validated entry by entry in service.ts, so one bad backend does not sink the service.
+  backends: z.array(z.unknown()),
+  proxy: z.string().optional().meta({
+    description: 'SOCKS5 proxy for this service: "socks5://user:pass@host:port" or socks5h://',
+  }),
+  ...settingsShape,
+  accept_proxy_protocol: z.boolean().optional().meta({
+    description: "the listener expects a PROXY v1/v2 header from a trusted peer",
+  }),
+  trusted_proxies: z.array(z.string()).optional().meta({
+    description: 'CIDRs allowed to send a PROXY header, e.g. "10.0.0.0/8"',
+  }),
+  health: z.object(healthShape).optional().meta({
+    description: "active health checks; omitted = none",
+  }),
+};
+
+/** The published schema: strict objects so editors flag unknown keys (sluice itself warns). */
+export function routingJsonSchemaSource() {
+  const backend = z.union([
+    z.string().meta({ description: "host:port" }),
+    z.strictObject(backendShape),
+  ]);
+  const service = z.strictObject({
+    ...serviceShape,
+    backends: z.array(backend).meta({ description: "the pool: strings or tables" }),
+    health: z.strictObject(healthShape).optional().meta({
+      description: "active health checks; omitted = none",
+    }),
+  });
+  return z.object({
+    $schema: z.string().optional(),
+    services: z.array(service).optional(),
+  }).meta({
+    title: "sluice routing document",
+    description: "Services sluice routes (SPEC section 3); a superset of dill's routing schema.",
+  });
+}
+
+/** The JSON Schema object of a routing document. */
+export function routingJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(routingJsonSchemaSource(), { io: "input", unrepresentable: "any" });
+}
