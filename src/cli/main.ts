@@ -12,6 +12,7 @@ import type { ProviderRoutes, RouteProblem } from "../routing/types.ts";
 import { formatPlans } from "../admin/peek.ts";
 import { applyLogConfig, runUntilSignalled } from "../app.ts";
 import { VERSION } from "../version.ts";
+import { startWorkers, workerIndex } from "../workers.ts";
 import { type CliArgs, parseCli } from "./args.ts";
 import { forwardServices, parseForward } from "./forward.ts";
 import { writeBootstrap } from "./bootstrap.ts";
@@ -98,7 +99,22 @@ async function run(a: CliArgs, rt: Runtime): Promise<number> {
     }
   }
   applyLogConfig(config);
-  return await runUntilSignalled({ rt, config, reloadConfig: () => load(a), forwards });
+  // runtime.workers > 1: every process binds with SO_REUSEPORT; the first also runs admin/peek.
+  const reusePort = config.runtime.workers > 1;
+  const primary = workerIndex() === 0;
+  const pool = primary && reusePort
+    ? startWorkers({ rt, count: config.runtime.workers - 1, log: rootLogger.child("workers") })
+    : undefined;
+  const code = await runUntilSignalled({
+    rt,
+    config,
+    reloadConfig: () => load(a),
+    forwards,
+    reusePort,
+    control: primary,
+  });
+  await pool?.stop();
+  return code;
 }
 
 export async function main(argv: readonly string[], rt: Runtime): Promise<number> {
