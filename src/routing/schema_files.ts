@@ -1,0 +1,10 @@
+// The text of the JSON Schema files published under configs/schema/, by repository path.
+import { configJsonSchema } from "../config/schema.ts";
+import { routingJsonSchema } from "./schema.ts";
+
+export function schemaFiles(): Record<string, string> {
+  return {
+    "configs/schema/routing.schema.json": JSON.stringify(routingJsonSchema(), null, 2) + "\n",
+    "configs/schema/config.schema.json": JSON.stringify(configJsonSchema(), null, 2) + "\n",
+  };
+}
