@@ -55,8 +55,7 @@ function firstLine(message: string): string {
 
 function parseTomlText(text: string): unknown {
   try {
-    // Plain values only: TOML dates become ISO strings further down if anyone uses them.
-    return parseToml(text);
+    return plain(parseToml(text));
   } catch (err) {
     if (err instanceof TomlError) {
       const reason = firstLine(err.message).replace(/^Invalid TOML document: /, "");
@@ -64,6 +63,18 @@ function parseTomlText(text: string): unknown {
     }
     throw err;
   }
+}
+
+/** smol-toml gives null-prototype tables and TomlDate objects: make them plain data. */
+function plain(v: unknown): unknown {
+  if (v instanceof Date) return v.toISOString();
+  if (Array.isArray(v)) return v.map(plain);
+  if (typeof v === "object" && v !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = plain(x);
+    return out;
+  }
+  return v;
 }
 
 function parseYamlText(text: string): unknown {

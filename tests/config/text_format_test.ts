@@ -1,0 +1,101 @@
+// TOML/YAML/JSON text with located syntax errors; the JSON scanner agrees with JSON.parse.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { findJsonError, parseText, TextSyntaxError } from "../../src/config/text_format.ts";
+
+function located(f: () => unknown): TextSyntaxError {
+  try {
+    f();
+  } catch (e) {
+    assert.ok(e instanceof TextSyntaxError, String(e));
+    return e;
+  }
+  assert.fail("expected a syntax error");
+}
+
+describe("parseText()", () => {
+  it("reads the same data from the three formats", () => {
+    const want = { a: { b: [1, "x", true] } };
+    assert.deepEqual(parseText('[a]\nb = [1, "x", true]\n', "toml"), want);
+    assert.deepEqual(parseText("a:\n  b: [1, x, true]\n", "yaml"), want);
+    assert.deepEqual(parseText('{"a": {"b": [1, "x", true]}}', "json"), want);
+  });
+  it("ignores a byte order mark", () => {
+    assert.deepEqual(parseText('\uFEFF{"a": 1}', "json"), { a: 1 });
+    assert.deepEqual(parseText("\uFEFFa = 1", "toml"), { a: 1 });
+  });
+  it("locates TOML errors", () => {
+    const e = located(() => parseText("a = 1\nb = \n", "toml"));
+    assert.deepEqual([e.line, e.column], [2, 5]);
+    assert.equal(e.message, `2:5: ${e.reason}`);
+    const dup = located(() => parseText("a = 1\na = 2\n", "toml"));
+    assert.equal(dup.line, 2);
+  });
+  it("locates YAML errors, duplicate keys included", () => {
+    assert.deepEqual(
+      [
+        located(() => parseText("a: 1\na: 2\n", "yaml")).line,
+        located(() => parseText("a: 1\na: 2\n", "yaml")).column,
+      ],
+      [2, 1],
+    );
+    assert.equal(located(() => parseText("a:\n  - [1, 2\n", "yaml")).line >= 2, true);
+  });
+  it("locates JSON errors", () => {
+    const cases: [string, number, number, RegExp][] = [
+      ['{"a": 1,}', 1, 9, /trailing comma/],
+      ['{\n  "a": tru\n}', 2, 8, /unexpected "t"/],
+      ['{\n  "a": 1\n  "b": 2\n}', 3, 3, /expected "," or "}"/],
+      ['["a\\x"]', 1, 5, /bad escape/],
+      ['{"a"}', 1, 5, /expected ":"/],
+      ["", 1, 1, /unexpected end/],
+      ["01", 1, 2, /after the end/],
+    ];
+    for (const [text, line, column, re] of cases) {
+      const e = located(() => parseText(text, "json"));
+      assert.deepEqual([e.line, e.column], [line, column], text);
+      assert.match(e.reason, re);
+    }
+  });
+  it("the JSON scanner finds an error exactly when JSON.parse throws", () => {
+    const tokens = [
+      "{",
+      "}",
+      "[",
+      "]",
+      ",",
+      ":",
+      '"k"',
+      "1",
+      "-2.5e3",
+      "true",
+      "null",
+      " ",
+      "\n",
+      '"\\u00e9"',
+      "x",
+      "01",
+    ];
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...tokens), { maxLength: 12 }), (parts) => {
+        const text = parts.join("");
+        let valid = true;
+        try {
+          JSON.parse(text);
+        } catch {
+          valid = false;
+        }
+        const found = findJsonError(text).reason !== "invalid JSON";
+        assert.equal(found, !valid, JSON.stringify(text));
+      }),
+      { numRuns: 3000 },
+    );
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        assert.equal(findJsonError(JSON.stringify(v, null, 1)).reason, "invalid JSON");
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
