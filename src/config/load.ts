@@ -377,6 +377,9 @@ async function resolveConfig(
   const r = raw.routing ?? {};
   if (r.file) {
     const p = r.file.path;
+    if (!formatFromPath(p)) {
+      c.add("routing.file.path", `expected a .toml, .yaml, .yml or .json file, got ${show(p)}`);
+    }
     routing.file = {
       path: base && !isAbsolute(p) ? resolve(base, p) : p,
       watch: r.file.watch ?? true,

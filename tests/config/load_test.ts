@@ -378,6 +378,12 @@ describe("loadConfig() validation", () => {
     ["a bad default health", '[defaults]\nhealth = "always"', "defaults.health", /expected/],
     ["workers of 0", "[runtime]\nworkers = 0", "runtime.workers", /at least 1/],
     [
+      "a routing file of unknown format",
+      '[routing.file]\npath = "routes.txt"',
+      "routing.file.path",
+      /\.toml, \.yaml, \.yml or \.json/,
+    ],
+    [
       "a file provider without path",
       "[routing.file]\nwatch = true",
       "routing.file.path",
