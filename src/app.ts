@@ -139,7 +139,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     }
     if (c.admin.listener) {
       try {
-        admin = await startAdmin({
+        const handle = await startAdmin({
           rt,
           listener: c.admin.listener,
           deps: {
@@ -151,7 +151,8 @@ export async function startApp(o: AppOptions): Promise<App> {
             runtime: `${rt.name} ${rt.version}`,
           },
         });
-        log.info("admin listening", { address: c.admin.listener.replace(/:0$/, `:${admin.port}`) });
+        admin = handle;
+        log.info("admin listening", { address: `${handle.host}:${handle.port}` });
       } catch (err) {
         log.error("admin listener failed", { address: c.admin.listener, error: errorMessage(err) });
       }
