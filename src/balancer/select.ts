@@ -1,0 +1,43 @@
+// selectBackends: which backends a new connection tries, in order. Drained backends never;
+// the lowest tier with an eligible (healthy, undrained) backend first, then the higher tiers
+// (so connect_attempts fails over when a whole tier refuses). With no eligible backend at all
+// the pool fails open: its undrained but unhealthy backends are tried rather than refusing the
+// client outright, because health checks can be wrong (a check path broken while the service
+// still serves) and a refused connection is certain failure. The caller logs `failOpen`.
+import type { Candidate, ClientInfo, Strategy } from "./types.ts";
+
+/** Groups by tier ascending and lets the strategy order each tier. */
+function byTier<C extends Candidate>(
+  list: readonly C[],
+  strategy: Strategy,
+  client: ClientInfo,
+): C[] {
+  const tiers = new Map<number, C[]>();
+  for (const c of list) {
+    const t = tiers.get(c.tier);
+    if (t) t.push(c);
+    else tiers.set(c.tier, [c]);
+  }
+  const out: C[] = [];
+  for (const tier of [...tiers.keys()].sort((a, b) => a - b)) {
+    out.push(...strategy.order(tiers.get(tier)!, client));
+  }
+  return out;
+}
+
+export function selectBackends<C extends Candidate>(
+  candidates: readonly C[],
+  strategy: Strategy,
+  client: ClientInfo,
+): { order: C[]; failOpen: boolean } {
+  const eligible: C[] = [];
+  const unhealthy: C[] = [];
+  for (const c of candidates) {
+    if (c.drained) continue;
+    if (c.healthy) eligible.push(c);
+    else unhealthy.push(c);
+  }
+  if (eligible.length > 0) return { order: byTier(eligible, strategy, client), failOpen: false };
+  if (unhealthy.length === 0) return { order: [], failOpen: false };
+  return { order: byTier(unhealthy, strategy, client), failOpen: true };
+}
