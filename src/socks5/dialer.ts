@@ -132,6 +132,8 @@ export function createSocks5Dialer(o: Socks5DialerOptions): Dialer {
     }, handshakeMs);
     const onCallerAbort = () => ac.abort(new SluiceError("ABORTED", "aborted"));
     d.signal?.addEventListener("abort", onCallerAbort, { once: true });
+    // An abort between the connect and the listener above would otherwise go unseen.
+    if (d.signal?.aborted) onCallerAbort();
     let stage: Stage = "greeting";
     try {
       await handshake(conn, request, auth, ac.signal, (s) => stage = s);
