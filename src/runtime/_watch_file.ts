@@ -1,0 +1,41 @@
+// watchFile for both runtimes through node:fs: watches the parent directory (an atomic
+// rename-save silently kills a watch on the file itself) and filters on the basename.
+import { type FSWatcher, watch } from "node:fs";
+import { basename, dirname, resolve } from "node:path";
+import type { Watcher } from "./types.ts";
+
+export function watchFileInDir(
+  path: string,
+  onChange: () => void,
+  o: { debounceMs?: number } = {},
+): Watcher {
+  const debounceMs = o.debounceMs ?? 250;
+  const full = resolve(path);
+  const dir = dirname(full);
+  const name = basename(full);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let closed = false;
+
+  function fire(): void {
+    timer = undefined;
+    if (!closed) onChange();
+  }
+
+  const w: FSWatcher = watch(dir, { persistent: false }, (_event, filename) => {
+    if (closed || filename === null || filename === undefined) return;
+    // Deno may report full paths; Bun and Node report names relative to the directory.
+    if (basename(String(filename)) !== name) return;
+    if (timer !== undefined) clearTimeout(timer);
+    timer = setTimeout(fire, debounceMs);
+  });
+  w.on("error", () => {/* the directory vanished: nothing more will come */});
+
+  return {
+    close() {
+      if (closed) return;
+      closed = true;
+      if (timer !== undefined) clearTimeout(timer);
+      w.close();
+    },
+  };
+}

@@ -1,0 +1,650 @@
+// The Bun implementation of the runtime contract. Accepted sockets are Bun's native callback
+// sockets (cheap: ~3 KiB each); dialed sockets come from node:net, because a Bun.connect that
+// lost a timeout race keeps its fd until the kernel gives up (~2 min) while node:net's
+// destroy() frees it at once. Both sit behind one small Transport so a Conn and splice work
+// the same on either.
+import { connect as netConnect, type Socket as NetSocket } from "node:net";
+import { SluiceError } from "../errors.ts";
+import { bareHost, sockAddr } from "./_addr.ts";
+import {
+  bunApi,
+  type BunServer,
+  type BunSocket,
+  type BunSocketHandler,
+  type BunTcpListener,
+} from "./_bun_api.ts";
+import { raceSignal } from "./_deadline.ts";
+import { toSluiceError } from "./_errors.ts";
+import { onProcessSignal } from "./_signals.ts";
+import { SpliceRun } from "./_splice_run.ts";
+import { watchFileInDir } from "./_watch_file.ts";
+import type {
+  Conn,
+  ConnectOptions,
+  HttpFetch,
+  HttpHandle,
+  Listener,
+  ListenOptions,
+  Runtime,
+  SockAddr,
+  SpliceOptions,
+  SpliceResult,
+  TlsClientOptions,
+} from "./types.ts";
+
+/** Prelude mode: stop reading from the socket once this much waits unread. */
+const PRELUDE_HIGH_WATER = 64 * 1024;
+
+/** What a BunConn needs from a socket, native or node:net. */
+interface Transport {
+  /** false: the bytes are kept, but wait for the conn's onDrain() before writing more. */
+  write(b: Uint8Array): boolean;
+  /** FIN once every kept byte is written. */
+  shutdown(): void;
+  pause(): void;
+  resume(): void;
+  close(): void;
+  abort(): void;
+  setNoDelay(on: boolean): void;
+  setKeepAlive(on: boolean): void;
+}
+
+/** Where a spliced conn's events go instead of the prelude queue. */
+interface Sink {
+  data(chunk: Uint8Array): void;
+  end(): void;
+  close(err: Error | undefined): void;
+  drain(): void;
+}
+
+class BunConn implements Conn {
+  readonly remote: SockAddr;
+  readonly local: SockAddr;
+  t!: Transport;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #paused = false;
+  #eof = false;
+  #closed = false;
+  #error: Error | undefined;
+  #waiter: { resolve: (v: Uint8Array | null) => void; reject: (e: Error) => void } | undefined;
+  #drainWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  #sink: Sink | undefined;
+  #writeClosed = false;
+
+  constructor(remote: SockAddr, local: SockAddr) {
+    this.remote = remote;
+    this.local = local;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #name(): string {
+    return `${this.remote.host}:${this.remote.port}`;
+  }
+
+  // ---- transport events
+  onData(chunk: Uint8Array): void {
+    if (this.#sink) return this.#sink.data(chunk);
+    if (this.#waiter && this.#queue.length === 0) {
+      const w = this.#waiter;
+      this.#waiter = undefined;
+      return w.resolve(chunk);
+    }
+    this.#queue.push(chunk);
+    this.#queued += chunk.byteLength;
+    if (this.#queued > PRELUDE_HIGH_WATER && !this.#paused) {
+      this.#paused = true;
+      this.t.pause();
+    }
+  }
+
+  onEnd(): void {
+    if (this.#eof) return;
+    this.#eof = true;
+    if (this.#sink) return this.#sink.end();
+    this.#wake();
+  }
+
+  onClose(err: Error | undefined): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const e = err ? toSluiceError(err, `use ${this.#name()}`) : undefined;
+    if (e && !this.#eof) this.#error = e;
+    this.#eof = true;
+    const gone = e ??
+      new SluiceError("ECLOSED", `Cannot write to ${this.#name()}: connection closed`);
+    for (const w of this.#drainWaiters.splice(0)) w.reject(gone);
+    if (this.#sink) return this.#sink.close(e);
+    this.#wake();
+  }
+
+  onDrain(): void {
+    for (const w of this.#drainWaiters.splice(0)) w.resolve();
+    this.#sink?.drain();
+  }
+
+  #wake(): void {
+    const w = this.#waiter;
+    if (!w || this.#queue.length) return;
+    this.#waiter = undefined;
+    if (this.#error) w.reject(this.#error);
+    else w.resolve(null);
+  }
+
+  // ---- Conn
+  setNoDelay(on: boolean): void {
+    if (!this.#closed) this.t.setNoDelay(on);
+  }
+
+  setKeepAlive(on: boolean): void {
+    if (!this.#closed) this.t.setKeepAlive(on);
+  }
+
+  #shift(): Uint8Array | undefined {
+    const c = this.#queue.shift();
+    if (c) {
+      this.#queued -= c.byteLength;
+      if (this.#paused && this.#queued <= PRELUDE_HIGH_WATER / 2 && !this.#closed) {
+        this.#paused = false;
+        this.t.resume();
+      }
+    }
+    return c;
+  }
+
+  read(o?: { signal?: AbortSignal }): Promise<Uint8Array | null> {
+    const c = this.#shift();
+    if (c) return Promise.resolve(c);
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#eof) return Promise.resolve(null);
+    if (this.#waiter) {
+      return Promise.reject(
+        new SluiceError("EUNKNOWN", `Cannot read from ${this.#name()}: a read is already pending`),
+      );
+    }
+    const p = new Promise<Uint8Array | null>((
+      resolve,
+      reject,
+    ) => (this.#waiter = { resolve, reject }));
+    if (!o?.signal) return p;
+    const w = this.#waiter;
+    return raceSignal(p, o.signal, `read from ${this.#name()}`).catch((e) => {
+      // An aborted read leaves the conn usable: later bytes stay queued for the next read.
+      if (this.#waiter === w) this.#waiter = undefined;
+      throw e;
+    });
+  }
+
+  unshift(chunk: Uint8Array): void {
+    if (!chunk.byteLength) return;
+    this.#queue.unshift(chunk);
+    this.#queued += chunk.byteLength;
+  }
+
+  write(b: Uint8Array): Promise<void> {
+    if (this.#closed || this.#writeClosed) {
+      return Promise.reject(
+        new SluiceError("ECLOSED", `Cannot write to ${this.#name()}: connection closed`),
+      );
+    }
+    if (this.t.write(b)) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
+  }
+
+  closeWrite(): Promise<void> {
+    if (!this.#writeClosed && !this.#closed) {
+      this.#writeClosed = true;
+      this.t.shutdown();
+    }
+    return Promise.resolve();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.t.close();
+    this.onClose(undefined);
+  }
+
+  abort(): void {
+    if (this.#closed) return;
+    this.t.abort();
+    this.onClose(undefined);
+  }
+
+  /** Splice mode: queued bytes, FIN and close go to `sink` from now on, in order. */
+  attach(sink: Sink): void {
+    this.#sink = sink;
+    this.#waiter = undefined;
+    while (this.#queue.length) sink.data(this.#shift()!);
+    this.#queued = 0;
+    if (this.#paused && !this.#closed) {
+      this.#paused = false;
+      this.t.resume();
+    }
+    if (this.#closed) sink.close(this.#error);
+    else if (this.#eof) sink.end();
+  }
+
+  /** Splice backpressure, separate from the prelude's own pause. */
+  pause(): void {
+    if (!this.#closed) this.t.pause();
+  }
+
+  resume(): void {
+    if (!this.#closed) this.t.resume();
+  }
+
+  /** Write without a promise (splice); false = wait for drain. */
+  push(b: Uint8Array): boolean {
+    if (this.#closed) return false;
+    return this.t.write(b);
+  }
+}
+
+// ---- native Bun sockets (accepted)
+
+type NativeSocket = BunSocket<NativeTransport | undefined>;
+
+class NativeTransport implements Transport {
+  readonly s: NativeSocket;
+  readonly conn: BunConn;
+  #pending: Uint8Array[] = [];
+  #wantShutdown = false;
+  #gone = false;
+
+  constructor(s: NativeSocket, conn: BunConn) {
+    this.s = s;
+    this.conn = conn;
+  }
+
+  write(b: Uint8Array): boolean {
+    if (this.#gone) return false;
+    if (this.#pending.length) {
+      this.#pending.push(b);
+      return false;
+    }
+    const n = this.s.write(b);
+    if (n < b.byteLength) {
+      this.#pending.push(n > 0 ? b.subarray(n) : b);
+      return false;
+    }
+    return true;
+  }
+
+  /** `drain` handler: write what was kept, then FIN if asked, then tell the conn. */
+  flush(): void {
+    const q = this.#pending;
+    while (q.length) {
+      const head = q[0]!;
+      const n = this.s.write(head);
+      if (n < head.byteLength) {
+        if (n > 0) q[0] = head.subarray(n);
+        return;
+      }
+      q.shift();
+    }
+    if (this.#wantShutdown) {
+      this.#wantShutdown = false;
+      this.s.shutdown();
+    }
+    this.conn.onDrain();
+  }
+
+  shutdown(): void {
+    if (this.#pending.length) this.#wantShutdown = true;
+    else this.s.shutdown();
+  }
+
+  pause(): void {
+    this.s.pause();
+  }
+
+  resume(): void {
+    this.s.resume();
+  }
+
+  close(): void {
+    this.#gone = true;
+    this.#pending.length = 0;
+    this.s.end();
+  }
+
+  abort(): void {
+    this.#gone = true;
+    this.#pending.length = 0;
+    this.s.terminate();
+  }
+
+  setNoDelay(on: boolean): void {
+    this.s.setNoDelay(on);
+  }
+
+  setKeepAlive(on: boolean): void {
+    this.s.setKeepAlive(on, 0);
+  }
+
+  closed(): void {
+    this.#gone = true;
+    this.#pending.length = 0;
+  }
+}
+
+function nativeHandlers(
+  onOpen: (s: NativeSocket) => void,
+): BunSocketHandler<NativeTransport | undefined> {
+  return {
+    binaryType: "uint8array",
+    open: onOpen,
+    data(s, d) {
+      s.data?.conn.onData(d);
+    },
+    drain(s) {
+      s.data?.flush();
+    },
+    end(s) {
+      s.data?.conn.onEnd();
+    },
+    close(s, err) {
+      s.data?.closed();
+      s.data?.conn.onClose(err);
+    },
+    error(s, err) {
+      // Handler exceptions and TLS failures: the socket is unusable.
+      s.data?.closed();
+      s.data?.conn.onClose(err);
+    },
+  };
+}
+
+function listen(o: ListenOptions, onConn: (c: Conn) => void): Listener {
+  let closed = false;
+  let srv: BunTcpListener;
+  const handlers = nativeHandlers((s) => {
+    const conn = new BunConn(
+      sockAddr(s.remoteAddress, s.remotePort),
+      sockAddr(s.localAddress, s.localPort),
+    );
+    const t = new NativeTransport(s, conn);
+    conn.t = t;
+    s.data = t;
+    try {
+      onConn(conn);
+    } catch {
+      conn.close();
+    }
+  });
+  try {
+    srv = bunApi().listen<NativeTransport | undefined>({
+      hostname: bareHost(o.host),
+      port: o.port,
+      allowHalfOpen: true,
+      data: undefined,
+      socket: handlers,
+      ...(o.reusePort ? { reusePort: true } : {}),
+      ...(o.backlog ? { backlog: o.backlog } : {}),
+    });
+  } catch (e) {
+    throw toSluiceError(e, `listen on ${o.host}:${o.port}`);
+  }
+  return {
+    addr: sockAddr(srv.hostname, srv.port),
+    close() {
+      if (closed) return;
+      closed = true;
+      // stop(true) would also kill the accepted sockets.
+      srv.stop(false);
+    },
+  };
+}
+
+// ---- node:net sockets (dialed)
+
+class NodeTransport implements Transport {
+  readonly s: NetSocket;
+
+  constructor(s: NetSocket, conn: BunConn) {
+    this.s = s;
+    let err: Error | undefined;
+    s.on("data", (d: Uint8Array) => conn.onData(d));
+    s.on("end", () => conn.onEnd());
+    s.on("drain", () => conn.onDrain());
+    s.on("error", (e: Error) => (err = e));
+    s.on("close", () => conn.onClose(err));
+  }
+
+  write(b: Uint8Array): boolean {
+    if (this.s.destroyed) return false;
+    return this.s.write(b);
+  }
+
+  shutdown(): void {
+    this.s.end();
+  }
+
+  pause(): void {
+    this.s.pause();
+  }
+
+  resume(): void {
+    this.s.resume();
+  }
+
+  close(): void {
+    this.s.destroy();
+  }
+
+  abort(): void {
+    const s = this.s as NetSocket & { resetAndDestroy?: () => void };
+    if (typeof s.resetAndDestroy === "function") s.resetAndDestroy();
+    else s.destroy();
+  }
+
+  setNoDelay(on: boolean): void {
+    this.s.setNoDelay(on);
+  }
+
+  setKeepAlive(on: boolean): void {
+    this.s.setKeepAlive(on);
+  }
+}
+
+function connect(o: ConnectOptions): Promise<Conn> {
+  const action = `connect to ${o.host}:${o.port}`;
+  if (o.signal?.aborted) {
+    return Promise.reject(new SluiceError("ABORTED", `Cannot ${action}: aborted`));
+  }
+  return new Promise<Conn>((resolve, reject) => {
+    const s = netConnect({
+      host: bareHost(o.host),
+      port: o.port,
+      allowHalfOpen: true,
+      noDelay: true,
+    });
+    const fail = (e: SluiceError) => {
+      cleanup();
+      s.destroy(); // frees the fd even while the SYN is unanswered
+      reject(e);
+    };
+    const timer = setTimeout(
+      () =>
+        fail(new SluiceError("ETIMEDOUT", `Cannot ${action}: timed out after ${o.timeoutMs} ms`)),
+      o.timeoutMs,
+    );
+    const onAbort = () => fail(new SluiceError("ABORTED", `Cannot ${action}: aborted`));
+    const onError = (e: Error) => fail(toSluiceError(e, action));
+    const onConnect = () => {
+      cleanup();
+      const conn = new BunConn(
+        sockAddr(s.remoteAddress ?? o.host, s.remotePort ?? o.port),
+        sockAddr(s.localAddress ?? "", s.localPort ?? 0),
+      );
+      conn.t = new NodeTransport(s, conn);
+      resolve(conn);
+    };
+    function cleanup() {
+      clearTimeout(timer);
+      o.signal?.removeEventListener("abort", onAbort);
+      s.off("error", onError);
+      s.off("connect", onConnect);
+    }
+    o.signal?.addEventListener("abort", onAbort, { once: true });
+    s.once("error", onError);
+    s.once("connect", onConnect);
+  });
+}
+
+// ---- splice
+
+function splice(ca: Conn, cb: Conn, o: SpliceOptions = {}): Promise<SpliceResult> {
+  const a = ca as BunConn;
+  const b = cb as BunConn;
+  const run = new SpliceRun(o, () => {
+    a.close();
+    b.close();
+  });
+  let open = 2;
+  function direction(
+    src: BunConn,
+    dst: BunConn,
+    srcSide: "a" | "b",
+    count: (n: number) => void,
+  ): Sink {
+    const dstSide = srcSide === "a" ? "b" : "a";
+    let eof = false;
+    let waiting = false; // dst refused more: src is paused until dst drains
+    return {
+      data(chunk) {
+        if (run.done) return;
+        count(chunk.byteLength);
+        if (!dst.push(chunk)) {
+          if (dst.closed) {
+            return run.finish(
+              "error",
+              dstSide,
+              new SluiceError(
+                "EPIPE",
+                `Cannot write to ${dst.remote.host}:${dst.remote.port}: connection closed`,
+              ),
+            );
+          }
+          waiting = true;
+          src.pause();
+        }
+      },
+      end() {
+        if (eof || run.done) return;
+        eof = true;
+        // Transport.shutdown() sends the FIN after any bytes still kept for dst.
+        void dst.closeWrite();
+        if (--open === 0) run.finish("eof");
+      },
+      close(err) {
+        if (run.done) return;
+        if (err) return run.finish("error", srcSide, err);
+        this.end();
+      },
+      drain() {
+        // `this` is src's sink; src drained, so the direction writing INTO src may go on.
+        other(srcSide).resumeSrc();
+      },
+      resumeSrc() {
+        if (waiting) {
+          waiting = false;
+          src.resume();
+        }
+      },
+    } as Sink & { resumeSrc(): void };
+  }
+  const sinks: Record<"a" | "b", Sink & { resumeSrc(): void }> = {} as never;
+  const other = (side: "a" | "b") => sinks[side === "a" ? "b" : "a"];
+  if (a.closed || b.closed) {
+    run.finish(
+      "error",
+      a.closed ? "a" : "b",
+      new SluiceError("ECLOSED", "Cannot splice: connection already closed"),
+    );
+    return run.result;
+  }
+  sinks.a = direction(a, b, "a", (n) => run.up(n)) as Sink & { resumeSrc(): void };
+  sinks.b = direction(b, a, "b", (n) => run.down(n)) as Sink & { resumeSrc(): void };
+  a.attach(sinks.a);
+  if (!run.done) b.attach(sinks.b);
+  return run.result;
+}
+
+// ---- HTTP
+
+function serveHttp(
+  o: { host: string; port: number },
+  fetch: (r: Request, info: { remote: SockAddr | undefined }) => Response | Promise<Response>,
+): Promise<HttpHandle> {
+  let server: BunServer;
+  try {
+    server = bunApi().serve({
+      hostname: bareHost(o.host),
+      port: o.port,
+      // Bun's default 10 s idle timeout cuts long polls and makes clients retry (matrix row 10).
+      idleTimeout: 0,
+      fetch(req, srv) {
+        const ip = srv.requestIP(req);
+        return fetch(req, { remote: ip ? sockAddr(ip.address, ip.port) : undefined });
+      },
+    });
+  } catch (e) {
+    return Promise.reject(toSluiceError(e, `listen for HTTP on ${o.host}:${o.port}`));
+  }
+  let closing: Promise<void> | undefined;
+  return Promise.resolve({
+    port: server.port ?? o.port,
+    host: sockAddr(server.hostname ?? o.host, 0).host,
+    close(c) {
+      if (c?.force) return server.stop(true);
+      closing ??= server.stop(false);
+      return closing;
+    },
+  });
+}
+
+function safeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return "<invalid url>";
+  }
+}
+
+function httpClient(tls?: TlsClientOptions): HttpFetch {
+  const plain = !tls || (!tls.ca?.length && !tls.cert && !tls.key && !tls.insecure);
+  const opts: Record<string, unknown> = {};
+  if (!plain) {
+    if (tls.ca?.length) opts.ca = tls.ca;
+    if (tls.cert) opts.cert = tls.cert;
+    if (tls.key) opts.key = tls.key;
+    if (tls.insecure) opts.rejectUnauthorized = false;
+  }
+  return async (url, init) => {
+    try {
+      return await fetch(url, plain ? init : ({ ...init, tls: opts } as RequestInit));
+    } catch (e) {
+      throw toSluiceError(e, `fetch ${safeUrl(url)}`);
+    }
+  };
+}
+
+export const bunRuntime: Runtime = {
+  name: "bun",
+  get version() {
+    return bunApi().version;
+  },
+  listen,
+  connect,
+  splice,
+  serveHttp,
+  httpClient,
+  onSignal: onProcessSignal,
+  watchFile: watchFileInDir,
+};

@@ -1,0 +1,418 @@
+// The Deno implementation of the runtime contract: Deno.listen/connect, a read/write loop per
+// splice direction (pipeTo breaks half-close), Deno.serve, Deno.createHttpClient.
+// Every TCP connection (accepted or dialed) gets setNoDelay(true): Deno leaves Nagle on by
+// default while Bun turns it off, and a proxy must not add Nagle delays to small writes.
+import { SluiceError } from "../errors.ts";
+import { bareHost, sockAddr } from "./_addr.ts";
+import { createBufferPool } from "./_buffer_pool.ts";
+import { raceSignal } from "./_deadline.ts";
+import { toSluiceError } from "./_errors.ts";
+import { nodeHttpsFetch } from "./_node_https_fetch.ts";
+import { onProcessSignal } from "./_signals.ts";
+import { SpliceRun } from "./_splice_run.ts";
+import { watchFileInDir } from "./_watch_file.ts";
+import type {
+  Conn,
+  ConnectOptions,
+  HttpFetch,
+  HttpHandle,
+  Listener,
+  ListenOptions,
+  Runtime,
+  SockAddr,
+  SpliceOptions,
+  SpliceResult,
+  TlsClientOptions,
+} from "./types.ts";
+
+/** Per-direction read buffer while a connection is quiet; small so idle conns stay cheap. */
+const SMALL_BUFFER = 8 * 1024;
+/** Prelude reads (PROXY header, SOCKS5 replies) are small. */
+const PRELUDE_BUFFER = 16 * 1024;
+/** Lent from the pool while data flows, returned as soon as a read comes back short. */
+const pool = createBufferPool({ size: 64 * 1024, keep: 64 });
+
+function netAddr(a: Deno.Addr): SockAddr {
+  const n = a as Deno.NetAddr;
+  return sockAddr(n.hostname ?? "", n.port ?? 0);
+}
+
+function closeQuietly(c: { close(): void }): void {
+  try {
+    c.close();
+  } catch { /* already closed */ }
+}
+
+class DenoConn implements Conn {
+  readonly remote: SockAddr;
+  readonly local: SockAddr;
+  readonly raw: Deno.TcpConn;
+  #unshifted: Uint8Array[] = [];
+  /** A read whose result nobody took yet (its caller aborted): the next read gets it. */
+  #pending: Promise<Uint8Array | null> | undefined;
+  #closed = false;
+  #writeClosed = false;
+
+  constructor(raw: Deno.TcpConn) {
+    this.raw = raw;
+    this.remote = netAddr(raw.remoteAddr);
+    this.local = netAddr(raw.localAddr);
+    try {
+      raw.setNoDelay(true);
+    } catch { /* the peer may already be gone */ }
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  setNoDelay(on: boolean): void {
+    try {
+      this.raw.setNoDelay(on);
+    } catch { /* closed */ }
+  }
+
+  setKeepAlive(on: boolean): void {
+    try {
+      this.raw.setKeepAlive(on);
+    } catch { /* closed */ }
+  }
+
+  async #rawRead(): Promise<Uint8Array | null> {
+    const buf = new Uint8Array(PRELUDE_BUFFER);
+    let n: number | null;
+    try {
+      n = await this.raw.read(buf);
+    } catch (e) {
+      throw toSluiceError(e, `read from ${this.remote.host}:${this.remote.port}`);
+    }
+    return n === null ? null : buf.subarray(0, n);
+  }
+
+  async read(o?: { signal?: AbortSignal }): Promise<Uint8Array | null> {
+    const u = this.#unshifted.shift();
+    if (u) return u;
+    if (!this.#pending) {
+      const p = this.#rawRead();
+      p.catch(() => {}); // observed by whoever takes it; never an unhandled rejection
+      this.#pending = p;
+    }
+    const p = this.#pending;
+    const r = await raceSignal(p, o?.signal, `read from ${this.remote.host}:${this.remote.port}`);
+    if (this.#pending === p) this.#pending = undefined;
+    return r;
+  }
+
+  unshift(chunk: Uint8Array): void {
+    if (chunk.byteLength) this.#unshifted.unshift(chunk);
+  }
+
+  /** For splice: bytes given back plus a read still in flight, taken out of the conn. */
+  takePrelude(): { chunks: Uint8Array[]; pending: Promise<Uint8Array | null> | undefined } {
+    const r = { chunks: this.#unshifted, pending: this.#pending };
+    this.#unshifted = [];
+    this.#pending = undefined;
+    return r;
+  }
+
+  async write(b: Uint8Array): Promise<void> {
+    try {
+      for (let off = 0; off < b.byteLength;) off += await this.raw.write(b.subarray(off));
+    } catch (e) {
+      throw toSluiceError(e, `write to ${this.remote.host}:${this.remote.port}`);
+    }
+  }
+
+  async closeWrite(): Promise<void> {
+    if (this.#writeClosed || this.#closed) return;
+    this.#writeClosed = true;
+    try {
+      await this.raw.closeWrite();
+    } catch (e) {
+      throw toSluiceError(e, `close the write side to ${this.remote.host}:${this.remote.port}`);
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    closeQuietly(this.raw);
+  }
+
+  /** Deno offers no SO_LINGER: a plain close. */
+  abort(): void {
+    this.close();
+  }
+}
+
+function listen(o: ListenOptions, onConn: (c: Conn) => void): Listener {
+  const host = bareHost(o.host);
+  let l: Deno.TcpListener;
+  try {
+    const opts: Deno.TcpListenOptions & { transport: "tcp"; reusePort?: boolean } = {
+      transport: "tcp",
+      hostname: host,
+      port: o.port,
+      tcpBacklog: o.backlog ?? 511,
+    };
+    if (o.reusePort) opts.reusePort = true;
+    l = Deno.listen(opts);
+  } catch (e) {
+    throw toSluiceError(e, `listen on ${o.host}:${o.port}`);
+  }
+  let closed = false;
+  (async () => {
+    while (!closed) {
+      let c: Deno.TcpConn;
+      try {
+        c = await l.accept();
+      } catch (e) {
+        if (closed || e instanceof Deno.errors.BadResource) return;
+        // EMFILE and friends: back off briefly instead of spinning or dying.
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      if (closed) {
+        closeQuietly(c);
+        return;
+      }
+      try {
+        onConn(new DenoConn(c));
+      } catch {
+        closeQuietly(c);
+      }
+    }
+  })();
+  return {
+    addr: netAddr(l.addr),
+    close() {
+      if (closed) return;
+      closed = true;
+      closeQuietly(l);
+    },
+  };
+}
+
+async function connect(o: ConnectOptions): Promise<Conn> {
+  const action = `connect to ${o.host}:${o.port}`;
+  if (o.signal?.aborted) throw new SluiceError("ABORTED", `Cannot ${action}: aborted`);
+  const ac = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ac.abort();
+  }, o.timeoutMs);
+  const onAbort = () => ac.abort();
+  o.signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    const raw = await Deno.connect({
+      hostname: bareHost(o.host),
+      port: o.port,
+      transport: "tcp",
+      signal: ac.signal,
+    });
+    return new DenoConn(raw);
+  } catch (e) {
+    if (timedOut) {
+      throw new SluiceError("ETIMEDOUT", `Cannot ${action}: timed out after ${o.timeoutMs} ms`);
+    }
+    if (o.signal?.aborted) {
+      throw new SluiceError("ABORTED", `Cannot ${action}: aborted`, { cause: e });
+    }
+    throw toSluiceError(e, action);
+  } finally {
+    clearTimeout(timer);
+    o.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+class WriteFailed {
+  constructor(readonly error: unknown) {}
+}
+
+async function writeAll(dst: Deno.TcpConn, b: Uint8Array): Promise<void> {
+  try {
+    for (let off = 0; off < b.byteLength;) off += await dst.write(b.subarray(off));
+  } catch (e) {
+    throw new WriteFailed(e);
+  }
+}
+
+/**
+ * One direction: prelude leftovers first, then read/write until FIN, then closeWrite().
+ * Reads go into a small buffer while quiet and into a pooled 64 KiB one while data flows.
+ */
+async function pump(
+  src: DenoConn,
+  dst: DenoConn,
+  count: (n: number) => void,
+  run: SpliceRun,
+): Promise<void> {
+  const { chunks, pending } = src.takePrelude();
+  for (const c of chunks) {
+    await writeAll(dst.raw, c);
+    count(c.byteLength);
+  }
+  if (pending) {
+    const c = await pending;
+    if (c === null) return;
+    await writeAll(dst.raw, c);
+    count(c.byteLength);
+  }
+  const small = new Uint8Array(SMALL_BUFFER);
+  let big: Uint8Array | undefined;
+  try {
+    while (!run.done) {
+      const buf = big ?? small;
+      const n = await src.raw.read(buf);
+      if (n === null) return;
+      await writeAll(dst.raw, buf.subarray(0, n));
+      count(n);
+      if (!big) {
+        if (n === buf.byteLength) big = pool.get();
+      } else if (n < buf.byteLength) {
+        pool.release(big);
+        big = undefined;
+      }
+    }
+  } finally {
+    if (big) pool.release(big);
+  }
+}
+
+function asError(e: unknown, action: string): Error {
+  return toSluiceError(e, action);
+}
+
+function splice(ca: Conn, cb: Conn, o: SpliceOptions = {}): Promise<SpliceResult> {
+  const a = ca as DenoConn;
+  const b = cb as DenoConn;
+  const run = new SpliceRun(o, () => {
+    a.close();
+    b.close();
+  });
+  let open = 2;
+  function direction(src: DenoConn, dst: DenoConn, srcSide: "a" | "b", count: (n: number) => void) {
+    const dstSide = srcSide === "a" ? "b" : "a";
+    pump(src, dst, count, run).then(
+      async () => {
+        if (run.done) return;
+        try {
+          await dst.closeWrite();
+        } catch (e) {
+          if (!run.done) run.finish("error", dstSide, asError(e, "pass on FIN"));
+          return;
+        }
+        if (--open === 0) run.finish("eof");
+      },
+      (e) => {
+        if (run.done) return;
+        if (e instanceof WriteFailed) {
+          run.finish(
+            "error",
+            dstSide,
+            asError(e.error, `write to ${dst.remote.host}:${dst.remote.port}`),
+          );
+        } else {
+          run.finish(
+            "error",
+            srcSide,
+            asError(e, `read from ${src.remote.host}:${src.remote.port}`),
+          );
+        }
+      },
+    );
+  }
+  if (a.closed || b.closed) {
+    run.finish(
+      "error",
+      a.closed ? "a" : "b",
+      new SluiceError("ECLOSED", "Cannot splice: connection already closed"),
+    );
+    return run.result;
+  }
+  direction(a, b, "a", (n) => run.up(n));
+  direction(b, a, "b", (n) => run.down(n));
+  return run.result;
+}
+
+function serveHttp(
+  o: { host: string; port: number },
+  fetch: (r: Request, info: { remote: SockAddr | undefined }) => Response | Promise<Response>,
+): Promise<HttpHandle> {
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve(
+      { hostname: bareHost(o.host), port: o.port, onListen() {/* no banner */} },
+      (req, info) =>
+        fetch(req, { remote: info?.remoteAddr ? netAddr(info.remoteAddr) : undefined }),
+    );
+  } catch (e) {
+    return Promise.reject(toSluiceError(e, `listen for HTTP on ${o.host}:${o.port}`));
+  }
+  let closing: Promise<void> | undefined;
+  return Promise.resolve({
+    port: server.addr.port,
+    host: sockAddr(server.addr.hostname, server.addr.port).host,
+    close(c) {
+      closing ??= server.shutdown();
+      // Deno has no way to cut requests in flight: `force` stops waiting for them.
+      return c?.force ? Promise.resolve() : closing;
+    },
+  });
+}
+
+function wrapFetch(f: HttpFetch): HttpFetch {
+  return async (url, init) => {
+    try {
+      return await f(url, init);
+    } catch (e) {
+      throw toSluiceError(e, `fetch ${safeUrl(url)}`);
+    }
+  };
+}
+
+/** The URL without query or credentials, for error messages (tokens must not leak). */
+export function safeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return "<invalid url>";
+  }
+}
+
+function httpClient(tls?: TlsClientOptions): HttpFetch {
+  if (!tls || (!tls.ca?.length && !tls.cert && !tls.key && !tls.insecure)) {
+    return wrapFetch((u, i) => fetch(u, i));
+  }
+  if (tls.insecure) {
+    // Deno's fetch cannot skip verification per client; node:https can (matrix row 8).
+    const viaNode = nodeHttpsFetch(tls);
+    return wrapFetch((u, i) => (u.startsWith("https:") ? viaNode(u, i) : fetch(u, i)));
+  }
+  const opts: Deno.CreateHttpClientOptions & { cert?: string; key?: string } = {};
+  if (tls.ca?.length) opts.caCerts = tls.ca;
+  if (tls.cert && tls.key) {
+    opts.cert = tls.cert;
+    opts.key = tls.key;
+  }
+  const client = Deno.createHttpClient(
+    opts as Deno.CreateHttpClientOptions & Deno.TlsCertifiedKeyPem,
+  );
+  return wrapFetch((u, i) => fetch(u, { ...i, client } as RequestInit));
+}
+
+export const denoRuntime: Runtime = {
+  name: "deno",
+  get version() {
+    return Deno.version.deno;
+  },
+  listen,
+  connect,
+  splice,
+  serveHttp,
+  httpClient,
+  onSignal: onProcessSignal,
+  watchFile: watchFileInDir,
+};
