@@ -21,7 +21,6 @@ import {
   bytes,
   concat,
   delay,
-  freePort,
   openFds,
   readAll,
   runtime,
@@ -31,6 +30,7 @@ import {
   waitFor,
   within,
 } from "../_support/helpers.ts";
+import { refusedPort } from "../_support/socks_servers.ts";
 
 const PASSWORD = "Pa55-w0rd-never-shown";
 
@@ -603,7 +603,7 @@ describe("createSocks5Dialer() failures", () => {
   });
 
   it("a proxy that is down is ECONNREFUSED naming the proxy (redacted) and the backend", async () => {
-    const port = freePort(rt);
+    const port = await refusedPort(rt);
     const err = await rejects(
       dialer(rt, `socks5://bob:${PASSWORD}@127.0.0.1:${port}`).dial(
         { host: "10.0.0.9", port: 80 },
@@ -684,7 +684,7 @@ describe("createSocks5Dialer() failures", () => {
           ),
         );
       }
-      const down = freePort(rt);
+      const down = await refusedPort(rt);
       errors.push(
         await dialer(rt, url(down)).dial({ host: "b", port: 1 }, { timeoutMs: 3000 }).catch((e) =>
           e

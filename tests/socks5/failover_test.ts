@@ -19,6 +19,7 @@ import {
 } from "../_support/helpers.ts";
 import { backend, listener, table } from "../_support/plans.ts";
 import {
+  refusedPort,
   skipUnlessInstalled,
   type SocksServer,
   startMicrosocks,
@@ -94,8 +95,8 @@ describe(
     }
 
     it("tries each failing SOCKS5 backend once, logs why, and reaches the working one", async () => {
-      const down = freePort(rt);
-      const refusedBehind = freePort(rt);
+      const down = await refusedPort(rt);
+      const refusedBehind = await refusedPort(rt);
       const failing = [
         backend(
           named.port,
@@ -170,8 +171,8 @@ describe(
     });
 
     it("closes the client promptly when every SOCKS5 backend fails", async () => {
-      const down = freePort(rt);
-      const refusedBehind = freePort(rt);
+      const down = await refusedPort(rt);
+      const refusedBehind = await refusedPort(rt);
       const port = freePort(rt);
       const l = listener(port, [
         backend(named.port, via(`socks5://alice:nope@127.0.0.1:${authed.port}`, named.port)),

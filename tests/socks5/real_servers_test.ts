@@ -11,7 +11,6 @@ import { parseProxyUrl } from "../../src/routing/proxy_url.ts";
 import type { Conn, Runtime } from "../../src/runtime/types.ts";
 import {
   bytes,
-  freePort,
   readAll,
   runtime,
   startEchoServer,
@@ -20,6 +19,7 @@ import {
   waitFor,
 } from "../_support/helpers.ts";
 import {
+  refusedPort,
   skipUnlessInstalled,
   type SocksServer,
   startDanted,
@@ -223,7 +223,7 @@ describe("through microsocks without authentication", { skip: microsocksSkip }, 
   });
 
   it("a refused backend behind the proxy is reply 0x05, not a proxy failure", async () => {
-    const closed = freePort(rt);
+    const closed = await refusedPort(rt);
     const d = createSocks5Dialer({ rt, proxy: parseProxyUrl(`socks5://127.0.0.1:${ms.port}`) });
     await expectError(d.dial({ host: "127.0.0.1", port: closed }, { timeoutMs: 5000 }), {
       code: "SOCKS5",
@@ -344,7 +344,7 @@ describe("through dante-server (danted as an unprivileged process)", { skip: dan
   });
 
   it("a refused backend behind the proxy is reply 0x05", async () => {
-    const closed = freePort(rt);
+    const closed = await refusedPort(rt);
     const d = createSocks5Dialer({ rt, proxy: parseProxyUrl(`socks5://127.0.0.1:${dante.port}`) });
     await expectError(d.dial({ host: "127.0.0.1", port: closed }, { timeoutMs: 5000 }), {
       code: "SOCKS5",
