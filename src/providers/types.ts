@@ -17,6 +17,10 @@ export interface ProviderStatus {
   readonly index?: string;
   /** The number of services in the last good snapshot */
   readonly services: number;
+  /** Snapshots delivered since start (for sluice_provider_updates_total) */
+  readonly updates?: number;
+  /** Failed attempts since start (for sluice_provider_errors_total) */
+  readonly errors?: number;
 }
 
 export interface Provider {
