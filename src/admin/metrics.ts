@@ -1,0 +1,268 @@
+// Prometheus metrics: the engine's live counters and the providers' status rendered at scrape
+// time (no work per chunk), plus the two duration histograms fed by the EngineObserver hooks.
+//
+// Labels: `listener` is the listener's address ("127.0.0.1:5432"), `backend` is the backend's key
+// (its address, prefixed by the redacted proxy URL when it has one), `provider` the provider's
+// name. `sluice_bytes_total` is per listener: direction="in" counts bytes received from clients
+// (client to backend), direction="out" bytes sent to clients (backend to client).
+import type { EngineObserver, ListenerView } from "../proxy/types.ts";
+import type { ProviderStatus } from "../providers/types.ts";
+import { ExpositionWriter, type Labels } from "./exposition.ts";
+import { Histogram } from "./histogram.ts";
+import { LagSampler, writeProcessMetrics } from "./process_metrics.ts";
+
+export interface RenderInput {
+  readonly listeners: readonly ListenerView[];
+  readonly providers: readonly ProviderStatus[];
+}
+
+export interface Metrics extends EngineObserver {
+  /** The whole exposition document, from the views given and the histograms recorded. */
+  render(o: RenderInput): string;
+  /** Stops the event-loop lag sampler (it never keeps the process alive either way). */
+  close(): void;
+}
+
+/** Connect times: loopback is sub-millisecond, a remote DC or a SOCKS5 hop tens of ms, timeouts seconds. */
+export const CONNECT_BUCKETS: readonly number[] = [
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+];
+
+/** Connection lifetimes: from quick probes to day-long database sessions. */
+export const CONNECTION_BUCKETS: readonly number[] = [
+  0.01,
+  0.05,
+  0.1,
+  0.5,
+  1,
+  5,
+  10,
+  30,
+  60,
+  300,
+  900,
+  1800,
+  3600,
+  14400,
+  86400,
+];
+
+const SEP = "\u0000";
+
+/** Counts derived from status changes, for providers that do not count themselves. */
+interface ProviderTrack {
+  lastUpdate: string | undefined;
+  lastError: string | undefined;
+  state: ProviderStatus["state"];
+  updates: number;
+  errors: number;
+}
+
+export function createMetrics(): Metrics {
+  const connect = new Histogram({
+    name: "sluice_connect_duration_seconds",
+    help:
+      "Time to establish a backend connection (through its proxy, if any), successful attempts only.",
+    bounds: CONNECT_BUCKETS,
+  });
+  const connection = new Histogram({
+    name: "sluice_connection_duration_seconds",
+    help: "Lifetime of finished client connections.",
+    bounds: CONNECTION_BUCKETS,
+  });
+  const lag = new LagSampler();
+  const tracks = new Map<string, ProviderTrack>();
+
+  function providerCounts(p: ProviderStatus): { updates: number; errors: number } {
+    let t = tracks.get(p.name);
+    if (!t) {
+      t = { lastUpdate: undefined, lastError: undefined, state: "waiting", updates: 0, errors: 0 };
+      tracks.set(p.name, t);
+    }
+    // Seen only at scrape time: several changes between two scrapes count once. Providers that
+    // report `updates`/`errors` themselves are exact.
+    if (p.lastUpdate !== undefined && p.lastUpdate !== t.lastUpdate) t.updates++;
+    if (
+      (p.lastError !== undefined && p.lastError !== t.lastError) ||
+      (p.state === "failing" && t.state !== "failing" && p.lastError === t.lastError)
+    ) t.errors++;
+    t.lastUpdate = p.lastUpdate;
+    t.lastError = p.lastError;
+    t.state = p.state;
+    return { updates: p.updates ?? t.updates, errors: p.errors ?? t.errors };
+  }
+
+  function render(o: RenderInput): string {
+    lag.start();
+    const w = new ExpositionWriter();
+    const ls = o.listeners;
+    const lab = (l: ListenerView): Labels => ({ listener: l.key });
+
+    w.family("sluice_routing_listeners", "gauge", "Listeners in the routing table, in any state.")
+      .sample("sluice_routing_listeners", undefined, ls.length);
+
+    w.family(
+      "sluice_listener_info",
+      "gauge",
+      "Always 1: the listener's label, state and, for bind_failed, the reason.",
+    );
+    for (const l of ls) {
+      w.sample("sluice_listener_info", {
+        listener: l.key,
+        label: l.label,
+        state: l.state,
+        error: l.error ?? "",
+      }, 1);
+    }
+    const perListener = (
+      name: string,
+      type: "counter" | "gauge",
+      help: string,
+      v: (l: ListenerView) => number,
+    ) => {
+      w.family(name, type, help);
+      for (const l of ls) w.sample(name, lab(l), v(l));
+    };
+    perListener(
+      "sluice_listener_up",
+      "gauge",
+      "1 when the listener accepts connections.",
+      (l) => l.state === "listening" ? 1 : 0,
+    );
+    perListener(
+      "sluice_listener_connections_total",
+      "counter",
+      "Client connections accepted.",
+      (l) => l.counters.total,
+    );
+    perListener(
+      "sluice_listener_active_connections",
+      "gauge",
+      "Client connections open now.",
+      (l) => l.counters.active,
+    );
+    perListener(
+      "sluice_listener_refused_total",
+      "counter",
+      "Client connections refused by max_connections.",
+      (l) => l.counters.refused,
+    );
+    w.family(
+      "sluice_bytes_total",
+      "counter",
+      'Bytes proxied per listener: direction="in" from clients, direction="out" to clients.',
+    );
+    for (const l of ls) {
+      w.sample("sluice_bytes_total", { listener: l.key, direction: "in" }, l.counters.bytesIn);
+      w.sample("sluice_bytes_total", { listener: l.key, direction: "out" }, l.counters.bytesOut);
+    }
+
+    const backends = ls.flatMap((l) => l.backends.map((b) => ({ l, b })));
+    const perBackend = (
+      name: string,
+      type: "counter" | "gauge",
+      help: string,
+      v: (x: (typeof backends)[number]) => number,
+    ) => {
+      w.family(name, type, help);
+      for (const x of backends) w.sample(name, { listener: x.l.key, backend: x.b.key }, v(x));
+    };
+    perBackend(
+      "sluice_backend_up",
+      "gauge",
+      "1 unless active health checks mark the backend down (no checks counts as up).",
+      ({ b }) => (b.health === "down" ? 0 : 1),
+    );
+    perBackend(
+      "sluice_backend_drain",
+      "gauge",
+      "1 when the backend takes no new connections (drained by routing or the admin API).",
+      ({ b }) => (b.drain ? 1 : 0),
+    );
+    perBackend(
+      "sluice_backend_connections_total",
+      "counter",
+      "Connections proxied to the backend.",
+      ({ b }) => b.counters.total,
+    );
+    perBackend(
+      "sluice_backend_active_connections",
+      "gauge",
+      "Connections to the backend open now.",
+      ({ b }) => b.counters.active,
+    );
+    perBackend(
+      "sluice_backend_connect_failures_total",
+      "counter",
+      "Failed attempts to connect to the backend.",
+      ({ b }) => b.counters.connectFailures,
+    );
+
+    // Series of listeners and backends that are gone would otherwise grow without bound.
+    const live = new Set<string>();
+    for (const x of backends) live.add(x.l.key + SEP + x.b.key);
+    const liveListeners = new Set(ls.map((l) => l.key));
+    connect.prune((k) => live.has(k));
+    connection.prune((k) => liveListeners.has(k));
+    connect.write(w);
+    connection.write(w);
+
+    const counts = o.providers.map((p) => ({ p, ...providerCounts(p) }));
+    w.family(
+      "sluice_provider_up",
+      "gauge",
+      '1 when the provider\'s last attempt succeeded (state "ok").',
+    );
+    for (const { p } of counts) {
+      w.sample("sluice_provider_up", { provider: p.name }, p.state === "ok" ? 1 : 0);
+    }
+    w.family(
+      "sluice_provider_updates_total",
+      "counter",
+      "Routing snapshots delivered by the provider.",
+    );
+    for (const c of counts) {
+      w.sample("sluice_provider_updates_total", { provider: c.p.name }, c.updates);
+    }
+    w.family(
+      "sluice_provider_errors_total",
+      "counter",
+      "Failed provider attempts (fetch, parse, validation).",
+    );
+    for (const c of counts) {
+      w.sample("sluice_provider_errors_total", { provider: c.p.name }, c.errors);
+    }
+
+    writeProcessMetrics(w, lag.take());
+    return w.text();
+  }
+
+  return {
+    connectDone(listener, backend, seconds, ok) {
+      // Failures are counted by sluice_backend_connect_failures_total; timing them here would
+      // mix refusals (instant) and timeouts (the configured limit) into the latency picture.
+      if (!ok) return;
+      connect.observe(listener + SEP + backend, () => ({ listener, backend }), seconds);
+    },
+    connectionDone(listener, seconds) {
+      connection.observe(listener, () => ({ listener }), seconds);
+    },
+    render,
+    close() {
+      lag.stop();
+    },
+  };
+}

@@ -1,0 +1,59 @@
+// The engine's and providers' read-only views turned into the admin API's JSON shapes.
+// Byte directions follow the engine's counters: seen from sluice, per socket.
+import type { BackendView, ListenerView } from "../proxy/types.ts";
+import type { ProviderStatus } from "../providers/types.ts";
+import type { Backend, Listener, Provider } from "./schemas.ts";
+
+export function backendJson(b: BackendView): Backend {
+  const c = b.counters;
+  return {
+    key: b.key,
+    address: b.address,
+    via: b.via ?? null,
+    service: b.service,
+    weight: b.weight,
+    tier: b.tier,
+    health: b.health,
+    drain: b.drain,
+    drain_override: b.drainOverride,
+    active_connections: c.active,
+    total_connections: c.total,
+    connect_failures: c.connectFailures,
+    bytes_out: c.bytesOut,
+    bytes_in: c.bytesIn,
+  };
+}
+
+export function listenerJson(l: ListenerView): Listener {
+  const c = l.counters;
+  return {
+    address: l.key,
+    label: l.label,
+    host: l.host,
+    port: l.port,
+    state: l.state,
+    error: l.error ?? null,
+    services: [...l.services],
+    balance: l.balance,
+    active_connections: c.active,
+    total_connections: c.total,
+    refused_connections: c.refused,
+    bytes_in: c.bytesIn,
+    bytes_out: c.bytesOut,
+    backends: l.backends.map(backendJson),
+  };
+}
+
+export function providerJson(p: ProviderStatus): Provider {
+  return {
+    name: p.name,
+    kind: p.kind,
+    state: p.state,
+    last_update: p.lastUpdate ?? null,
+    last_error: p.lastError ?? null,
+    index: p.index ?? null,
+    services: p.services,
+    updates: p.updates ?? null,
+    errors: p.errors ?? null,
+  };
+}
