@@ -1,6 +1,6 @@
 // Shared test helpers: bounded waits, loopback servers and clients over the runtime adapter,
 // temp dirs, and sluice as a child process. Every wait here has a timeout.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -36,7 +36,11 @@ export async function waitFor<T>(
     if (Date.now() > deadline) break;
     await delay(o.intervalMs ?? 25);
   }
-  throw new Error(`timed out after ${o.timeoutMs ?? 5000} ms waiting for ${o.what ?? "a condition"}${last ? `: ${last}` : ""}`);
+  throw new Error(
+    `timed out after ${o.timeoutMs ?? 5000} ms waiting for ${o.what ?? "a condition"}${
+      last ? `: ${last}` : ""
+    }`,
+  );
 }
 
 /** Rejects after ms with a clear message. */
@@ -50,17 +54,32 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ]);
 }
 
-export async function tempDir(prefix = "sluice-test-"): Promise<{ path: string; remove(): Promise<void> }> {
+export async function tempDir(
+  prefix = "sluice-test-",
+): Promise<{ path: string; remove(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix));
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }
 
-/** A free loopback port right now (bind 0, close). Racy by nature: use only where a fixed port is unavoidable. */
-export function freePort(rt: Runtime): number {
-  const l = rt.listen({ host: "127.0.0.1", port: 0 }, (c) => c.close());
+/**
+ * A free loopback port right now (bind 0, close, wait until connects are refused). Racy by
+ * nature: use only where a fixed port is unavoidable. Deno frees a closed listener's port one
+ * event-loop turn later (its pending accept holds the socket), so we wait for the refusal.
+ */
+export async function freePort(rt: Runtime, host = "127.0.0.1"): Promise<number> {
+  const l = rt.listen({ host, port: 0 }, (c) => c.close());
   const port = l.addr.port;
   l.close();
-  return port;
+  for (let i = 0; i < 100; i++) {
+    try {
+      const c = await rt.connect({ host, port, timeoutMs: 500 });
+      c.close();
+    } catch (err) {
+      if ((err as { code?: string }).code === "ECONNREFUSED") return port;
+    }
+    await delay(10);
+  }
+  throw new Error(`port ${port} did not become free`);
 }
 
 const enc = new TextEncoder();
@@ -71,7 +90,10 @@ export function bytes(s: string): Uint8Array {
 }
 
 /** Reads until FIN (or maxBytes); returns the text. */
-export async function readAll(c: Conn, o: { timeoutMs?: number; maxBytes?: number } = {}): Promise<string> {
+export async function readAll(
+  c: Conn,
+  o: { timeoutMs?: number; maxBytes?: number } = {},
+): Promise<string> {
   const chunks: Uint8Array[] = [];
   let n = 0;
   const signal = AbortSignal.timeout(o.timeoutMs ?? 5000);
@@ -108,7 +130,11 @@ export interface TestServer {
 }
 
 /** A loopback server running `handler` per connection (the handler owns the conn). */
-export function startServer(rt: Runtime, handler: (c: Conn) => Promise<void> | void, host = "127.0.0.1"): TestServer {
+export function startServer(
+  rt: Runtime,
+  handler: (c: Conn) => Promise<void> | void,
+  host = "127.0.0.1",
+): TestServer {
   const open = new Set<Conn>();
   const server: TestServer = {
     port: 0,
@@ -254,7 +280,11 @@ export function spawnSluice(
             resolve(hit);
           } else if (code !== undefined) {
             done();
-            reject(new Error(`sluice exited (${code}) before a line matched ${re}:\n${lines.join("\n")}`));
+            reject(
+              new Error(
+                `sluice exited (${code}) before a line matched ${re}:\n${lines.join("\n")}`,
+              ),
+            );
           }
         };
         const t = setTimeout(() => {
@@ -279,7 +309,9 @@ export function spawnSluice(
       clearTimeout(t);
       if (r === "timeout") {
         child.kill("SIGKILL");
-        throw new Error(`sluice did not exit within ${timeoutMs} ms:\n${lines.slice(-20).join("\n")}`);
+        throw new Error(
+          `sluice did not exit within ${timeoutMs} ms:\n${lines.slice(-20).join("\n")}`,
+        );
       }
       return r;
     },

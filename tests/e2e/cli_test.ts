@@ -6,6 +6,7 @@ import { join } from "node:path";
 import type { Runtime } from "../../src/runtime/types.ts";
 import { VERSION } from "../../src/version.ts";
 import {
+  canConnect,
   fetchBanner,
   freePort,
   ROOT,
@@ -14,7 +15,6 @@ import {
   startNamedServer,
   tempDir,
   waitFor,
-  canConnect,
 } from "../_support/helpers.ts";
 
 let rt: Runtime;
@@ -26,7 +26,10 @@ before(async () => {
 });
 after(() => dir?.remove());
 
-async function sluice(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
+async function sluice(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; out: string }> {
   const p = spawnSluice(rt, args, { cwd: dir.path, env });
   const code = await p.exited(30_000);
   return { code, out: p.lines.join("\n") };
@@ -106,33 +109,48 @@ describe("sluice CLI", () => {
     assert.equal(r.code, 0, r.out);
   });
 
-  it("run --forward twice on one port balances over both backends", { timeout: 60_000 }, async () => {
-    const a = startNamedServer(rt, "a");
-    const b = startNamedServer(rt, "b");
-    const port = freePort(rt);
-    const p = spawnSluice(rt, [
-      "run",
-      "--forward",
-      `${port}:127.0.0.1:${a.port}`,
-      "--forward",
-      `local:${port}:127.0.0.1:${b.port}`,
-    ], { cwd: dir.path, env: { SLUICE_ADMIN_LISTENER: "", SLUICE_LISTENERS_PORT_MAX: "65535" } });
-    try {
-      await waitFor(() => canConnect(rt, port), { timeoutMs: 20_000, what: "the forward listener" });
-      const seen = new Set<string>();
-      for (let i = 0; i < 4; i++) seen.add(await fetchBanner(rt, port));
-      assert.deepEqual([...seen].sort(), ["a", "b"]);
-      p.signal("SIGINT");
-      assert.equal(await p.exited(10_000), 0);
-    } finally {
-      p.kill();
-      a.close();
-      b.close();
-    }
-  });
+  it(
+    "run --forward twice on one port balances over both backends",
+    { timeout: 60_000 },
+    async () => {
+      const a = startNamedServer(rt, "a");
+      const b = startNamedServer(rt, "b");
+      const port = await freePort(rt);
+      const p = spawnSluice(rt, [
+        "run",
+        "--forward",
+        `${port}:127.0.0.1:${a.port}`,
+        "--forward",
+        `local:${port}:127.0.0.1:${b.port}`,
+      ], { cwd: dir.path, env: { SLUICE_ADMIN_LISTENER: "", SLUICE_LISTENERS_PORT_MAX: "65535" } });
+      try {
+        await waitFor(() => canConnect(rt, port), {
+          timeoutMs: 20_000,
+          what: "the forward listener",
+        });
+        const seen = new Set<string>();
+        for (let i = 0; i < 4; i++) seen.add(await fetchBanner(rt, port));
+        assert.deepEqual([...seen].sort(), ["a", "b"]);
+        p.signal("SIGINT");
+        assert.equal(await p.exited(10_000), 0);
+      } finally {
+        p.kill();
+        a.close();
+        b.close();
+      }
+    },
+  );
 
   it("bootstrap writes a config and routing file that check accepts", async () => {
-    const r = await sluice(["bootstrap", "--forward", "8080:127.0.0.1:9000", "--forward", "any:8443:[::1]:9443", "-o", "boot"]);
+    const r = await sluice([
+      "bootstrap",
+      "--forward",
+      "8080:127.0.0.1:9000",
+      "--forward",
+      "any:8443:[::1]:9443",
+      "-o",
+      "boot",
+    ]);
     assert.equal(r.code, 0, r.out);
     const c = await sluice(["check", "-c", "boot/config.toml"]);
     assert.equal(c.code, 0, c.out);

@@ -49,14 +49,17 @@ describe("the compiled executable", () => {
 
   it("proxies a --forward end to end and exits 0 on SIGTERM", { timeout: 60_000 }, async () => {
     const backend = startNamedServer(rt, "compiled");
-    const port = freePort(rt);
+    const port = await freePort(rt);
     const p = spawnSluice(rt, ["run", "--forward", `${port}:127.0.0.1:${backend.port}`], {
       binary,
       cwd: dir.path,
       env: { SLUICE_ADMIN_LISTENER: "", SLUICE_LISTENERS_PORT_MAX: "65535" },
     });
     try {
-      await waitFor(() => canConnect(rt, port), { timeoutMs: 15_000, what: "the compiled sluice to listen" });
+      await waitFor(() => canConnect(rt, port), {
+        timeoutMs: 15_000,
+        what: "the compiled sluice to listen",
+      });
       assert.equal(await fetchBanner(rt, port), "compiled");
       p.signal("SIGTERM");
       assert.equal(await p.exited(10_000), 0);

@@ -15,8 +15,8 @@ import {
   spawnSluice,
   startEchoServer,
   startNamedServer,
-  type TestServer,
   tempDir,
+  type TestServer,
   waitFor,
 } from "../_support/helpers.ts";
 
@@ -56,7 +56,7 @@ before(async () => {
   a = startNamedServer(rt, "a");
   b = startNamedServer(rt, "b");
   echo = startEchoServer(rt);
-  for (const k of ["one", "two", "three", "peek"]) ports[k] = freePort(rt);
+  for (const k of ["one", "two", "three", "peek"]) ports[k] = await freePort(rt);
   await writeFile(
     join(dir.path, "config.toml"),
     `[listeners]
@@ -99,7 +99,11 @@ describe("sluice run with a routing file", () => {
       join(dir.path, "routing.toml"),
       routing(service("one", ports.one!, [a.port]) + service("two", ports.two!, [b.port])),
     );
-    await waitFor(() => canConnect(rt, ports.two!), { timeoutMs: 1000, intervalMs: 20, what: "listener two" });
+    await waitFor(() => canConnect(rt, ports.two!), {
+      timeoutMs: 1000,
+      intervalMs: 20,
+      what: "listener two",
+    });
     assert.equal(await fetchBanner(rt, ports.two!), "b");
   });
 
@@ -107,11 +111,17 @@ describe("sluice run with a routing file", () => {
     const tmp = join(dir.path, ".routing.toml.swp");
     await writeFile(
       tmp,
-      routing(service("one", ports.one!, [a.port]) + service("two", ports.two!, [b.port]) +
-        service("three", ports.three!, [echo.port])),
+      routing(
+        service("one", ports.one!, [a.port]) + service("two", ports.two!, [b.port]) +
+          service("three", ports.three!, [echo.port]),
+      ),
     );
     await rename(tmp, join(dir.path, "routing.toml"));
-    await waitFor(() => canConnect(rt, ports.three!), { timeoutMs: 1000, intervalMs: 20, what: "listener three" });
+    await waitFor(() => canConnect(rt, ports.three!), {
+      timeoutMs: 1000,
+      intervalMs: 20,
+      what: "listener three",
+    });
   });
 
   it("an unparsable document keeps the previous routing and logs line and column", async () => {
@@ -130,7 +140,10 @@ describe("sluice run with a routing file", () => {
       ),
     );
     await sluice.waitForLine(/bad/, 3000);
-    await waitFor(async () => !(await canConnect(rt, ports.three!)), { timeoutMs: 2000, what: "three to close" });
+    await waitFor(async () => !(await canConnect(rt, ports.three!)), {
+      timeoutMs: 2000,
+      what: "three to close",
+    });
     assert.equal(await fetchBanner(rt, ports.one!), "a");
     assert.equal(await fetchBanner(rt, ports.two!), "b");
   });
@@ -156,7 +169,11 @@ describe("sluice run with a routing file", () => {
 
   it("a removed listener refuses new connections within one second", async () => {
     await writeFile(join(dir.path, "routing.toml"), routing(service("one", ports.one!, [a.port])));
-    await waitFor(async () => !(await canConnect(rt, ports.two!)), { timeoutMs: 1000, intervalMs: 20, what: "two to close" });
+    await waitFor(async () => !(await canConnect(rt, ports.two!)), {
+      timeoutMs: 1000,
+      intervalMs: 20,
+      what: "two to close",
+    });
     assert.equal(await fetchBanner(rt, ports.one!), "a");
   });
 

@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { createEngine, type Engine } from "../../src/proxy/engine.ts";
-import { createLogger, configureLogging } from "../../src/log.ts";
+import { configureLogging, createLogger } from "../../src/log.ts";
 import type { Runtime } from "../../src/runtime/types.ts";
 import {
   bytes,
@@ -31,14 +31,19 @@ before(async () => {
 });
 
 function engine(o: { drainTimeoutMs?: number; bindRetryMs?: number } = {}): Engine {
-  return createEngine({ rt, log: createLogger("test"), drainTimeoutMs: o.drainTimeoutMs ?? 1000, bindRetryMs: o.bindRetryMs ?? 200 });
+  return createEngine({
+    rt,
+    log: createLogger("test"),
+    drainTimeoutMs: o.drainTimeoutMs ?? 1000,
+    bindRetryMs: o.bindRetryMs ?? 200,
+  });
 }
 
 describe("engine", () => {
   it("apply() opens a listener that proxies to the backend and counts bytes", async () => {
     const echo = startEchoServer(rt);
     const e = engine();
-    const port = freePort(rt);
+    const port = await freePort(rt);
     e.apply(table(listener(port, [backend(echo.port)])));
     try {
       const c = await rt.connect({ host: "127.0.0.1", port, timeoutMs: 2000 });
@@ -62,10 +67,10 @@ describe("engine", () => {
   });
 
   it("tries the next backend when the first refuses", async () => {
-    const refused = freePort(rt); // nothing listens there
+    const refused = await freePort(rt); // nothing listens there
     const b = startNamedServer(rt, "second");
     const e = engine();
-    const port = freePort(rt);
+    const port = await freePort(rt);
     e.apply(table(listener(port, [backend(refused), backend(b.port)])));
     try {
       for (let i = 0; i < 4; i++) assert.equal(await fetchBanner(rt, port), "second");
@@ -82,8 +87,10 @@ describe("engine", () => {
     const b = startNamedServer(rt, "b");
     const c = startNamedServer(rt, "c");
     const e = engine();
-    const port = freePort(rt);
-    e.apply(table(listener(port, [backend(a.port), backend(b.port), backend(c.port, { drain: true })])));
+    const port = await freePort(rt);
+    e.apply(
+      table(listener(port, [backend(a.port), backend(b.port), backend(c.port, { drain: true })])),
+    );
     try {
       const seen: string[] = [];
       for (let i = 0; i < 6; i++) seen.push(await fetchBanner(rt, port));
@@ -101,19 +108,29 @@ describe("engine", () => {
   it("a removed listener refuses new connections while an open one flows until the drain timeout", async () => {
     const echo = startEchoServer(rt);
     const e = engine({ drainTimeoutMs: 700 });
-    const port = freePort(rt);
+    const port = await freePort(rt);
     e.apply(table(listener(port, [backend(echo.port)])));
     const c = await rt.connect({ host: "127.0.0.1", port, timeoutMs: 2000 });
     try {
       await c.write(bytes("1"));
-      assert.equal(new TextDecoder().decode((await c.read({ signal: AbortSignal.timeout(2000) }))!), "1");
+      assert.equal(
+        new TextDecoder().decode((await c.read({ signal: AbortSignal.timeout(2000) }))!),
+        "1",
+      );
       e.apply(table());
       assert.equal(await canConnect(rt, port), false, "the port is closed at once");
       assert.equal(e.listeners()[0]?.state, "draining");
       await c.write(bytes("2"));
-      assert.equal(new TextDecoder().decode((await c.read({ signal: AbortSignal.timeout(2000) }))!), "2");
+      assert.equal(
+        new TextDecoder().decode((await c.read({ signal: AbortSignal.timeout(2000) }))!),
+        "2",
+      );
       // After the drain timeout the connection is closed by sluice.
-      const end = await within(c.read({ signal: AbortSignal.timeout(3000) }).catch(() => null), 3000, "drain close");
+      const end = await within(
+        c.read({ signal: AbortSignal.timeout(3000) }).catch(() => null),
+        3000,
+        "drain close",
+      );
       assert.equal(end, null);
       await waitFor(() => e.listeners().length === 0, { what: "the drained listener to go" });
     } finally {
@@ -126,9 +143,11 @@ describe("engine", () => {
   it("a port already taken is reported, retried, and bound once free; other listeners serve throughout", async () => {
     const echo = startEchoServer(rt);
     const squatter = startServer(rt, (c) => c.close());
-    const other = freePort(rt);
+    const other = await freePort(rt);
     const e = engine({ bindRetryMs: 150 });
-    e.apply(table(listener(squatter.port, [backend(echo.port)]), listener(other, [backend(echo.port)])));
+    e.apply(
+      table(listener(squatter.port, [backend(echo.port)]), listener(other, [backend(echo.port)])),
+    );
     try {
       const failed = e.listeners().find((l) => l.port === squatter.port)!;
       assert.equal(failed.state, "bind_failed");
@@ -136,9 +155,12 @@ describe("engine", () => {
       assert.equal(e.listeners().find((l) => l.port === other)!.state, "listening");
       assert.ok(await canConnect(rt, other));
       squatter.close();
-      await waitFor(() => e.listeners().find((l) => l.port === squatter.port)?.state === "listening", {
-        what: "the retry to bind",
-      });
+      await waitFor(
+        () => e.listeners().find((l) => l.port === squatter.port)?.state === "listening",
+        {
+          what: "the retry to bind",
+        },
+      );
       const c = await rt.connect({ host: "127.0.0.1", port: squatter.port, timeoutMs: 2000 });
       await c.write(bytes("x"));
       await c.closeWrite();
@@ -154,7 +176,7 @@ describe("engine", () => {
   it("64 MiB each way arrive with equal sha256", { timeout: 120_000 }, async () => {
     const echo = startEchoServer(rt);
     const e = engine();
-    const port = freePort(rt);
+    const port = await freePort(rt);
     e.apply(table(listener(port, [backend(echo.port)])));
     try {
       const total = 64 * 1024 * 1024;
@@ -187,10 +209,12 @@ describe("engine", () => {
     }
   });
 
-  it("file descriptors return to their starting count after 2,000 proxied connections", { timeout: 120_000 }, async () => {
+  it("file descriptors return to their starting count after 2,000 proxied connections", {
+    timeout: 120_000,
+  }, async () => {
     const echo = startEchoServer(rt);
     const e = engine();
-    const port = freePort(rt);
+    const port = await freePort(rt);
     e.apply(table(listener(port, [backend(echo.port)])));
     try {
       await delay(50);
@@ -205,7 +229,10 @@ describe("engine", () => {
         }));
       }
       await waitFor(() => e.listeners()[0]!.counters.active === 0, { what: "connections to end" });
-      await waitFor(() => openFds() <= before + 2, { timeoutMs: 5000, what: `fds back to ${before} (now ${openFds()})` });
+      await waitFor(() => openFds() <= before + 2, {
+        timeoutMs: 5000,
+        what: `fds back to ${before} (now ${openFds()})`,
+      });
       assert.equal(e.listeners()[0]!.counters.total, 2000);
     } finally {
       await e.shutdown();
@@ -216,7 +243,7 @@ describe("engine", () => {
   it("shutdown() stops accepting, lets connections finish, then resolves", async () => {
     const echo = startEchoServer(rt);
     const e = engine({ drainTimeoutMs: 5000 });
-    const port = freePort(rt);
+    const port = await freePort(rt);
     e.apply(table(listener(port, [backend(echo.port)])));
     const c = await rt.connect({ host: "127.0.0.1", port, timeoutMs: 2000 });
     await c.write(bytes("a"));

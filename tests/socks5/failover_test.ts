@@ -109,7 +109,7 @@ describe(
         named.port,
         via(`socks5://alice:${PASSWORD}@127.0.0.1:${authed.port}`, named.port),
       );
-      const port = freePort(rt);
+      const port = await freePort(rt);
       const l = listener(port, [...failing, working], {
         connectAttempts: 4,
         connectTimeoutMs: 3000,
@@ -173,7 +173,7 @@ describe(
     it("closes the client promptly when every SOCKS5 backend fails", async () => {
       const down = await refusedPort(rt);
       const refusedBehind = await refusedPort(rt);
-      const port = freePort(rt);
+      const port = await freePort(rt);
       const l = listener(port, [
         backend(named.port, via(`socks5://alice:nope@127.0.0.1:${authed.port}`, named.port)),
         backend(named.port, via(`socks5://127.0.0.1:${down}`, named.port)),
