@@ -4,6 +4,7 @@ import type { ByteCounters } from "../runtime/types.ts";
 import type { BackendPlan } from "../routing/types.ts";
 import { formatProxyUrl } from "../routing/proxy_url.ts";
 import type { Candidate } from "../balancer/types.ts";
+import { createEjector, type Ejector } from "../health/passive.ts";
 import type { BackendCounters, BackendView, HealthState } from "./types.ts";
 
 export class BackendRuntime implements Candidate {
@@ -23,8 +24,8 @@ export class BackendRuntime implements Candidate {
   drainOverride = false;
   /** From active checks; "unknown" until the first result (and counts as healthy). */
   health: HealthState = "unknown";
-  /** Passive ejection: no new connections before this time (ms since epoch). */
-  ejectedUntil = 0;
+  /** Passive ejection: consecutive connect failures take it out for a growing back-off. */
+  readonly ejector: Ejector = createEjector();
   /** Removed from routing: takes no new connections, its open ones go on. */
   removed = false;
 
@@ -44,7 +45,7 @@ export class BackendRuntime implements Candidate {
     return this.counters.active;
   }
   get healthy(): boolean {
-    return this.health !== "down" && this.ejectedUntil <= Date.now();
+    return this.health !== "down" && !this.ejector.ejected();
   }
   get drained(): boolean {
     return this.plan.drain || this.drainOverride || this.removed;

@@ -1,12 +1,16 @@
 // One client connection, from accept to close: limits, backend choice with failover, the
 // splice, and the access-log line. Every path closes both sockets.
-import type { ByteCounters, Conn, Runtime, SpliceEndReason } from "../runtime/types.ts";
+import type { ByteCounters, Conn, Runtime, SockAddr, SpliceEndReason } from "../runtime/types.ts";
 import { selectBackends } from "../balancer/select.ts";
 import { errorCode, errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { BackendRuntime } from "./backend.ts";
 import type { ListenerRuntime } from "./listener.ts";
+import { encodeProxyV1, encodeProxyV2, readProxyHeader } from "./proxy_protocol.ts";
 import type { Dialer, EngineObserver } from "./types.ts";
+
+/** How long a trusted peer may take to send its PROXY header. */
+const PROXY_HEADER_TIMEOUT_MS = 5000;
 
 export interface ActiveConnection {
   readonly abort: AbortController;
@@ -23,7 +27,11 @@ export interface ConnectionContext {
   dialerFor(b: BackendRuntime): Dialer;
 }
 
-type EndReason = SpliceEndReason | "no_backend" | "refused";
+type EndReason = SpliceEndReason | "no_backend" | "proxy_protocol";
+
+function hostPort(a: SockAddr): string {
+  return a.family === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
 
 export async function handleConnection(
   ctx: ConnectionContext,
@@ -47,17 +55,48 @@ export async function handleConnection(
   l.conns.add(conn);
   l.counters.active++;
   l.counters.total++;
-  const clientAddr = client.remote;
+  let clientAddr = client.remote;
+  let localAddr = client.local;
   let backend: BackendRuntime | undefined;
   let upstream: Conn | undefined;
   let reason: EndReason = "error";
   let lastError = "";
   try {
+    if (l.plan.accept.acceptProxyProtocol) {
+      if (!l.trusted(clientAddr.host)) {
+        reason = "proxy_protocol";
+        lastError = `source ${clientAddr.host} is not in trusted_proxies`;
+        ctx.log.warn("PROXY header from an untrusted source: closed", {
+          listener: l.key,
+          client_addr: hostPort(clientAddr),
+        });
+        client.close();
+        return;
+      }
+      try {
+        const h = await readProxyHeader(client, { timeoutMs: PROXY_HEADER_TIMEOUT_MS });
+        if (h.src) clientAddr = h.src;
+        if (h.dst) localAddr = h.dst;
+      } catch (err) {
+        reason = "proxy_protocol";
+        lastError = errorMessage(err);
+        ctx.log.warn("bad PROXY header: closed", {
+          listener: l.key,
+          client_addr: hostPort(clientAddr),
+          error: lastError,
+        });
+        client.close();
+        return;
+      }
+    }
     const { order, failOpen } = selectBackends([...l.backends.values()], l.strategy, {
       ip: clientAddr.host,
     });
-    if (failOpen) {
-      ctx.log.warn("no healthy backend: trying unhealthy ones (fail open)", { listener: l.key });
+    if (failOpen !== l.failingOpen) {
+      l.failingOpen = failOpen;
+      if (failOpen) {
+        ctx.log.warn("no healthy backend: trying unhealthy ones (fail open)", { listener: l.key });
+      } else ctx.log.info("healthy backends again: fail open ended", { listener: l.key });
     }
     const attempts = Math.min(order.length, Math.max(1, s.connectAttempts));
     for (let i = 0; i < attempts && !conn.abort.signal.aborted; i++) {
@@ -72,11 +111,13 @@ export async function handleConnection(
           { timeoutMs: s.connectTimeoutMs, signal: conn.abort.signal },
         );
         ctx.observer?.connectDone?.(l.key, b.key, (performance.now() - t0) / 1000, true);
+        b.ejector.success();
         backend = b;
         break;
       } catch (err) {
         b.counters.active--;
         b.counters.connectFailures++;
+        if (!conn.abort.signal.aborted) b.ejector.failure();
         l.backendDone(b);
         ctx.observer?.connectDone?.(l.key, b.key, (performance.now() - t0) / 1000, false);
         lastError = `${errorCode(err)}: ${errorMessage(err)}`;
@@ -99,6 +140,11 @@ export async function handleConnection(
     }
     backend.counters.total++;
     backend.live.add(conn.bytes);
+    if (s.proxyProtocol) {
+      // The header goes before any client byte; the client's bytes wait in its socket.
+      const encode = s.proxyProtocol === "v1" ? encodeProxyV1 : encodeProxyV2;
+      await upstream.write(encode(clientAddr, localAddr));
+    }
     const result = await ctx.rt.splice(client, upstream, {
       idleTimeoutMs: s.idleTimeoutMs,
       signal: conn.abort.signal,

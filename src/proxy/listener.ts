@@ -7,6 +7,7 @@ import { createStrategy } from "../balancer/create.ts";
 import { errorCode, errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { BackendRuntime } from "./backend.ts";
+import { createCidrMatcher } from "./cidr.ts";
 import type { ActiveConnection } from "./connection.ts";
 import type { ListenerCounters, ListenerState, ListenerView } from "./types.ts";
 
@@ -23,6 +24,10 @@ export class ListenerRuntime {
   state: ListenerState = "pending";
   error: string | undefined;
   strategy: Strategy;
+  /** Sources allowed to send a PROXY header (accept_proxy_protocol). */
+  trusted: (ip: string) => boolean;
+  /** Fail-open is logged when it starts, not for every connection. */
+  failingOpen = false;
   readonly counters: ListenerCounters = {
     active: 0,
     total: 0,
@@ -45,6 +50,7 @@ export class ListenerRuntime {
     this.plan = plan;
     this.#o = o;
     this.strategy = createStrategy(plan.settings.balance, { hashKey: plan.settings.hashKey });
+    this.trusted = createCidrMatcher(plan.accept.trustedProxies);
     this.#syncBackends();
   }
 
@@ -96,6 +102,7 @@ export class ListenerRuntime {
     if (s.balance !== n.balance || JSON.stringify(s.hashKey) !== JSON.stringify(n.hashKey)) {
       this.strategy = createStrategy(n.balance, { hashKey: n.hashKey });
     }
+    this.trusted = createCidrMatcher(plan.accept.trustedProxies);
     this.#syncBackends();
   }
 
