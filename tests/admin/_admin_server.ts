@@ -1,0 +1,56 @@
+// Starts the admin API on 127.0.0.1 port 0 through the real runtime adapter, over a fake engine.
+import { getRuntime } from "../../src/runtime/detect.ts";
+import { startAdmin } from "../../src/admin/server.ts";
+import { createMetrics, type Metrics } from "../../src/admin/metrics.ts";
+import type { ProviderStatus } from "../../src/providers/types.ts";
+import { createFakeEngine, type FakeEngine, type FakeListener } from "./_fake_engine.ts";
+
+export interface TestAdmin {
+  readonly url: string;
+  readonly engine: FakeEngine;
+  /** Replace entries to change what /readyz and /api/v1/providers see. */
+  readonly providers: ProviderStatus[];
+  readonly metrics: Metrics;
+  /** fetch with the base URL and, when given, the bearer token */
+  get(path: string, o?: { token?: string; init?: RequestInit }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export async function startTestAdmin(o: {
+  listeners?: FakeListener[];
+  providers?: ProviderStatus[];
+  token?: string;
+} = {}): Promise<TestAdmin> {
+  const engine = createFakeEngine(o.listeners ?? []);
+  const providers = o.providers ?? [];
+  const metrics = createMetrics();
+  const rt = getRuntime();
+  const handle = await startAdmin({
+    rt,
+    listener: "127.0.0.1:0",
+    deps: {
+      engine,
+      providers: () => providers,
+      metrics,
+      token: o.token ?? "",
+      version: "0.0.0-test",
+      runtime: `${rt.name} ${rt.version}`,
+    },
+  });
+  const url = `http://127.0.0.1:${handle.port}`;
+  return {
+    url,
+    engine,
+    providers,
+    metrics,
+    get(path, g = {}) {
+      const headers = new Headers(g.init?.headers);
+      if (g.token !== undefined) headers.set("authorization", `Bearer ${g.token}`);
+      return fetch(url + path, { ...g.init, headers, signal: AbortSignal.timeout(5000) });
+    },
+    async close() {
+      await handle.close({ force: true });
+      metrics.close();
+    },
+  };
+}
