@@ -51,9 +51,10 @@ export function startWorkers(o: { rt: Runtime; count: number; log: Logger }): Wo
     });
   };
   for (let i = 1; i <= o.count; i++) start(i);
-  const forward = (sig: SignalName) => o.rt.onSignal(sig, () => {
-    for (const c of children.values()) c.kill(sig);
-  });
+  const forward = (sig: SignalName) =>
+    o.rt.onSignal(sig, () => {
+      for (const c of children.values()) c.kill(sig);
+    });
   const offs = [forward("SIGHUP"), forward("SIGUSR1")];
   return {
     async stop() {

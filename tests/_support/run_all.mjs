@@ -8,7 +8,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve, dirname } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -19,7 +19,10 @@ const runtimes = (process.env.SLUICE_TEST_RUNTIMES ?? "deno,bun").split(",").fil
 
 if (!existsSync(bin("deno")) || !existsSync(bin("bun"))) {
   console.log("installing dependencies (npm install) ...");
-  const r = spawnSync("npm", ["install", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
+  const r = spawnSync("npm", ["install", "--no-audit", "--no-fund"], {
+    cwd: root,
+    stdio: "inherit",
+  });
   if (r.status !== 0) {
     console.log("0 passed, 1 failed");
     process.exit(1);
@@ -29,11 +32,17 @@ if (!existsSync(bin("deno")) || !existsSync(bin("bun"))) {
 if (process.env.SLUICE_NO_INSTALL !== "1") {
   // Real third-party peers (SOCKS5 servers, HAProxy, nginx, ...): installed when missing and
   // possible; tests that need one skip loudly when it is not there.
-  spawnSync("bash", [join(root, "tests/_support/install_peers.sh")], { cwd: root, stdio: "inherit" });
+  spawnSync("bash", [join(root, "tests/_support/install_peers.sh")], {
+    cwd: root,
+    stdio: "inherit",
+  });
 }
 
 function decode(s) {
-  return s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#10;/g, "\n")
+  return s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(
+    /&#10;/g,
+    "\n",
+  )
     .replace(/&amp;/g, "&");
 }
 
@@ -74,7 +83,14 @@ for (const rt of runtimes) {
   const out = join(work, `${rt}.xml`);
   const cmd = rt === "deno"
     ? [bin("deno"), ["test", "-A", "--unstable-net", `--junit-path=${out}`, ...targets]]
-    : [bin("bun"), ["test", "--timeout", "120000", "--reporter=junit", `--reporter-outfile=${out}`, ...targets]];
+    : [bin("bun"), [
+      "test",
+      "--timeout",
+      "120000",
+      "--reporter=junit",
+      `--reporter-outfile=${out}`,
+      ...targets,
+    ]];
   console.log(`\n=== ${rt}: ${cmd[0]} ${cmd[1].join(" ")}`);
   const started = Date.now();
   const r = spawnSync(cmd[0], cmd[1], {
@@ -92,8 +108,16 @@ for (const rt of runtimes) {
     crash = 1; // the runner failed (type error, load error, timeout) without a failing case
     failures.push(`${rt}: runner exited with ${r.status ?? r.signal} and no failing test case`);
   }
-  for (const c of f) failures.push(`${rt}: ${c.where ? c.where + ": " : ""}${c.name}${c.message ? " — " + c.message : ""}`);
-  console.log(`=== ${rt}: ${p} passed, ${f.length + crash} failed, ${s} skipped (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  for (const c of f) {
+    failures.push(
+      `${rt}: ${c.where ? c.where + ": " : ""}${c.name}${c.message ? " — " + c.message : ""}`,
+    );
+  }
+  console.log(
+    `=== ${rt}: ${p} passed, ${f.length + crash} failed, ${s} skipped (${
+      ((Date.now() - started) / 1000).toFixed(1)
+    } s)`,
+  );
   passed += p;
   failed += f.length + crash;
   skipped += s;
