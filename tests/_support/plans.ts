@@ -1,5 +1,10 @@
 // Builds routing tables directly (without documents) for engine tests.
-import type { BackendPlan, ListenerPlan, RoutingTable, ServiceSettings } from "../../src/routing/types.ts";
+import type {
+  BackendPlan,
+  ListenerPlan,
+  RoutingTable,
+  ServiceSettings,
+} from "../../src/routing/types.ts";
 
 export const SETTINGS: ServiceSettings = {
   balance: "round_robin",
@@ -14,10 +19,24 @@ export const SETTINGS: ServiceSettings = {
 
 export function backend(port: number, o: Partial<BackendPlan> = {}): BackendPlan {
   const address = `127.0.0.1:${port}`;
-  return { key: address, address, host: "127.0.0.1", port, weight: 1, tier: 0, drain: false, service: "svc", ...o };
+  return {
+    key: address,
+    address,
+    host: "127.0.0.1",
+    port,
+    weight: 1,
+    tier: 0,
+    drain: false,
+    service: "svc",
+    ...o,
+  };
 }
 
-export function listener(port: number, backends: BackendPlan[], settings: Partial<ServiceSettings> = {}): ListenerPlan {
+export function listener(
+  port: number,
+  backends: BackendPlan[],
+  settings: Partial<ServiceSettings> = {},
+): ListenerPlan {
   return {
     key: `127.0.0.1:${port}`,
     label: "local",
