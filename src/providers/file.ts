@@ -1,0 +1,156 @@
+// The file provider (`routing.file.*`): reads a routing document, follows its edits through the
+// runtime's directory watch, and keeps the last good services when an edit does not parse.
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { errorMessage } from "../errors.ts";
+import type { FileProviderConfig } from "../config/types.ts";
+import type { Logger } from "../log.ts";
+import { formatFromPath, parseRoutingDocument } from "../routing/document.ts";
+import type { RouteProblem, ServiceSpec } from "../routing/types.ts";
+import type { Runtime, Watcher } from "../runtime/types.ts";
+import { createStatusTracker, type ProviderFailure } from "./status.ts";
+import type { Provider, ProviderStatus } from "./types.ts";
+
+export interface FileProviderOptions {
+  rt: Runtime;
+  config: FileProviderConfig;
+  log: Logger;
+  /** @default "file" */
+  name?: string;
+  /** Quiet time after the last change event before the file is re-read. @default 250 */
+  debounceMs?: number;
+}
+
+/** Logs each problem of a freshly parsed document once (a dropped route or an ignored key). */
+export function logRouteProblems(log: Logger, problems: readonly RouteProblem[]): void {
+  for (const p of problems) {
+    log.warn("route problem", {
+      service: p.service,
+      field: p.field,
+      reason: p.reason,
+      source: p.source,
+    });
+  }
+}
+
+/** A short content hash: tells versions apart in the status and skips unchanged content. */
+export function contentHash(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex").slice(0, 16);
+}
+
+function readFailure(path: string, err: unknown): ProviderFailure {
+  const code = (err as { code?: unknown }).code;
+  if (code === "ENOENT") {
+    return { kind: "missing", message: `${path}: no such file; waiting for it to be created` };
+  }
+  return { kind: "unreadable", message: `Cannot read ${path}: ${errorMessage(err)}` };
+}
+
+export function createFileProvider(o: FileProviderOptions): Provider {
+  const name = o.name ?? "file";
+  const path = o.config.path;
+  const log = o.log;
+  const tracker = createStatusTracker({ name, kind: "file", log });
+  let onSnapshot: ((s: readonly ServiceSpec[]) => void) | undefined;
+  let watcher: Watcher | undefined;
+  let stopped = false;
+  let lastGoodHash: string | undefined;
+  // One read at a time; a change that arrives during a read asks for one more pass.
+  let running: Promise<void> | undefined;
+  let again = false;
+
+  async function readOnce(): Promise<void> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(path);
+    } catch (err) {
+      if (!stopped) tracker.failed(readFailure(path, err));
+      return;
+    }
+    if (stopped) return;
+    const hash = contentHash(bytes);
+    // An editor touching the file, or the watch firing twice for one save: nothing to do.
+    if (hash === lastGoodHash) return tracker.unchanged({ index: hash });
+    const format = formatFromPath(path);
+    if (format === undefined) {
+      tracker.failed({
+        kind: "garbage",
+        message: `${path}: cannot tell the format; expected a .toml, .yaml, .yml or .json file`,
+      });
+      return;
+    }
+    let text: string;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    } catch {
+      tracker.failed({ kind: "garbage", message: `${path}: not valid UTF-8 text` });
+      return;
+    }
+    let parsed;
+    try {
+      parsed = parseRoutingDocument(text, format, path);
+    } catch (err) {
+      // The message carries path:line:column. Keyed by it: a different mistake is news.
+      const message = errorMessage(err);
+      tracker.failed({ kind: "garbage", message, key: `garbage:${message}` });
+      return;
+    }
+    lastGoodHash = hash;
+    logRouteProblems(log, parsed.problems);
+    tracker.delivered({ services: parsed.services.length, index: hash });
+    log.info("routing loaded", { provider: name, path, services: parsed.services.length });
+    onSnapshot?.(parsed.services);
+  }
+
+  function refresh(): Promise<void> {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        await readOnce();
+      } while (again && !stopped);
+    })().finally(() => {
+      running = undefined;
+    });
+    return running;
+  }
+
+  return {
+    name,
+    kind: "file",
+    start(fn) {
+      if (onSnapshot || stopped) return;
+      onSnapshot = fn;
+      if (o.config.watch) {
+        try {
+          // Watches the directory, so a rename-save or a file created later is seen too.
+          watcher = o.rt.watchFile(path, () => void refresh(), { debounceMs: o.debounceMs ?? 250 });
+        } catch (err) {
+          log.error("cannot watch the routing file; edits need a reload (SIGHUP)", {
+            provider: name,
+            path,
+            error: errorMessage(err),
+          });
+        }
+      }
+      void refresh();
+    },
+    reload() {
+      if (stopped) return Promise.resolve();
+      return refresh();
+    },
+    async stop() {
+      stopped = true;
+      watcher?.close();
+      watcher = undefined;
+      await running;
+      tracker.stopped();
+    },
+    status(): ProviderStatus {
+      return tracker.status();
+    },
+  };
+}
