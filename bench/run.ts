@@ -174,7 +174,7 @@ async function main(): Promise<number> {
   );
   say(
     pin
-      ? "pinning: proxy on CPU 1; load generator, backend and iperf3 on CPU 0"
+      ? "pinning: proxy on CPU 1; load generator, backend and iperf3 on CPU 0 (direct path: backend on CPU 1)"
       : "not pinned: every process may run on every CPU",
   );
 
@@ -200,6 +200,22 @@ async function main(): Promise<number> {
     bulkKind = "iperf3";
   }
   const backends: Backends = { echoPort: Number(ep), bulkPort, bulkKind };
+  // The direct path gets its own backends on the proxy's CPU: it is the whole machine with no
+  // proxy in between, so it shows how much load the generator on CPU 0 can produce.
+  let directBackends = backends;
+  if (args.proxies.includes("direct") && proxyCpus !== undefined) {
+    const echo2 = start("echo backend (direct)", bins.echo, [], { cpus: proxyCpus });
+    const [, ep2, sp2] = (await echo2.firstLine(10_000)).split(" ");
+    let bulk2 = Number(sp2);
+    if (bulkKind === "iperf3") {
+      bulk2 = await freePort();
+      start("iperf3 -s (direct)", iperf3!, ["-s", "-p", String(bulk2)], { cpus: proxyCpus });
+      if (!await waitFor(() => accepts(bulk2, 300), 10_000, 100)) {
+        throw new Error("iperf3 -s did not start");
+      }
+    }
+    directBackends = { echoPort: Number(ep2), bulkPort: bulk2, bulkKind };
+  }
 
   const samples: Samples = new Map();
   const targets: Target[] = [];
@@ -215,7 +231,12 @@ async function main(): Promise<number> {
       }
       try {
         targets.push(
-          await startTarget(name, backends, { dir, repoRoot, cpus: proxyCpus, maxConns: idleMax }),
+          await startTarget(name, name === "direct" ? directBackends : backends, {
+            dir,
+            repoRoot,
+            cpus: proxyCpus,
+            maxConns: idleMax,
+          }),
         );
         say(`started ${name}${targets.at(-1)!.pid ? ` (pid ${targets.at(-1)!.pid})` : ""}`);
       } catch (e) {
@@ -241,9 +262,10 @@ async function main(): Promise<number> {
           continue;
         }
         const extra: Record<string, number> = {};
-        if (test === "conn") {
-          if (m.proxyCpu !== undefined) extra.conn_proxy_cpu = m.proxyCpu;
-          if (m.cpus?.cpu0 !== undefined) extra.conn_gen_cpu = m.cpus.cpu0;
+        if (test === "conn" || test === "pingpong") {
+          const p = test === "conn" ? "conn" : "pp";
+          if (m.proxyCpu !== undefined) extra[`${p}_proxy_cpu`] = m.proxyCpu;
+          if (m.cpus?.cpu0 !== undefined) extra[`${p}_gen_cpu`] = m.cpus.cpu0;
         }
         addSample(samples, t.name, { ...m.values, ...extra });
         const shown = Object.entries(m.values).filter(([k]) =>

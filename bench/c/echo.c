@@ -86,6 +86,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i++) {
       int fd = (int)(evs[i].data.u64 & 0xffffffff), kind = (int)(evs[i].data.u64 >> 32);
       if (kind == K_LECHO || kind == K_LSINK) {
+        /* TCP_NODELAY: a message that reaches us in two pieces must not have its second
+         * echo held by Nagle until the proxy's delayed ACK. */
         for (int c; (c = accept4(fd, NULL, NULL, SOCK_NONBLOCK)) >= 0;) {
           int one = 1;
           setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

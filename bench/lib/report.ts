@@ -20,7 +20,14 @@ export const METRICS: readonly Metric[] = [
   { key: "idle_1k_kib", label: "KiB per idle connection (1k)", better: "lower", digits: 1 },
   { key: "idle_10k_kib", label: "KiB per idle connection (10k*)", better: "lower", digits: 1 },
   { key: "conn_proxy_cpu", label: "  proxy CPU % during conn test", better: "lower", digits: 0 },
-  { key: "conn_gen_cpu", label: "  generator CPU busy % (conn)", better: "lower", digits: 0 },
+  { key: "conn_gen_cpu", label: "  CPU 0 (generator) busy % (conn)", better: "lower", digits: 0 },
+  { key: "pp_proxy_cpu", label: "  proxy CPU % during ping-pong", better: "lower", digits: 0 },
+  {
+    key: "pp_gen_cpu",
+    label: "  CPU 0 (generator) busy % (ping-pong)",
+    better: "lower",
+    digits: 0,
+  },
 ];
 
 export function median(xs: readonly number[]): number {
