@@ -13,7 +13,7 @@
 //   closes (connections drain) and reopens when an instance passes again (pitfall 3): a client
 //   gets a quick refusal rather than a port that accepts and closes.
 // - A detail read that fails keeps that service's previous instances (pitfall 6).
-import { SluiceError } from "../errors.ts";
+import { errorMessage, SluiceError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { ConsulProviderConfig } from "../config/types.ts";
 import type { Runtime, TlsClientOptions } from "../runtime/types.ts";
@@ -206,7 +206,16 @@ export function createConsulSource(config: ConsulProviderConfig, address: string
 export function createConsulProvider(o: ConsulProviderOptions): Provider {
   const address = validateConfig(o.config);
   const tls = tlsOptions(o.config.tls);
-  const fetch = tls ? o.rt.httpClient(tls) : o.rt.httpClient();
+  let fetch;
+  try {
+    fetch = tls ? o.rt.httpClient(tls) : o.rt.httpClient();
+  } catch (err) {
+    throw new SluiceError(
+      "CONFIG",
+      `routing.consul.tls: cannot use the CA, certificate or key: ${errorMessage(err)}`,
+      { cause: err },
+    );
+  }
   return createBlockingProvider({
     name: o.name ?? "consul",
     source: createConsulSource(o.config, address),

@@ -10,7 +10,7 @@
 //   until it is deregistered (nomad#23317). Use sluice's active health checks (`health`) when a
 //   crashing-but-registered allocation must stop receiving traffic.
 // - Service names are the Nomad names, prefixed with "NAMESPACE/" outside "default".
-import { SluiceError } from "../errors.ts";
+import { errorMessage, SluiceError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { NomadProviderConfig } from "../config/types.ts";
 import type { Runtime } from "../runtime/types.ts";
@@ -164,7 +164,16 @@ export function createNomadSource(config: NomadProviderConfig, address: string):
 export function createNomadProvider(o: NomadProviderOptions): Provider {
   const address = validateConfig(o.config);
   const tls = tlsOptions(o.config.tls);
-  const fetch = tls ? o.rt.httpClient(tls) : o.rt.httpClient();
+  let fetch;
+  try {
+    fetch = tls ? o.rt.httpClient(tls) : o.rt.httpClient();
+  } catch (err) {
+    throw new SluiceError(
+      "CONFIG",
+      `routing.nomad.tls: cannot use the CA, certificate or key: ${errorMessage(err)}`,
+      { cause: err },
+    );
+  }
   return createBlockingProvider({
     name: o.name ?? "nomad",
     source: createNomadSource(o.config, address),
