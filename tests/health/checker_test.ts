@@ -11,7 +11,7 @@ import process from "node:process";
 import { checkUrl, createHealthChecker, firstDelay, nextDelay } from "../../src/health/checker.ts";
 import type { HealthSpec } from "../../src/routing/types.ts";
 import type { HttpHandle, Listener, Runtime } from "../../src/runtime/types.ts";
-import { delay, runtime, tempDir, waitFor } from "../_support/helpers.ts";
+import { delay, freePort, runtime, tempDir, waitFor } from "../_support/helpers.ts";
 import { seeded } from "../balancer/_fixtures.ts";
 
 let rt: Runtime;
@@ -292,11 +292,7 @@ describe("health checker against nginx", { skip: nginx ? false : "nginx is not i
   it("follows nginx switching /health between 200 and 500", { timeout: 30_000 }, async () => {
     const dir = await tempDir("sluice-nginx-");
     cleanups.push(() => dir.remove());
-    // The port: bind 0, read it, close; nginx binds it right after (retried below if taken).
-    const probe = rt.listen({ host: "127.0.0.1", port: 0 }, (c) => c.close());
-    const port = probe.addr.port;
-    probe.close();
-    await delay(50);
+    const port = await freePort(rt);
     const downFlag = join(dir.path, "down");
     const conf = `
 worker_processes 1;
