@@ -49,7 +49,9 @@ const USAGE = `usage: deno task bench [--quick] [--only ${TESTS.join(",")}]
   --reps      repetitions per measurement (default 3; the median is reported)
   --secs      seconds per measurement after a warm-up (default 5)
   --no-pin    do not pin with taskset (proxy on CPU 1, load generator and backend on CPU 0)
-  --keep      keep the temporary directory with configs and logs`;
+  --keep      keep the temporary directory with configs and logs
+  --entry     sluice as "main" (main.ts run --forward, default) or "engine" (its data path only:
+              bench/profile/engine_only.ts; no workers, no scale test)`;
 
 interface Args {
   quick: boolean;
@@ -59,6 +61,7 @@ interface Args {
   secs: number;
   pin: boolean;
   keep: boolean;
+  entry: "main" | "engine";
 }
 
 function parseArgs(argv: string[]): Args {
@@ -70,6 +73,7 @@ function parseArgs(argv: string[]): Args {
     secs: 5,
     pin: true,
     keep: false,
+    entry: "main",
   };
   let reps: number | undefined, secs: number | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -93,6 +97,7 @@ function parseArgs(argv: string[]): Args {
     else if (f === "--secs") secs = Number(value());
     else if (f === "--no-pin") a.pin = false;
     else if (f === "--keep") a.keep = true;
+    else if (f === "--entry") a.entry = list(["main", "engine"] as const)[0] ?? "main";
     else if (f === "-h" || f === "--help") {
       console.log(USAGE);
       process.exit(0);
@@ -236,6 +241,7 @@ async function main(): Promise<number> {
             repoRoot,
             cpus: proxyCpus,
             maxConns: idleMax,
+            entry: args.entry,
           }),
         );
         say(`started ${name}${targets.at(-1)!.pid ? ` (pid ${targets.at(-1)!.pid})` : ""}`);
@@ -296,6 +302,11 @@ async function main(): Promise<number> {
   for (const t of targets) await t.stop();
 
   const scaleResults: Record<string, Record<string, number>> = {};
+  if (args.entry === "engine" && (args.only.has("scale") || args.only.has("workers"))) {
+    note("--entry engine: the scale and workers tests need the whole program and are skipped");
+    args.only.delete("scale");
+    args.only.delete("workers");
+  }
   if (args.only.has("scale")) {
     for (const rt of ["deno", "bun"] as const) {
       if (!args.proxies.includes(rt)) continue;

@@ -37,6 +37,8 @@ export interface TargetOptions {
   readonly workers?: number;
   /** haproxy nbthread / nginx worker_processes. */
   readonly threads?: number;
+  /** sluice: the whole program (main.ts run --forward) or only its data path (engine_only.ts). */
+  readonly entry?: "main" | "engine";
 }
 
 /** Why a target cannot run here, or undefined when it can. */
@@ -186,14 +188,19 @@ export async function startTarget(
   } else {
     const bin = join(o.repoRoot, "node_modules", ".bin");
     const exe = findExecutable(name, [bin])!;
-    const args = name === "deno" ? ["run", "-A", "--unstable-net", "main.ts"] : ["main.ts"];
-    args.push(
-      "run",
-      "--forward",
-      `${echoPort}:127.0.0.1:${be.echoPort}`,
-      "--forward",
-      `${bulkPort}:127.0.0.1:${be.bulkPort}`,
-    );
+    const entry = o.entry === "engine" ? "bench/profile/engine_only.ts" : "main.ts";
+    const args = name === "deno" ? ["run", "-A", "--unstable-net", entry] : [entry];
+    if (o.entry === "engine") {
+      args.push(String(echoPort), String(be.echoPort), String(bulkPort), String(be.bulkPort));
+    } else {
+      args.push(
+        "run",
+        "--forward",
+        `${echoPort}:127.0.0.1:${be.echoPort}`,
+        "--forward",
+        `${bulkPort}:127.0.0.1:${be.bulkPort}`,
+      );
+    }
     proc = start(name, exe, args, {
       ...(o.cpus ? { cpus: o.cpus } : {}),
       cwd: o.repoRoot,
