@@ -1,13 +1,13 @@
 // The file provider (`routing.file.*`): reads a routing document, follows its edits through the
 // runtime's directory watch, and keeps the last good services when an edit does not parse.
-import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { errorMessage } from "../errors.ts";
 import type { FileProviderConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { formatFromPath, parseRoutingDocument } from "../routing/document.ts";
-import type { RouteProblem, ServiceSpec } from "../routing/types.ts";
+import type { ServiceSpec } from "../routing/types.ts";
 import type { Runtime, Watcher } from "../runtime/types.ts";
+import { contentHash, logRouteProblems } from "./document_source.ts";
 import { createStatusTracker, type ProviderFailure } from "./status.ts";
 import type { Provider, ProviderStatus } from "./types.ts";
 
@@ -19,23 +19,6 @@ export interface FileProviderOptions {
   name?: string;
   /** Quiet time after the last change event before the file is re-read. @default 250 */
   debounceMs?: number;
-}
-
-/** Logs each problem of a freshly parsed document once (a dropped route or an ignored key). */
-export function logRouteProblems(log: Logger, problems: readonly RouteProblem[]): void {
-  for (const p of problems) {
-    log.warn("route problem", {
-      service: p.service,
-      field: p.field,
-      reason: p.reason,
-      source: p.source,
-    });
-  }
-}
-
-/** A short content hash: tells versions apart in the status and skips unchanged content. */
-export function contentHash(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex").slice(0, 16);
 }
 
 function readFailure(path: string, err: unknown): ProviderFailure {

@@ -1,0 +1,327 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createHttpProvider, redactUrl } from "../../src/providers/http.ts";
+import { createLogger } from "../../src/log.ts";
+import { getRuntime } from "../../src/runtime/detect.ts";
+import type { HttpProviderConfig } from "../../src/config/types.ts";
+import type { Provider } from "../../src/providers/types.ts";
+import { type RoutingServer, startRoutingServer } from "../_support/http_routing_server.ts";
+import { captureLogs, createCollector, until } from "./_snapshots.ts";
+
+const rt = getRuntime();
+
+const TOML = (name: string, port = 21001) =>
+  `[[services]]\nname = "${name}"\nlistener = "local:${port}"\nbackends = ["127.0.0.1:9000"]\n`;
+const YAML = (name: string, port = 21001) =>
+  `services:\n  - name: ${name}\n    listener: local:${port}\n    backends: ["127.0.0.1:9000"]\n`;
+const JSON_DOC = (name: string, port = 21001) =>
+  JSON.stringify({
+    services: [{ name, listener: `local:${port}`, backends: ["127.0.0.1:9000"] }],
+  });
+
+function config(endpoint: string, over: Partial<HttpProviderConfig> = {}): HttpProviderConfig {
+  return {
+    endpoint,
+    pollIntervalMs: 40,
+    pollTimeoutMs: 3000,
+    headers: {},
+    maxBytes: 64 * 1024,
+    tls: { insecure: false },
+    ...over,
+  };
+}
+
+describe("http provider", () => {
+  const servers: RoutingServer[] = [];
+  const providers: Provider[] = [];
+  let quiet: ReturnType<typeof captureLogs>;
+
+  before(() => {
+    quiet = captureLogs();
+  });
+  after(async () => {
+    await Promise.all(providers.map((p) => p.stop()));
+    await Promise.all(servers.map((s) => s.close()));
+    quiet.restore();
+  });
+
+  async function server(a: Parameters<typeof startRoutingServer>[1]) {
+    const s = await startRoutingServer(rt, a);
+    servers.push(s);
+    return s;
+  }
+
+  function start(cfg: HttpProviderConfig, backoff = { baseMs: 20, maxMs: 100 }) {
+    const p = createHttpProvider({
+      rt,
+      config: cfg,
+      log: createLogger("provider.http"),
+      backoff,
+      random: () => 0.5,
+    });
+    providers.push(p);
+    const c = createCollector();
+    p.start(c.push);
+    return { p, c };
+  }
+
+  async function stop(p: Provider) {
+    await p.stop();
+  }
+
+  const cases: [string, string, (n: string) => string][] = [
+    ["application/json", "json", JSON_DOC],
+    ["application/json; charset=utf-8", "json with charset", JSON_DOC],
+    ["application/toml", "toml", TOML],
+    ["application/toml; charset=UTF-8", "toml with charset", TOML],
+    ["application/yaml", "yaml", YAML],
+    ["text/yaml", "text/yaml", YAML],
+    ["application/x-yaml; charset=utf-8", "x-yaml with charset", YAML],
+  ];
+  for (const [ct, label, doc] of cases) {
+    it(`parses the body by Content-Type: ${ct}`, async () => {
+      const s = await server({ body: doc(label), contentType: ct });
+      const { p, c } = start(config(s.url("/routing")));
+      const snap = await c.waitFor(1);
+      assert.deepEqual(snap.map((x) => x.name), [label]);
+      assert.equal(p.status().state, "ok");
+      assert.equal(p.status().services, 1);
+      await stop(p);
+    });
+  }
+
+  it("falls back to the URL's extension when the Content-Type says nothing useful", async () => {
+    const s = await server({ body: YAML("by-ext"), contentType: "text/plain" });
+    const a = start(config(s.url("/routes.yaml")));
+    assert.equal((await a.c.waitFor(1))[0]?.name, "by-ext");
+    await stop(a.p);
+    const s2 = await server({ body: TOML("no-type") });
+    const b = start(config(s2.url("/routes.toml")));
+    assert.equal((await b.c.waitFor(1))[0]?.name, "no-type");
+    await stop(b.p);
+  });
+
+  it("fails clearly when neither Content-Type nor extension tells the format", async () => {
+    const s = await server({ body: TOML("x"), contentType: "text/html" });
+    const { p, c } = start(config(s.url("/routing")));
+    await until(() => p.status().state === "failing", 3000, "state failing");
+    assert.match(p.status().lastError ?? "", /Content-Type "text\/html"/);
+    assert.equal(c.snaps.length, 0);
+    await stop(p);
+  });
+
+  it("sends If-None-Match with the ETag and treats 304 as no change", async () => {
+    const s = await server({
+      body: JSON_DOC("tagged"),
+      contentType: "application/json",
+      etag: '"v1"',
+    });
+    const { p, c } = start(config(s.url()));
+    await c.waitFor(1);
+    await until(() => s.requests.filter((r) => r.status === 304).length >= 3, 3000, "three 304s");
+    assert.equal(s.requests[0]?.headers["if-none-match"], undefined, "nothing to confirm at first");
+    const conditional = s.requests.filter((r) => r.status === 304);
+    assert.ok(conditional.every((r) => r.headers["if-none-match"] === '"v1"'));
+    assert.equal(c.snaps.length, 1);
+    assert.equal(p.status().state, "ok");
+    assert.equal(p.status().index, '"v1"');
+    // A new version with a new tag is delivered.
+    s.set({ body: JSON_DOC("tagged2"), contentType: "application/json", etag: '"v2"' });
+    await c.waitFor(2);
+    assert.deepEqual(c.names(), ["tagged2"]);
+    assert.equal(p.status().index, '"v2"');
+    await stop(p);
+  });
+
+  it("sends If-Modified-Since with Last-Modified and treats 304 as no change", async () => {
+    const lm = "Wed, 21 Oct 2026 07:28:00 GMT";
+    const s = await server({
+      body: TOML("dated"),
+      contentType: "application/toml",
+      lastModified: lm,
+    });
+    const { p, c } = start(config(s.url()));
+    await c.waitFor(1);
+    await until(() => s.requests.filter((r) => r.status === 304).length >= 3, 3000, "three 304s");
+    assert.ok(
+      s.requests.filter((r) => r.status === 304).every((r) =>
+        r.headers["if-modified-since"] === lm
+      ),
+    );
+    assert.equal(c.snaps.length, 1);
+    assert.equal(p.status().index, lm);
+    await stop(p);
+  });
+
+  it("does not deliver again when the body is unchanged", async () => {
+    const s = await server({ body: YAML("steady"), contentType: "application/yaml" });
+    const { p, c } = start(config(s.url()));
+    await c.waitFor(1);
+    const index = p.status().index;
+    await until(() => s.requests.length >= 5, 3000, "five polls");
+    assert.equal(c.snaps.length, 1);
+    assert.equal(p.status().index, index);
+    s.set({ body: YAML("moved"), contentType: "application/yaml" });
+    await c.waitFor(2);
+    assert.deepEqual(c.names(), ["moved"]);
+    await stop(p);
+  });
+
+  it("refuses a body over max_bytes, streamed or announced, and keeps the previous routes", async () => {
+    const s = await server({ body: TOML("small"), contentType: "application/toml" });
+    const { p, c } = start(config(s.url(), { maxBytes: 4096 }));
+    await c.waitFor(1);
+    const big = TOML("big") + `# ${"x".repeat(20_000)}\n`;
+    // Streamed without Content-Length: the counter must stop it.
+    s.set({ body: big, contentType: "application/toml", chunks: 10 });
+    await until(() => p.status().state === "failing", 3000, "state failing");
+    assert.match(p.status().lastError ?? "", /larger than max_bytes \(4096 bytes\)/);
+    // With a Content-Length: refused before reading.
+    s.set({ body: big, contentType: "application/toml" });
+    const before = s.requests.length;
+    await until(() => s.requests.length >= before + 2, 3000, "two more polls");
+    assert.equal(p.status().state, "failing");
+    assert.equal(c.snaps.length, 1);
+    assert.deepEqual(c.names(), ["small"]);
+    assert.equal(p.status().services, 1);
+    s.set({ body: TOML("small again"), contentType: "application/toml" });
+    await c.waitFor(2);
+    assert.equal(p.status().state, "ok");
+    await stop(p);
+  });
+
+  it("keeps its routes while the endpoint is down and recovers when it is back", {
+    timeout: 15_000,
+  }, async (t) => {
+    const logs = captureLogs();
+    t.after(logs.restore);
+    const s = await server({ body: JSON_DOC("kept"), contentType: "application/json" });
+    const { p, c } = start(config(s.url()));
+    await c.waitFor(1);
+    await s.down();
+    await until(() => p.status().state === "failing", 5000, "state failing");
+    assert.match(p.status().lastError ?? "", /GET http:\/\/127\.0\.0\.1:\d+\/routing/);
+    assert.equal(p.status().services, 1);
+    assert.equal(c.snaps.length, 1, "a failure never delivers an empty list");
+    await s.up();
+    await until(() => p.status().state === "ok", 5000, "state ok again");
+    // Same body as before the outage: nothing new to deliver.
+    assert.equal(c.snaps.length, 1);
+    const failing = logs.records.filter((r) => r.msg === "provider failing");
+    assert.equal(failing.length, 1);
+    assert.equal(failing[0]?.kind, "unreachable");
+    assert.equal(logs.records.filter((r) => r.msg === "provider recovered").length, 1);
+    await stop(p);
+  });
+
+  it("sends the custom headers and never logs their values", async (t) => {
+    const logs = captureLogs();
+    t.after(logs.restore);
+    const s = await server({ status: 403, body: "ACL not found" });
+    const { p } = start(
+      config(s.url("/routing?token=qs-secret"), {
+        headers: { Authorization: "Bearer hdr-secret", "X-Team": "blue" },
+      }),
+    );
+    await until(() => s.requests.length >= 2, 3000, "two requests");
+    assert.equal(s.requests[0]?.headers["authorization"], "Bearer hdr-secret");
+    assert.equal(s.requests[0]?.headers["x-team"], "blue");
+    await until(() => p.status().state === "failing", 3000, "state failing");
+    assert.match(p.status().lastError ?? "", /HTTP 403.*: ACL not found/);
+    const everything = JSON.stringify(logs.records) + JSON.stringify(p.status());
+    assert.ok(!everything.includes("hdr-secret"));
+    assert.ok(!everything.includes("qs-secret"));
+    await stop(p);
+  });
+
+  it("treats a garbage body as a failure with its line and column, keeping the routes", async () => {
+    const s = await server({ body: TOML("fine"), contentType: "application/toml" });
+    const { p, c } = start(config(s.url()));
+    await c.waitFor(1);
+    s.set({ body: '[[services]\nname = "broken', contentType: "application/toml" });
+    await until(() => p.status().state === "failing", 3000, "state failing");
+    assert.match(p.status().lastError ?? "", /^http:http:\/\/127\.0\.0\.1:\d+\/routing:\d+:\d+: /);
+    s.set({ body: "\u00ff\u00fe not utf-8", contentType: "application/json" });
+    await until(() => /not valid utf-8|:\d+:\d+/.test(p.status().lastError ?? ""), 3000, "error");
+    assert.equal(c.snaps.length, 1);
+    assert.deepEqual(c.names(), ["fine"]);
+    await stop(p);
+  });
+
+  it("logs errors once per change of state, not per retry", { timeout: 15_000 }, async (t) => {
+    const logs = captureLogs();
+    t.after(logs.restore);
+    const s = await server({ status: 500, body: "No cluster leader\n" });
+    const { p, c } = start(config(s.url()));
+    await until(() => s.requests.length >= 4, 5000, "four failing requests");
+    assert.match(p.status().lastError ?? "", /HTTP 500.*: No cluster leader$/);
+    assert.equal(p.status().state, "failing", "never delivered, now failing");
+    s.set({ status: 403, body: "Permission denied" });
+    let n = s.requests.length;
+    await until(() => s.requests.length >= n + 3, 5000, "three more requests");
+    s.set({ body: TOML("up"), contentType: "application/toml" });
+    await c.waitFor(1);
+    s.set({ status: 500, body: "No cluster leader" });
+    n = s.requests.length;
+    await until(() => s.requests.length >= n + 3, 5000, "three more requests");
+    const events = logs.records
+      .filter((r) => r.msg === "provider failing" || r.msg === "provider recovered")
+      .map((r) => `${r.msg}${r.kind ? `:${r.kind}` : ""}`);
+    assert.deepEqual(events, [
+      "provider failing:http_status",
+      "provider failing:forbidden",
+      "provider recovered",
+      "provider failing:http_status",
+    ]);
+    assert.equal(c.snaps.length, 1);
+    await stop(p);
+  });
+
+  it(
+    "backs off while failing instead of polling at the poll interval",
+    { timeout: 15_000 },
+    async () => {
+      const s = await server({ status: 503, body: "busy" });
+      // A 1 ms poll interval would mean hundreds of requests; the backoff (20 ms doubling to
+      // 200 ms, jitter fixed at the middle) allows about a dozen in the window.
+      const { p } = start(config(s.url(), { pollIntervalMs: 1 }), { baseMs: 20, maxMs: 200 });
+      await new Promise((r) => setTimeout(r, 1500));
+      const count = s.requests.length;
+      await stop(p);
+      assert.ok(count >= 3, `it kept retrying (${count} requests)`);
+      assert.ok(count <= 20, `at most 20 requests in 1.5 s while failing, saw ${count}`);
+    },
+  );
+
+  it("gives up on an answer that never finishes after poll_timeout, keeping the routes", async () => {
+    const s = await server({ body: TOML("whole"), contentType: "application/toml" });
+    const { p, c } = start(config(s.url(), { pollTimeoutMs: 300 }));
+    await c.waitFor(1);
+    s.set({ body: TOML("stuck"), contentType: "application/toml", hang: true });
+    await until(() => p.status().state === "failing", 5000, "state failing");
+    assert.match(p.status().lastError ?? "", /no complete answer within 300 ms/);
+    assert.deepEqual(c.names(), ["whole"]);
+    s.set({ body: TOML("whole"), contentType: "application/toml" });
+    await until(() => p.status().state === "ok", 5000, "state ok again");
+    await stop(p);
+  });
+
+  it("stops polling after stop()", async () => {
+    const s = await server({ body: TOML("a"), contentType: "application/toml" });
+    const { p, c } = start(config(s.url()));
+    await c.waitFor(1);
+    await p.stop();
+    const n = s.requests.length;
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(s.requests.length, n);
+    assert.equal(p.status().state, "stopped");
+  });
+
+  it("redacts credentials and query from the endpoint in messages", () => {
+    assert.equal(
+      redactUrl("https://u:pw@h.example:8443/r.json?token=x"),
+      "https://h.example:8443/r.json?…",
+    );
+    assert.equal(redactUrl("http://h/r"), "http://h/r");
+  });
+});
