@@ -1,5 +1,5 @@
 // Active health checks of one backend: tcp (a connect within the timeout) or http (a request
-// answered with the expected status), every `interval` with jitter, with rise/fall counting.
+// answered with the expected status, over the same path as traffic: direct or SOCKS5), every `interval` with jitter, with rise/fall counting.
 //
 // State: `undefined` (unknown) until the first result, and the engine treats unknown as
 // healthy, so a new backend takes traffic until a check proves it down. The first result
@@ -10,7 +10,8 @@
 // one is placed at a random point of the first interval so that many backends configured
 // together are not checked in lockstep; later ones vary by ±10% for the same reason.
 import type { HealthSpec } from "../routing/types.ts";
-import type { Runtime } from "../runtime/types.ts";
+import type { Conn, Runtime } from "../runtime/types.ts";
+import type { Dialer } from "../proxy/types.ts";
 import { errorCode, errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
 
@@ -22,6 +23,8 @@ export interface HealthCheckerOptions {
   /** [0, 1), for jitter. @default Math.random */
   readonly random?: () => number;
   readonly log?: Logger;
+  /** Reach the backend as traffic does (through its SOCKS5 proxy); direct when absent. */
+  readonly dialer?: Dialer;
 }
 
 export interface HealthChecker {
@@ -40,68 +43,98 @@ export function checkUrl(target: { host: string; port: number }, path: string): 
   return `http://${host}:${target.port}${path.startsWith("/") ? path : `/${path}`}`;
 }
 
-/** One check: resolves "ok" or a reason it failed; never rejects. */
+/** Where checks connect: straight through the runtime, or through the backend's dialer (SOCKS5). */
+function connectTo(o: HealthCheckerOptions, signal: AbortSignal): Promise<Conn> {
+  const { host, port } = o.target;
+  if (o.dialer) return o.dialer.dial({ host, port }, { timeoutMs: o.spec.timeoutMs, signal });
+  return o.rt.connect({ host, port, timeoutMs: o.spec.timeoutMs, signal });
+}
+
+/** The request bytes of an http check (HTTP/1.1, one request, connection closed after). */
+export function checkRequest(spec: HealthSpec, target: { host: string; port: number }): Uint8Array {
+  const host = target.host.includes(":") ? `[${target.host}]` : target.host;
+  const path = spec.path.startsWith("/") ? spec.path : `/${spec.path}`;
+  const body = new TextEncoder().encode(spec.body);
+  const lines = [`${spec.method} ${path} HTTP/1.1`];
+  const given = new Set(Object.keys(spec.headers).map((k) => k.toLowerCase()));
+  if (!given.has("host")) lines.push(`Host: ${host}:${target.port}`);
+  if (!given.has("user-agent")) lines.push("User-Agent: sluice-health-check");
+  for (const [k, v] of Object.entries(spec.headers)) lines.push(`${k}: ${v}`);
+  lines.push("Connection: close");
+  if (body.length > 0) lines.push(`Content-Length: ${body.length}`);
+  const head = new TextEncoder().encode(lines.join("\r\n") + "\r\n\r\n");
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head);
+  out.set(body, head.length);
+  return out;
+}
+
+/** The status code from the first bytes of a response, or undefined until the line is complete. */
+export function parseStatusLine(buf: Uint8Array): number | undefined {
+  const end = buf.indexOf(0x0a);
+  if (end < 0) {
+    if (buf.length > 1024) throw new Error("no HTTP status line in the first 1024 bytes");
+    return undefined;
+  }
+  const line = new TextDecoder().decode(buf.subarray(0, end)).trimEnd();
+  const m = /^HTTP\/1\.[01] ([1-9][0-9]{2})(?: |$)/.exec(line);
+  if (!m) throw new Error(`not an HTTP status line: ${JSON.stringify(line.slice(0, 80))}`);
+  return Number(m[1]);
+}
+
+/**
+ * One check: resolves "ok" or the reason it failed; never rejects. http checks are plain
+ * HTTP/1.1 over a TCP connection (not fetch), so they also work through a SOCKS5 dialer and
+ * never pool connections; only the status line is read.
+ */
 async function runCheck(
   o: HealthCheckerOptions,
-  signal: AbortSignal,
+  stop: AbortSignal,
 ): Promise<{ ok: boolean; reason: string }> {
-  const { spec, target } = o;
-  if (spec.type === "tcp") {
-    try {
-      const c = await o.rt.connect({
-        host: target.host,
-        port: target.port,
-        timeoutMs: spec.timeoutMs,
-        signal,
-      });
-      c.close();
-      return { ok: true, reason: "ok" };
-    } catch (err) {
-      const code = errorCode(err);
-      if (code === "ETIMEDOUT") {
-        return { ok: false, reason: `tcp connect timed out after ${spec.timeoutMs}ms` };
-      }
-      return {
-        ok: false,
-        reason: `tcp connect failed: ${code === "EUNKNOWN" ? errorMessage(err) : code}`,
-      };
-    }
-  }
+  const { spec } = o;
+  const what = spec.type === "tcp" ? "tcp connect" : `http ${spec.method} ${spec.path}`;
   const ac = new AbortController();
-  const onAbort = () => ac.abort();
-  signal.addEventListener("abort", onAbort, { once: true });
+  const onStop = () => ac.abort();
+  stop.addEventListener("abort", onStop, { once: true });
   let timedOut = false;
+  // One budget for the whole check: connect, send, status line.
   const timer = setTimeout(() => {
     timedOut = true;
     ac.abort();
   }, spec.timeoutMs);
+  let conn: Conn | undefined;
   try {
-    const init: RequestInit = {
-      method: spec.method,
-      headers: { ...spec.headers },
-      signal: ac.signal,
-      redirect: "manual",
-    };
-    if (spec.body !== "" && spec.method !== "GET" && spec.method !== "HEAD") init.body = spec.body;
-    const res = await o.rt.httpClient()(checkUrl(target, spec.path), init);
-    // Read the body (bounded by the same timeout) so the connection is released.
-    await res.arrayBuffer().catch(() => {});
-    if (res.status === spec.status) return { ok: true, reason: "ok" };
+    conn = await connectTo(o, ac.signal);
+    if (spec.type === "tcp") return { ok: true, reason: "ok" };
+    await conn.write(checkRequest(spec, o.target));
+    let buf = new Uint8Array(0);
+    for (;;) {
+      const chunk = await conn.read({ signal: ac.signal });
+      if (chunk === null) throw new Error("connection closed before a status line");
+      const next = new Uint8Array(buf.length + chunk.length);
+      next.set(buf);
+      next.set(chunk, buf.length);
+      buf = next;
+      const status = parseStatusLine(buf);
+      if (status === undefined) continue;
+      if (status === spec.status) return { ok: true, reason: "ok" };
+      return { ok: false, reason: `${what} answered ${status}, expected ${spec.status}` };
+    }
+  } catch (err) {
+    if (timedOut || errorCode(err) === "ETIMEDOUT") {
+      return { ok: false, reason: `${what} timed out after ${spec.timeoutMs}ms` };
+    }
+    const code = errorCode(err);
     return {
       ok: false,
-      reason: `http ${spec.method} ${spec.path} answered ${res.status}, expected ${spec.status}`,
+      reason: `${what} failed: ${
+        code === "EUNKNOWN" ? errorMessage(err) : `${code} ${errorMessage(err)}`
+      }`,
     };
-  } catch (err) {
-    if (timedOut) {
-      return {
-        ok: false,
-        reason: `http ${spec.method} ${spec.path} timed out after ${spec.timeoutMs}ms`,
-      };
-    }
-    return { ok: false, reason: `http ${spec.method} ${spec.path} failed: ${errorMessage(err)}` };
   } finally {
     clearTimeout(timer);
-    signal.removeEventListener("abort", onAbort);
+    stop.removeEventListener("abort", onStop);
+    conn?.close();
   }
 }
 

@@ -8,7 +8,15 @@ import { existsSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
-import { checkUrl, createHealthChecker, firstDelay, nextDelay } from "../../src/health/checker.ts";
+import {
+  checkRequest,
+  createHealthChecker,
+  firstDelay,
+  nextDelay,
+  parseStatusLine,
+} from "../../src/health/checker.ts";
+import { createSocks5Dialer } from "../../src/socks5/dialer.ts";
+import { socksBinary, startMicrosocks } from "../_support/socks_servers.ts";
 import type { HealthSpec } from "../../src/routing/types.ts";
 import type { HttpHandle, Listener, Runtime } from "../../src/runtime/types.ts";
 import { delay, freePort, runtime, tempDir, waitFor } from "../_support/helpers.ts";
@@ -199,9 +207,70 @@ describe("health checker (http)", () => {
     assert.match(ev.list[0]!.reason, /failed/);
   });
 
-  it("builds check URLs with IPv6 hosts in brackets", () => {
-    assert.equal(checkUrl({ host: "::1", port: 8080 }, "/h"), "http://[::1]:8080/h");
-    assert.equal(checkUrl({ host: "10.0.0.1", port: 80 }, "health"), "http://10.0.0.1:80/health");
+  it("writes a well-formed HTTP/1.1 request", () => {
+    const text = new TextDecoder().decode(checkRequest(
+      spec({ method: "POST", path: "ready", headers: { "X-A": "1" }, body: "héllo" }),
+      { host: "::1", port: 8080 },
+    ));
+    assert.equal(
+      text,
+      "POST /ready HTTP/1.1\r\nHost: [::1]:8080\r\nUser-Agent: sluice-health-check\r\nX-A: 1\r\n" +
+        "Connection: close\r\nContent-Length: 6\r\n\r\nhéllo",
+    );
+    const own = new TextDecoder().decode(
+      checkRequest(spec({ headers: { host: "api.example" } }), { host: "10.0.0.1", port: 80 }),
+    );
+    assert.ok(
+      own.startsWith(
+        "GET /health HTTP/1.1\r\nUser-Agent: sluice-health-check\r\nhost: api.example\r\n",
+      ),
+      own,
+    );
+  });
+
+  it("reads the status from the status line, waits for a whole line, refuses non-HTTP", () => {
+    const b = (s: string) => new TextEncoder().encode(s);
+    assert.equal(parseStatusLine(b("HTTP/1.1 204 No Content\r\n")), 204);
+    assert.equal(parseStatusLine(b("HTTP/1.0 500\r\n")), 500);
+    assert.equal(parseStatusLine(b("HTTP/1.1 200 O")), undefined);
+    assert.throws(() => parseStatusLine(b("SSH-2.0-OpenSSH\r\n")), /not an HTTP status line/);
+    assert.throws(() => parseStatusLine(b("x".repeat(2000))), /no HTTP status line/);
+  });
+});
+
+const microsocks = socksBinary("microsocks");
+
+describe("health checker through a SOCKS5 proxy", {
+  skip: microsocks ? false : "microsocks is not installed",
+}, () => {
+  it("checks the backend the way traffic reaches it", { timeout: 20_000 }, async () => {
+    const proxy = await startMicrosocks(rt);
+    cleanups.push(() => proxy.stop());
+    const s = await statusServer();
+    const dialer = createSocks5Dialer({
+      rt,
+      proxy: { scheme: "socks5", host: "127.0.0.1", port: proxy.port },
+    });
+    const ev = events();
+    const c = createHealthChecker({
+      rt,
+      dialer,
+      spec: spec({ fall: 1 }),
+      target: { host: "127.0.0.1", port: s.http.port },
+      onChange: ev.onChange,
+    });
+    cleanups.push(() => c.stop());
+    await waitFor(() => ev.list.length === 1, { timeoutMs: 5000, what: "first result" });
+    assert.deepEqual(ev.list[0], { healthy: true, reason: "ok" });
+    s.status.now = 503;
+    await waitFor(() => ev.list.length === 2, { timeoutMs: 5000, what: "down" });
+    assert.match(ev.list[1]!.reason, /answered 503/);
+    // The checks came through the proxy, not from this process directly.
+    await proxy.stop();
+    await waitFor(() => c.lastReason.includes("failed"), {
+      timeoutMs: 5000,
+      what: "a failure once the proxy is gone",
+    });
   });
 });
 
