@@ -34,6 +34,7 @@ tr.drained td{opacity:.7}
   td{border:none;padding:.12rem 0;display:flex;justify-content:space-between;gap:1rem}
   td.n{text-align:right}
   td::before{content:attr(data-label);color:var(--muted);font-size:.8rem}
+  td.first{display:block;font-weight:600}
   td.first::before{content:none}
 }
 `;

@@ -11,6 +11,7 @@ const CSS = `
 table{width:100%;border-collapse:collapse;margin:.3rem 0}
 th,td{text-align:left;padding:.3rem .45rem;border-top:1px solid var(--line);vertical-align:top}
 th{font-size:.78rem;color:var(--muted);border-top:none}
+table.resp td:first-child{width:4.5rem}table.resp td:last-child{width:40%}
 pre{background:var(--bg);border:1px solid var(--line);border-radius:6px;padding:.6rem;overflow:auto;max-height:24rem;font-size:.85rem}
 a{color:var(--accent)}
 h2{font-size:1.05rem}
@@ -46,7 +47,7 @@ function operation(path, method, op, secured) {
     (secured(op) ? '<span class="badge b-warn" title="Authorization: Bearer admin.token">token</span>' : '<span class="badge b-ok">open</span>') + '</div>';
   if (op.description) h += '<p class="muted">' + esc(op.description) + '</p>';
   if (op.requestBody) h += '<h3>Request body</h3>' + contentText(op.requestBody.content);
-  h += '<h3>Responses</h3><table><tbody>' + Object.entries(op.responses).map(([st, r]) =>
+  h += '<h3>Responses</h3><table class="resp"><tbody>' + Object.entries(op.responses).map(([st, r]) =>
     '<tr><td class="mono">' + esc(st) + '</td><td>' + esc(r.description) + '</td><td>' + contentText(r.content) + '</td></tr>').join("") + '</tbody></table>';
   const page = op.tags && op.tags.some((t) => t === "dashboard") || path === "/docs";
   if (method === "get" && !page) h += '<button data-try="' + esc(path) + '">Try</button><pre hidden data-out="' + esc(path) + '"></pre>';
