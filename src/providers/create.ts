@@ -16,7 +16,10 @@ export interface CreateProvidersOptions {
   log: Logger;
 }
 
-/** The providers of `config.routing`, in a fixed order: file, http, consul, nomad. Not started. */
+/**
+ * The providers of `config.routing`, in a fixed order: file, http, consul, nomad. Not started.
+ * Throws SluiceError("CONFIG") naming the key when a setting cannot be used (e.g. a Consul TLS key).
+ */
 export function createProviders(o: CreateProvidersOptions): Provider[] {
   const r = o.config.routing;
   const out: Provider[] = [];
