@@ -183,6 +183,11 @@ async function main(): Promise<number> {
       : "not pinned: every process may run on every CPU",
   );
 
+  const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  say(`load average at start: ${load}`);
+  if (Number(load.split(" ")[0]) > 1) {
+    note(`the machine is busy (load average ${load}): figures are provisional`);
+  }
   const bins = await build(benchDir);
   const iperf3 = findExecutable("iperf3");
   if (!iperf3) {

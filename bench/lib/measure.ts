@@ -32,10 +32,15 @@ function pinned(tools: Tools) {
   return tools.genCpus !== undefined ? { cpus: tools.genCpus } : {};
 }
 
+function alive(pid: number): boolean {
+  return Number.isFinite(cpuTicks(pid));
+}
+
 async function accounted(
   t: Target,
   fn: () => Promise<Record<string, number>>,
 ): Promise<Measured> {
+  if (t.pid && !alive(t.pid)) throw new Error(`${t.name} (pid ${t.pid}) is gone`);
   const pids = () => (t.pid ? [t.pid, ...t.extraPids()] : []);
   const ticks = () => pids().reduce((a, p) => a + (cpuTicks(p) || 0), 0);
   const c0 = cpuTimes();
@@ -45,6 +50,7 @@ async function accounted(
   const secs = (performance.now() - w0) / 1000;
   const k1 = ticks();
   const c1 = cpuTimes();
+  if (t.pid && !alive(t.pid)) throw new Error(`${t.name} (pid ${t.pid}) is gone`);
   return {
     values,
     ...(t.pid ? { proxyCpu: Math.round((k1 - k0) / secs) } : {}), // ticks are 1/100 s

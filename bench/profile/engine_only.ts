@@ -3,7 +3,7 @@
 //   deno run -A --unstable-net --cpu-prof bench/profile/engine_only.ts LISTEN BACKEND [LISTEN BACKEND]...
 //   bun --cpu-prof bench/profile/engine_only.ts LISTEN BACKEND [LISTEN BACKEND]...
 // (also `deno task bench --entry engine`: the harness runs this instead of main.ts)
-// Stops on SIGTERM/SIGINT (so the profile is written) or after 120 s.
+// Stops on SIGTERM/SIGINT (so the profile is written).
 import process from "node:process";
 import { getRuntime } from "../../src/runtime/detect.ts";
 import { createEngine } from "../../src/proxy/engine.ts";
@@ -42,4 +42,3 @@ const stop = async () => {
 };
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);
-setTimeout(stop, 120_000);
