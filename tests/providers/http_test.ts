@@ -5,7 +5,9 @@ import { createLogger } from "../../src/log.ts";
 import { getRuntime } from "../../src/runtime/detect.ts";
 import type { HttpProviderConfig } from "../../src/config/types.ts";
 import type { Provider } from "../../src/providers/types.ts";
-import { type RoutingServer, startRoutingServer } from "../_support/http_routing_server.ts";
+import { startRoutingServer } from "../_support/http_routing_server.ts";
+import { startEmulatorServer } from "../_support/emulator_http.ts";
+import { makeTestCerts, type TestCerts } from "../_support/test_certs.ts";
 import { captureLogs, createCollector, until } from "./_snapshots.ts";
 
 const rt = getRuntime();
@@ -32,7 +34,7 @@ function config(endpoint: string, over: Partial<HttpProviderConfig> = {}): HttpP
 }
 
 describe("http provider", () => {
-  const servers: RoutingServer[] = [];
+  const servers: { close(): Promise<void> }[] = [];
   const providers: Provider[] = [];
   let quiet: ReturnType<typeof captureLogs>;
 
@@ -315,6 +317,50 @@ describe("http provider", () => {
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(s.requests.length, n);
     assert.equal(p.status().state, "stopped");
+  });
+
+  describe("over TLS", () => {
+    let certs: TestCerts;
+    before(() => {
+      certs = makeTestCerts();
+    });
+
+    async function httpsServer(requireClientCert: boolean) {
+      const s = await startEmulatorServer({
+        tls: { key: certs.serverKey, cert: certs.serverCert, ca: certs.ca, requireClientCert },
+        handle({ res }) {
+          res.writeHead(200, { "content-type": "application/toml" });
+          res.end(TOML(requireClientCert ? "mtls" : "tls"));
+        },
+      });
+      servers.push(s);
+      return `${s.url}/routing`;
+    }
+
+    it("verifies the server against the configured CA and presents the client certificate", async () => {
+      const url = await httpsServer(true);
+      const { p, c } = start(config(url, {
+        tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey, insecure: false },
+      }));
+      assert.deepEqual((await c.waitFor(1, 8000)).map((x) => x.name), ["mtls"]);
+      await stop(p);
+      // Without the client certificate the handshake is refused: a failure, not a snapshot.
+      const bad = start(config(url, { tls: { ca: certs.ca, insecure: false } }));
+      await until(() => bad.p.status().state === "failing", 8000, "handshake refused");
+      assert.equal(bad.c.snaps.length, 0);
+      await stop(bad.p);
+    });
+
+    it("refuses a server its CA does not vouch for, unless insecure is set", async () => {
+      const url = await httpsServer(false);
+      const strict = start(config(url));
+      await until(() => strict.p.status().state === "failing", 8000, "verification failure");
+      assert.equal(strict.c.snaps.length, 0);
+      await stop(strict.p);
+      const lax = start(config(url, { tls: { insecure: true } }));
+      assert.deepEqual((await lax.c.waitFor(1, 8000)).map((x) => x.name), ["tls"]);
+      await stop(lax.p);
+    });
   });
 
   it("redacts credentials and query from the endpoint in messages", () => {
