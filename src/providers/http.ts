@@ -109,6 +109,10 @@ function decode(bytes: Uint8Array, contentType: string): string {
   }
 }
 
+/**
+ * The HTTP provider (SPEC section 2, `routing.http.*`). Throws SluiceError("CONFIG") when the TLS
+ * settings cannot be used.
+ */
 export function createHttpProvider(o: HttpProviderOptions): Provider {
   const name = o.name ?? "http";
   const c = o.config;
@@ -122,7 +126,20 @@ export function createHttpProvider(o: HttpProviderOptions): Provider {
     ...(o.random ? { random: o.random } : {}),
   });
   const stopper = new AbortController();
-  let fetcher: HttpFetch | undefined;
+  let fetcher: HttpFetch;
+  try {
+    const tls = tlsOptions(c);
+    fetcher = tls ? o.rt.httpClient(tls) : o.rt.httpClient();
+  } catch (err) {
+    throw new SluiceError(
+      "CONFIG",
+      `routing.http.tls: cannot use the CA, certificate or key: ${errorMessage(err)}`,
+      { cause: err },
+    );
+  }
+  // Header values are often credentials; a server may echo them back in an error body.
+  const secrets = Object.values(c.headers).filter((v) => v.length >= 4);
+  const redact = (text: string) => secrets.reduce((t, v) => t.split(v).join("***"), text);
   let onSnapshot: ((s: readonly ServiceSpec[]) => void) | undefined;
   let loop: Promise<void> | undefined;
   // Validators and hash of the last good answer: only an answer we used may be confirmed by 304.
@@ -152,7 +169,6 @@ export function createHttpProvider(o: HttpProviderOptions): Provider {
 
   /** One request; true when the endpoint answered usefully (new, unchanged or 304). */
   async function pollOnce(): Promise<boolean> {
-    fetcher ??= o.rt.httpClient(tlsOptions(c));
     const timeout = AbortSignal.timeout(c.pollTimeoutMs);
     // The signal also covers the body read, so a trickling body cannot hold the loop.
     const signal = AbortSignal.any([timeout, stopper.signal]);
@@ -183,7 +199,7 @@ export function createHttpProvider(o: HttpProviderOptions): Provider {
         return true;
       }
       if (!res.ok) {
-        const reason = await reasonOf(res);
+        const reason = redact(await reasonOf(res));
         const status = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`;
         const kind = res.status === 401 || res.status === 403
           ? "forbidden"

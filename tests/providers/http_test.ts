@@ -2,6 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createHttpProvider, redactUrl } from "../../src/providers/http.ts";
 import { createLogger } from "../../src/log.ts";
+import { SluiceError } from "../../src/errors.ts";
 import { getRuntime } from "../../src/runtime/detect.ts";
 import type { HttpProviderConfig } from "../../src/config/types.ts";
 import type { Provider } from "../../src/providers/types.ts";
@@ -219,7 +220,7 @@ describe("http provider", () => {
   it("sends the custom headers and never logs their values", async (t) => {
     const logs = captureLogs();
     t.after(logs.restore);
-    const s = await server({ status: 403, body: "ACL not found" });
+    const s = await server({ status: 403, body: "ACL not found for Bearer hdr-secret" });
     const { p } = start(
       config(s.url("/routing?token=qs-secret"), {
         headers: { Authorization: "Bearer hdr-secret", "X-Team": "blue" },
@@ -229,7 +230,7 @@ describe("http provider", () => {
     assert.equal(s.requests[0]?.headers["authorization"], "Bearer hdr-secret");
     assert.equal(s.requests[0]?.headers["x-team"], "blue");
     await until(() => p.status().state === "failing", 3000, "state failing");
-    assert.match(p.status().lastError ?? "", /HTTP 403.*: ACL not found/);
+    assert.match(p.status().lastError ?? "", /HTTP 403.*: ACL not found for \*\*\*$/);
     const everything = JSON.stringify(logs.records) + JSON.stringify(p.status());
     assert.ok(!everything.includes("hdr-secret"));
     assert.ok(!everything.includes("qs-secret"));
@@ -361,6 +362,29 @@ describe("http provider", () => {
       assert.deepEqual((await lax.c.waitFor(1, 8000)).map((x) => x.name), ["tls"]);
       await stop(lax.p);
     });
+  });
+
+  it("refuses unusable TLS material: a CONFIG error naming routing.http.tls, or failing polls", async () => {
+    const s = await server({ body: TOML("never"), contentType: "application/toml" });
+    const bad = config(s.url().replace("http:", "https:"), {
+      tls: { ca: "not a certificate", cert: "nor this", key: "nor this", insecure: false },
+    });
+    let p: Provider;
+    try {
+      p = createHttpProvider({ rt, config: bad, log: createLogger("provider.http") });
+    } catch (err) {
+      // Deno checks the PEM when the client is built.
+      assert.ok(err instanceof SluiceError);
+      assert.equal(err.code, "CONFIG");
+      assert.match(err.message, /^routing\.http\.tls: /);
+      return;
+    }
+    // Bun checks it at the first handshake.
+    providers.push(p);
+    const c = createCollector();
+    p.start(c.push);
+    await until(() => p.status().state === "failing", 5000, "state failing");
+    assert.equal(c.snaps.length, 0);
   });
 
   it("redacts credentials and query from the endpoint in messages", () => {
