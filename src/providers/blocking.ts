@@ -289,7 +289,9 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
     let index = 0n; // C1
     let plainRead = false; // the next list read must not block (a detail read is pending)
     for (let round = 0; !signal.aborted; round++) {
-      await sleep(bucket.take(), signal); // C4
+      // C4. The very first (plain, C1) read is free: it is not an iteration of the loop, and
+      // charging it would leave one token for the first two changes after startup.
+      if (round > 0) await sleep(bucket.take(), signal);
       if (signal.aborted) break;
       let r: ListRound;
       try {

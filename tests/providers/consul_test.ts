@@ -118,6 +118,25 @@ describe("consul provider", { timeout: 30_000 }, () => {
     assert.equal(detail.query.passing, "true");
   });
 
+  it("with the default bucket, a registration and a deregistration after start each arrive in 1 s", async (t) => {
+    const { emu, c, start } = await setup(t, {
+      config: { waitMs: 10_000 },
+      bucket: { burst: 2, refillMs: 15_000 },
+    });
+    start();
+    await until(() => c.snapshots.length === 1 && emu.pending() === 1, "blocked on an empty table");
+    emu.register({
+      id: "a1",
+      name: "a",
+      port: 9001,
+      tags: ["sluice", "sluice.listener=local:5001"],
+    });
+    await until(() => c.last?.length === 1, "registration", 1000);
+    await until(() => emu.pending() === 1, "blocked again", 1000);
+    emu.deregister("a1");
+    await until(() => c.last?.length === 0, "deregistration", 1000);
+  });
+
   it("T2: a wait timeout with the same index and body delivers nothing new", async (t) => {
     const { emu, c, start } = await setup(t, {
       config: { waitMs: 150 },
