@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 // The dashboard and /docs in headless Chromium (Debian's, driven by playwright-core): no console
 // errors, a listener of the fake engine shown, its counts following the engine, drain buttons,
 // the token prompt, a phone-sized layout; screenshots land in tests/artifacts/ (git-ignored).
@@ -6,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT } from "../_support/helpers.ts";
+import { ROOT, waitFor } from "../_support/helpers.ts";
 import { startTestAdmin, type TestAdmin } from "./_admin_server.ts";
 import { fakeBackend, fakeListener, fakeProvider } from "./_fake_engine.ts";
 
@@ -37,6 +36,24 @@ function watchErrors(page: Page): string[] {
   });
   page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
   return errors;
+}
+
+/** Polls (bounded) the text of the first element matching `selector` until `ok` accepts it. */
+async function untilText(
+  page: Page,
+  selector: string,
+  ok: (text: string) => boolean,
+): Promise<void> {
+  let last = "";
+  await waitFor(async () => {
+    last = (await page.locator(selector).first().textContent({ timeout: 1000 }).catch(() => "")) ??
+      "";
+    return ok(last);
+  }, {
+    timeoutMs: 10_000,
+    intervalMs: 100,
+    what: `${selector} (last text: ${JSON.stringify(last)})`,
+  });
 }
 
 function listenerSel(key: string): string {
@@ -150,18 +167,12 @@ describe("dashboard in headless Chromium", { skip, timeout: 120_000 }, () => {
       try {
         l.counters.active = 7;
         b.counters.active = 7;
-        await page.waitForFunction(
-          (sel) => document.querySelector(sel + ' [data-field="active"]')?.textContent === "7",
-          listenerSel("127.0.0.1:15432"),
-          { timeout: 10_000 },
+        await untilText(
+          page,
+          `${listenerSel("127.0.0.1:15432")} [data-field="active"]`,
+          (t) => t === "7",
         );
-        await page.waitForFunction(
-          () =>
-            /\/s$/.test(document.getElementById("t-conn")?.textContent ?? "") &&
-            document.getElementById("t-conn")?.textContent !== "0.0/s",
-          undefined,
-          { timeout: 10_000 },
-        );
+        await untilText(page, "#t-conn", (t) => t.endsWith("/s") && t !== "0.0/s");
       } finally {
         clearInterval(bump);
       }
@@ -184,13 +195,10 @@ describe("dashboard in headless Chromium", { skip, timeout: 120_000 }, () => {
       );
       await row.waitFor({ timeout: 10_000 });
       await row.locator("button", { hasText: "Drain" }).click();
-      await page.waitForFunction(
-        () =>
-          document.querySelector('tr[data-backend-row="10.0.0.7:5432"]')?.textContent?.includes(
-            "drained (admin)",
-          ),
-        undefined,
-        { timeout: 10_000 },
+      await untilText(
+        page,
+        'tr[data-backend-row="10.0.0.7:5432"]',
+        (t) => t.includes("drained (admin)"),
       );
       assert.deepEqual(admin.engine.drainCalls.at(-1), {
         listener: "127.0.0.1:15432",
@@ -198,14 +206,7 @@ describe("dashboard in headless Chromium", { skip, timeout: 120_000 }, () => {
         drain: true,
       });
       await row.locator("button", { hasText: "Undrain" }).click();
-      await page.waitForFunction(
-        () =>
-          !document.querySelector('tr[data-backend-row="10.0.0.7:5432"]')?.textContent?.includes(
-            "drained",
-          ),
-        undefined,
-        { timeout: 10_000 },
-      );
+      await untilText(page, 'tr[data-backend-row="10.0.0.7:5432"]', (t) => !t.includes("drained"));
       assert.equal(admin.engine.drainCalls.at(-1)?.drain, false);
       assert.deepEqual(errors, []);
     } finally {
@@ -223,9 +224,13 @@ describe("dashboard in headless Chromium", { skip, timeout: 120_000 }, () => {
     try {
       await page.goto(admin.url + "/", { timeout: 15_000 });
       await page.locator(listenerSel("127.0.0.1:15432")).waitFor({ timeout: 10_000 });
-      const overflow = await page.evaluate(() =>
-        document.documentElement.scrollWidth - document.documentElement.clientWidth
-      );
+      // Browser-side code, typed loosely: these files are checked without the DOM library.
+      const overflow = await page.evaluate(() => {
+        const root = (globalThis as unknown as {
+          document: { documentElement: { scrollWidth: number; clientWidth: number } };
+        }).document.documentElement;
+        return root.scrollWidth - root.clientWidth;
+      });
       assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone`);
       await page.screenshot({ path: join(ARTIFACTS, "dashboard-phone.png"), fullPage: true });
       assert.deepEqual(errors, []);
@@ -251,12 +256,7 @@ describe("dashboard in headless Chromium", { skip, timeout: 120_000 }, () => {
       assert.equal(await page.locator("#schema-Listener").count(), 1);
       // "Try" runs a GET with the page's token handling and shows the answer.
       await page.locator('button[data-try="/api/v1/routing"]').click();
-      await page.waitForFunction(
-        () =>
-          document.querySelector('pre[data-out="/api/v1/routing"]')?.textContent?.startsWith("200"),
-        undefined,
-        { timeout: 10_000 },
-      );
+      await untilText(page, 'pre[data-out="/api/v1/routing"]', (t) => t.startsWith("200"));
       await page.screenshot({ path: join(ARTIFACTS, "docs.png"), fullPage: false });
       assert.deepEqual(errors, []);
     } finally {
@@ -312,11 +312,7 @@ describe("dashboard with admin.token in headless Chromium", { skip, timeout: 120
 
       await page.fill("#login-token", "wrong");
       await page.click('#login-form button[type="submit"]');
-      await page.waitForFunction(
-        () => document.getElementById("login-msg")?.textContent?.includes("not accepted"),
-        undefined,
-        { timeout: 10_000 },
-      );
+      await untilText(page, "#login-msg", (t) => t.includes("not accepted"));
 
       await page.fill("#login-token", token);
       await page.click('#login-form button[type="submit"]');
