@@ -62,6 +62,8 @@ function ago(iso) {
   const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
   return s < 60 ? Math.round(s) + "s ago" : s < 3600 ? Math.round(s / 60) + "m ago" : Math.round(s / 3600) + "h ago";
 }
+// A listener removed and routed again within drain_timeout appears twice: keep their rates apart.
+function lkey(l) { return l.state === "draining" ? l.address + "|draining" : l.address; }
 function rate(cur, old, dt) { return old === undefined || cur < old ? undefined : (cur - old) / dt; }
 
 function computeRates(routing, t) {
@@ -69,12 +71,12 @@ function computeRates(routing, t) {
   const r = { l: new Map(), b: new Map() };
   for (const l of routing.listeners) {
     const c = { total: l.total_connections, in: l.bytes_in, out: l.bytes_out };
-    next.l.set(l.address, c);
-    const p = prev && prev.l.get(l.address);
+    next.l.set(lkey(l), c);
+    const p = prev && prev.l.get(lkey(l));
     const dt = prev ? (t - prev.t) / 1000 : 0;
-    if (p && dt > 0) r.l.set(l.address, { conn: rate(c.total, p.total, dt), in: rate(c.in, p.in, dt), out: rate(c.out, p.out, dt) });
+    if (p && dt > 0) r.l.set(lkey(l), { conn: rate(c.total, p.total, dt), in: rate(c.in, p.in, dt), out: rate(c.out, p.out, dt) });
     for (const b of l.backends) {
-      const k = l.address + "|" + b.key;
+      const k = lkey(l) + "|" + b.key;
       const cb = { total: b.total_connections, out: b.bytes_out, in: b.bytes_in };
       next.b.set(k, cb);
       const pb = prev && prev.b.get(k);
@@ -96,7 +98,7 @@ function renderTiles(routing, providers) {
   for (const l of routing.listeners) {
     active += l.active_connections;
     if (l.state === "listening") up++;
-    const r = rates.l.get(l.address);
+    const r = rates.l.get(lkey(l));
     if (r) { have = true; conn += r.conn || 0; rin += r.in || 0; rout += r.out || 0; }
   }
   const pok = providers.filter((p) => p.state === "ok").length;
@@ -121,7 +123,7 @@ function renderProviders(providers) {
 }
 
 function backendRow(l, b) {
-  const r = rates.b.get(l.address + "|" + b.key) || {};
+  const r = rates.b.get(lkey(l) + "|" + b.key) || {};
   const drainBtn = '<button data-drain="' + (b.drain_override ? "0" : "1") + '" data-listener="' + esc(l.address) +
     '" data-backend="' + esc(b.key) + '">' + (b.drain_override ? "Undrain" : "Drain") + '</button>';
   const drain = b.drain ? '<span class="badge b-warn">' + (b.drain_override ? "drained (admin)" : "drained") + '</span>' : '<span class="muted">no</span>';
@@ -140,8 +142,8 @@ function backendRow(l, b) {
 }
 
 function listenerCard(l) {
-  const r = rates.l.get(l.address) || {};
-  return '<section class="card listener" data-listener="' + esc(l.address) + '">' +
+  const r = rates.l.get(lkey(l)) || {};
+  return '<section class="card listener" data-listener="' + esc(l.address) + '" data-state="' + esc(l.state) + '">' +
     '<div class="lhead"><span class="addr mono">' + esc(l.address) + '</span>' +
     '<span class="badge ' + (STATE[l.state] || "b-idle") + '" data-field="state">' + esc(l.state.replace("_", " ")) + '</span>' +
     '<span class="muted">label ' + esc(l.label) + ' · ' + esc(l.balance) + ' · ' + esc(l.services.join(", ") || "no services") + '</span></div>' +

@@ -5,7 +5,7 @@
 // (its address, prefixed by the redacted proxy URL when it has one), `provider` the provider's
 // name. `sluice_bytes_total` is per listener: direction="in" counts bytes received from clients
 // (client to backend), direction="out" bytes sent to clients (backend to client).
-import type { EngineObserver, ListenerView } from "../proxy/types.ts";
+import type { BackendView, EngineObserver, ListenerView } from "../proxy/types.ts";
 import type { ProviderStatus } from "../providers/types.ts";
 import { ExpositionWriter, type Labels } from "./exposition.ts";
 import { Histogram } from "./histogram.ts";
@@ -71,6 +71,57 @@ interface ProviderTrack {
   errors: number;
 }
 
+function sumBackends(a: BackendView, b: BackendView): BackendView {
+  const x = a.counters;
+  const y = b.counters;
+  return {
+    ...a,
+    counters: {
+      active: x.active + y.active,
+      total: x.total + y.total,
+      connectFailures: x.connectFailures + y.connectFailures,
+      bytesIn: x.bytesIn + y.bytesIn,
+      bytesOut: x.bytesOut + y.bytesOut,
+    },
+  };
+}
+
+/**
+ * One view per listener key. A listener removed and routed again within drain_timeout is in
+ * the engine's list twice (the draining one and the new one); Prometheus rejects duplicate
+ * series, so they are summed, and the new one's state and backends' settings win.
+ */
+export function mergeListenerViews(ls: readonly ListenerView[]): readonly ListenerView[] {
+  const byKey = new Map<string, ListenerView>();
+  for (const l of ls) {
+    const seen = byKey.get(l.key);
+    if (!seen) {
+      byKey.set(l.key, l);
+      continue;
+    }
+    const [main, old] = seen.state === "draining" ? [l, seen] : [seen, l];
+    const backends = new Map(main.backends.map((b) => [b.key, b]));
+    for (const b of old.backends) {
+      const m = backends.get(b.key);
+      backends.set(b.key, m ? sumBackends(m, b) : b);
+    }
+    const x = main.counters;
+    const y = old.counters;
+    byKey.set(l.key, {
+      ...main,
+      counters: {
+        active: x.active + y.active,
+        total: x.total + y.total,
+        refused: x.refused + y.refused,
+        bytesIn: x.bytesIn + y.bytesIn,
+        bytesOut: x.bytesOut + y.bytesOut,
+      },
+      backends: [...backends.values()],
+    });
+  }
+  return [...byKey.values()];
+}
+
 export function createMetrics(): Metrics {
   const connect = new Histogram({
     name: "sluice_connect_duration_seconds",
@@ -108,7 +159,7 @@ export function createMetrics(): Metrics {
   function render(o: RenderInput): string {
     lag.start();
     const w = new ExpositionWriter();
-    const ls = o.listeners;
+    const ls = mergeListenerViews(o.listeners);
     const lab = (l: ListenerView): Labels => ({ listener: l.key });
 
     w.family("sluice_routing_listeners", "gauge", "Listeners in the routing table, in any state.")

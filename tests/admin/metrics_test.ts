@@ -187,6 +187,56 @@ describe("metrics", () => {
     }
   });
 
+  it("sums a draining listener and its re-routed successor on the same address (no duplicate series)", async () => {
+    const m = createMetrics();
+    try {
+      const engine = createFakeEngine([
+        fakeListener("127.0.0.1:15440", [
+          fakeBackend("10.0.0.1:80", {
+            counters: { active: 1, total: 10, connectFailures: 1, bytesIn: 5, bytesOut: 6 },
+          }),
+        ], {
+          state: "draining",
+          counters: { active: 1, total: 10, refused: 0, bytesIn: 6, bytesOut: 5 },
+        }),
+        fakeListener("127.0.0.1:15440", [
+          fakeBackend("10.0.0.1:80", {
+            counters: { active: 2, total: 3, connectFailures: 0, bytesIn: 1, bytesOut: 1 },
+          }),
+          fakeBackend("10.0.0.2:80"),
+        ], { counters: { active: 2, total: 3, refused: 0, bytesIn: 1, bytesOut: 1 } }),
+      ]);
+      const text = m.render({ listeners: engine.listeners(), providers: [] });
+      if (PROMTOOL) {
+        const r = await promtoolCheck(text);
+        assert.equal(r.code, 0, r.output);
+      }
+      const s = parseExposition(text);
+      const L = { listener: "127.0.0.1:15440" };
+      assert.equal(valueOf(s, "sluice_routing_listeners"), 1);
+      assert.equal(valueOf(s, "sluice_listener_up", L), 1);
+      assert.equal(valueOf(s, "sluice_listener_connections_total", L), 13);
+      assert.equal(valueOf(s, "sluice_listener_active_connections", L), 3);
+      assert.equal(valueOf(s, "sluice_bytes_total", { ...L, direction: "in" }), 7);
+      assert.equal(
+        valueOf(s, "sluice_backend_connections_total", { ...L, backend: "10.0.0.1:80" }),
+        13,
+      );
+      assert.equal(
+        valueOf(s, "sluice_backend_connect_failures_total", { ...L, backend: "10.0.0.1:80" }),
+        1,
+      );
+      assert.equal(
+        valueOf(s, "sluice_backend_connections_total", { ...L, backend: "10.0.0.2:80" }),
+        0,
+      );
+      assert.equal(s.filter((x) => x.name === "sluice_listener_info").length, 1);
+      assert.equal(s.find((x) => x.name === "sluice_listener_info")?.labels.state, "listening");
+    } finally {
+      m.close();
+    }
+  });
+
   it("escapes backslash, quote and newline in label values", () => {
     assert.equal(escapeLabelValue('a\\b"c\nd'), 'a\\\\b\\"c\\nd');
     assert.equal(escapeLabelValue("plain ➤ text"), "plain ➤ text");
