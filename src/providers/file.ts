@@ -1,6 +1,8 @@
 // The file provider (`routing.file.*`): reads a routing document, follows its edits through the
 // runtime's directory watch, and keeps the last good services when an edit does not parse.
+import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { errorMessage } from "../errors.ts";
 import type { FileProviderConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
@@ -101,28 +103,38 @@ export function createFileProvider(o: FileProviderOptions): Provider {
     return running;
   }
 
+  function watch(first: boolean): void {
+    if (!o.config.watch || watcher || stopped) return;
+    try {
+      // Deno's node:fs watch does not throw for a missing directory (it just never fires), so
+      // look first. The watch is on the directory: a rename-save or a later file is seen too.
+      const d = dirname(resolve(path));
+      if (!statSync(d).isDirectory()) throw new Error(`${d} is not a directory`);
+      watcher = o.rt.watchFile(path, () => void refresh(), { debounceMs: o.debounceMs ?? 250 });
+      if (!first) log.info("watching the routing file", { provider: name, path });
+    } catch (err) {
+      if (!first) return;
+      log.error("cannot watch the routing file; edits need a reload (SIGHUP)", {
+        provider: name,
+        path,
+        error: errorMessage(err),
+      });
+    }
+  }
+
   return {
     name,
     kind: "file",
     start(fn) {
       if (onSnapshot || stopped) return;
       onSnapshot = fn;
-      if (o.config.watch) {
-        try {
-          // Watches the directory, so a rename-save or a file created later is seen too.
-          watcher = o.rt.watchFile(path, () => void refresh(), { debounceMs: o.debounceMs ?? 250 });
-        } catch (err) {
-          log.error("cannot watch the routing file; edits need a reload (SIGHUP)", {
-            provider: name,
-            path,
-            error: errorMessage(err),
-          });
-        }
-      }
+      watch(true);
       void refresh();
     },
     reload() {
       if (stopped) return Promise.resolve();
+      // A directory that was missing at start may exist now.
+      watch(false);
       return refresh();
     },
     async stop() {

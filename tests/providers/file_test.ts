@@ -1,6 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createFileProvider } from "../../src/providers/file.ts";
@@ -172,6 +172,30 @@ describe("file provider", () => {
     assert.equal(snap[0]?.name, "late");
     assert.equal(p.status().state, "ok");
     assert.equal(logs.records.filter((r) => r.msg === "provider failing").length, 1);
+  });
+
+  it("survives a missing directory and watches it after a reload once it exists", {
+    timeout: 10_000,
+  }, async (t) => {
+    const logs = captureLogs();
+    t.after(logs.restore);
+    const sub = join(dir, `later-${++n}`);
+    const path = join(sub, "routing.toml");
+    const { p, c } = start(path);
+    await until(() => p.status().state === "failing", 3000, "state failing");
+    assert.ok(
+      logs.records.some((r) =>
+        r.msg === "cannot watch the routing file; edits need a reload (SIGHUP)"
+      ),
+    );
+    await mkdir(sub);
+    await writeFile(path, service("v1", 20013));
+    await p.reload?.();
+    assert.deepEqual(c.names(), ["v1"]);
+    // The reload also started the watch: the next edit arrives by itself.
+    await writeFile(path, service("v2", 20013));
+    await c.waitFor(2);
+    assert.deepEqual(c.names(), ["v2"]);
   });
 
   it("skips delivery when the content did not change", { timeout: 10_000 }, async () => {
