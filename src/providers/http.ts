@@ -137,6 +137,13 @@ export function createHttpProvider(o: HttpProviderOptions): Provider {
       { cause: err },
     );
   }
+  let baseHeaders: Headers;
+  try {
+    baseHeaders = new Headers(c.headers);
+  } catch (err) {
+    throw new SluiceError("CONFIG", `routing.http.headers: ${errorMessage(err)}`, { cause: err });
+  }
+  if (!baseHeaders.has("accept")) baseHeaders.set("accept", ACCEPT);
   // Header values are often credentials; a server may echo them back in an error body.
   const secrets = Object.values(c.headers).filter((v) => v.length >= 4);
   const redact = (text: string) => secrets.reduce((t, v) => t.split(v).join("***"), text);
@@ -172,8 +179,7 @@ export function createHttpProvider(o: HttpProviderOptions): Provider {
     const timeout = AbortSignal.timeout(c.pollTimeoutMs);
     // The signal also covers the body read, so a trickling body cannot hold the loop.
     const signal = AbortSignal.any([timeout, stopper.signal]);
-    const headers = new Headers(c.headers);
-    if (!headers.has("accept")) headers.set("accept", ACCEPT);
+    const headers = new Headers(baseHeaders);
     if (lastGoodHash !== undefined) {
       if (etag) headers.set("if-none-match", etag);
       if (lastModified) headers.set("if-modified-since", lastModified);

@@ -387,6 +387,20 @@ describe("http provider", () => {
     assert.equal(c.snaps.length, 0);
   });
 
+  it("refuses a header that HTTP cannot carry with a CONFIG error naming routing.http.headers", () => {
+    assert.throws(
+      () =>
+        createHttpProvider({
+          rt,
+          config: config("http://127.0.0.1:9/r.json", { headers: { "bad header": "x" } }),
+          log: createLogger("provider.http"),
+        }),
+      (e: unknown) =>
+        e instanceof SluiceError && e.code === "CONFIG" &&
+        /^routing\.http\.headers: /.test(e.message),
+    );
+  });
+
   it("redacts credentials and query from the endpoint in messages", () => {
     assert.equal(
       redactUrl("https://u:pw@h.example:8443/r.json?token=x"),
