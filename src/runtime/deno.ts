@@ -3,6 +3,7 @@
 // Every TCP connection (accepted or dialed) gets setNoDelay(true): Deno leaves Nagle on by
 // default while Bun turns it off, and a proxy must not add Nagle delays to small writes.
 import { SluiceError } from "../errors.ts";
+import { createLogger } from "../log.ts";
 import { bareHost, sockAddr } from "./_addr.ts";
 import { createBufferPool } from "./_buffer_pool.ts";
 import { raceSignal } from "./_deadline.ts";
@@ -29,6 +30,7 @@ import type {
 const SMALL_BUFFER = 8 * 1024;
 /** Prelude reads (PROXY header, SOCKS5 replies) are small. */
 const PRELUDE_BUFFER = 16 * 1024;
+const log = createLogger("runtime");
 /** Lent from the pool while data flows, returned as soon as a read comes back short. */
 const pool = createBufferPool({ size: 64 * 1024, keep: 64 });
 
@@ -145,23 +147,27 @@ class DenoConn implements Conn {
   }
 }
 
-function listen(o: ListenOptions, onConn: (c: Conn) => void): Listener {
-  const host = bareHost(o.host);
-  let l: Deno.TcpListener;
-  try {
-    const opts: Deno.TcpListenOptions & { transport: "tcp"; reusePort?: boolean } = {
-      transport: "tcp",
-      hostname: host,
-      port: o.port,
-      tcpBacklog: o.backlog ?? 511,
-    };
-    if (o.reusePort) opts.reusePort = true;
-    l = Deno.listen(opts);
-  } catch (e) {
-    throw toSluiceError(e, `listen on ${o.host}:${o.port}`);
-  }
+function bind(o: ListenOptions): Deno.TcpListener {
+  const opts: Deno.TcpListenOptions & { transport: "tcp"; reusePort?: boolean } = {
+    transport: "tcp",
+    hostname: bareHost(o.host),
+    port: o.port,
+    tcpBacklog: o.backlog ?? 511,
+  };
+  if (o.reusePort) opts.reusePort = true;
+  return Deno.listen(opts);
+}
+
+/**
+ * Ports of listeners closed in this process whose socket is not released yet: Deno frees
+ * the fd only when the pending accept() op unwinds, one event-loop turn after close().
+ */
+const releasing = new Map<number, Promise<void>>();
+
+function acceptLoop(l: Deno.TcpListener, onConn: (c: Conn) => void): Listener {
   let closed = false;
-  (async () => {
+  const port = (l.addr as Deno.NetAddr).port;
+  const loop = (async () => {
     while (!closed) {
       let c: Deno.TcpConn;
       try {
@@ -189,8 +195,60 @@ function listen(o: ListenOptions, onConn: (c: Conn) => void): Listener {
       if (closed) return;
       closed = true;
       closeQuietly(l);
+      const released: Promise<void> = loop.then(() => {
+        if (releasing.get(port) === released) releasing.delete(port);
+      });
+      releasing.set(port, released);
     },
   };
+}
+
+/**
+ * The port was closed by this process a moment ago and Deno has not released it yet: bind
+ * as soon as it is free (within one event-loop turn), so "close, then listen on the same
+ * port" works as on Bun. Connections arriving in that turn meet the old socket.
+ */
+function deferredListen(
+  o: ListenOptions,
+  onConn: (c: Conn) => void,
+  released: Promise<void>,
+): Listener {
+  let closed = false;
+  let inner: Listener | undefined;
+  const attempt = (left: number) => {
+    if (closed) return;
+    try {
+      inner = acceptLoop(bind(o), onConn);
+    } catch (e) {
+      if (left > 0) setTimeout(() => attempt(left - 1), 10);
+      else {log.warn("deferred listen failed", {
+          listener: `${o.host}:${o.port}`,
+          error: toSluiceError(e, "listen").message,
+        });}
+    }
+  };
+  released.then(() => attempt(100));
+  return {
+    addr: sockAddr(bareHost(o.host), o.port),
+    close() {
+      if (closed) return;
+      closed = true;
+      inner?.close();
+    },
+  };
+}
+
+function listen(o: ListenOptions, onConn: (c: Conn) => void): Listener {
+  let l: Deno.TcpListener;
+  try {
+    l = bind(o);
+  } catch (e) {
+    const err = toSluiceError(e, `listen on ${o.host}:${o.port}`);
+    const released = o.port ? releasing.get(o.port) : undefined;
+    if (err.code === "EADDRINUSE" && released) return deferredListen(o, onConn, released);
+    throw err;
+  }
+  return acceptLoop(l, onConn);
 }
 
 async function connect(o: ConnectOptions): Promise<Conn> {
