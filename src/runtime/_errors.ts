@@ -90,6 +90,31 @@ function innerMessage(err: unknown): string {
   return msg;
 }
 
+/** The URL without query, fragment or credentials, for messages (tokens must not leak). */
+export function safeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return "<invalid url>";
+  }
+}
+
+/** A fetch failure as a SluiceError whose message never repeats the query or userinfo. */
+export function fetchError(err: unknown, url: string): SluiceError {
+  if (err instanceof SluiceError) return err;
+  const code = runtimeErrorCode(err);
+  let text = innerMessage(err);
+  const safe = safeUrl(url);
+  text = text.split(url).join(safe);
+  try {
+    const u = new URL(url);
+    if (u.search) text = text.split(u.search).join("");
+    if (u.password) text = text.split(u.password).join("***");
+  } catch { /* not a URL: nothing more to scrub */ }
+  return new SluiceError(code, `Cannot fetch ${safe}: ${code} (${text})`, { cause: err });
+}
+
 /**
  * A SluiceError for `action` (e.g. `listen on 127.0.0.1:80`): the normalised code, a message
  * that names the action, and the original error as `cause`.

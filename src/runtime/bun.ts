@@ -14,7 +14,7 @@ import {
   type BunTcpListener,
 } from "./_bun_api.ts";
 import { raceSignal } from "./_deadline.ts";
-import { toSluiceError } from "./_errors.ts";
+import { fetchError, toSluiceError } from "./_errors.ts";
 import { onProcessSignal } from "./_signals.ts";
 import { SpliceRun } from "./_splice_run.ts";
 import { watchFileInDir } from "./_watch_file.ts";
@@ -608,15 +608,6 @@ function serveHttp(
   });
 }
 
-function safeUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    return "<invalid url>";
-  }
-}
-
 function httpClient(tls?: TlsClientOptions): HttpFetch {
   const plain = !tls || (!tls.ca?.length && !tls.cert && !tls.key && !tls.insecure);
   const opts: Record<string, unknown> = {};
@@ -630,7 +621,7 @@ function httpClient(tls?: TlsClientOptions): HttpFetch {
     try {
       return await fetch(url, plain ? init : ({ ...init, tls: opts } as RequestInit));
     } catch (e) {
-      throw toSluiceError(e, `fetch ${safeUrl(url)}`);
+      throw fetchError(e, url);
     }
   };
 }

@@ -7,7 +7,7 @@ import { createLogger } from "../log.ts";
 import { bareHost, sockAddr } from "./_addr.ts";
 import { createBufferPool } from "./_buffer_pool.ts";
 import { raceSignal } from "./_deadline.ts";
-import { toSluiceError } from "./_errors.ts";
+import { fetchError, toSluiceError } from "./_errors.ts";
 import { nodeHttpsFetch } from "./_node_https_fetch.ts";
 import { onProcessSignal } from "./_signals.ts";
 import { SpliceRun } from "./_splice_run.ts";
@@ -425,19 +425,9 @@ function wrapFetch(f: HttpFetch): HttpFetch {
     try {
       return await f(url, init);
     } catch (e) {
-      throw toSluiceError(e, `fetch ${safeUrl(url)}`);
+      throw fetchError(e, url);
     }
   };
-}
-
-/** The URL without query or credentials, for error messages (tokens must not leak). */
-export function safeUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    return "<invalid url>";
-  }
 }
 
 function httpClient(tls?: TlsClientOptions): HttpFetch {
