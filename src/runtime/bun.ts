@@ -39,8 +39,8 @@ const PRELUDE_HIGH_WATER = 64 * 1024;
 interface Transport {
   /** false: the bytes are kept, but wait for the conn's onDrain() before writing more. */
   write(b: Uint8Array): boolean;
-  /** FIN once every kept byte is written. */
-  shutdown(): void;
+  /** FIN once every kept byte is written; `done` runs then (or when the socket is gone). */
+  shutdown(done: () => void): void;
   pause(): void;
   resume(): void;
   close(): void;
@@ -71,6 +71,8 @@ class BunConn implements Conn {
   #drainWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   #sink: Sink | undefined;
   #writeClosed = false;
+  #finSent: Promise<void> | undefined;
+  #finDone: (() => void) | undefined;
 
   constructor(remote: SockAddr, local: SockAddr) {
     this.remote = remote;
@@ -117,6 +119,7 @@ class BunConn implements Conn {
     const gone = e ??
       new SluiceError("ECLOSED", `Cannot write to ${this.#name()}: connection closed`);
     for (const w of this.#drainWaiters.splice(0)) w.reject(gone);
+    this.#finDone?.();
     if (this.#sink) return this.#sink.close(e);
     this.#wake();
   }
@@ -194,12 +197,18 @@ class BunConn implements Conn {
     return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
   }
 
+  /** Resolves once the FIN is sent, after every byte written before it. */
   closeWrite(): Promise<void> {
-    if (!this.#writeClosed && !this.#closed) {
-      this.#writeClosed = true;
-      this.t.shutdown();
-    }
-    return Promise.resolve();
+    if (this.#writeClosed || this.#closed) return this.#finSent ?? Promise.resolve();
+    this.#writeClosed = true;
+    this.#finSent = new Promise((resolve) => {
+      this.#finDone = resolve;
+      this.t.shutdown(() => {
+        this.#finDone = undefined;
+        resolve();
+      });
+    });
+    return this.#finSent;
   }
 
   close(): void {
@@ -252,7 +261,7 @@ class NativeTransport implements Transport {
   readonly s: NativeSocket;
   readonly conn: BunConn;
   #pending: Uint8Array[] = [];
-  #wantShutdown = false;
+  #onShut: (() => void) | undefined;
   #gone = false;
 
   constructor(s: NativeSocket, conn: BunConn) {
@@ -286,16 +295,20 @@ class NativeTransport implements Transport {
       }
       q.shift();
     }
-    if (this.#wantShutdown) {
-      this.#wantShutdown = false;
+    const shut = this.#onShut;
+    if (shut) {
+      this.#onShut = undefined;
       this.s.shutdown();
+      shut();
     }
     this.conn.onDrain();
   }
 
-  shutdown(): void {
-    if (this.#pending.length) this.#wantShutdown = true;
-    else this.s.shutdown();
+  shutdown(done: () => void): void {
+    if (this.#gone) return done();
+    if (this.#pending.length) return void (this.#onShut = done);
+    this.s.shutdown();
+    done();
   }
 
   pause(): void {
@@ -307,14 +320,12 @@ class NativeTransport implements Transport {
   }
 
   close(): void {
-    this.#gone = true;
-    this.#pending.length = 0;
+    this.closed();
     this.s.end();
   }
 
   abort(): void {
-    this.#gone = true;
-    this.#pending.length = 0;
+    this.closed();
     this.s.terminate();
   }
 
@@ -329,6 +340,9 @@ class NativeTransport implements Transport {
   closed(): void {
     this.#gone = true;
     this.#pending.length = 0;
+    const shut = this.#onShut;
+    this.#onShut = undefined;
+    shut?.();
   }
 }
 
@@ -420,8 +434,19 @@ class NodeTransport implements Transport {
     return this.s.write(b);
   }
 
-  shutdown(): void {
-    this.s.end();
+  shutdown(done: () => void): void {
+    if (this.s.destroyed) return done();
+    // end() flushes node's write queue first; its callback runs once the FIN is out. A
+    // destroy() in between emits "close", not the callback: catch that too.
+    let called = false;
+    const once = () => {
+      if (called) return;
+      called = true;
+      this.s.off("close", once);
+      done();
+    };
+    this.s.once("close", once);
+    this.s.end(once);
   }
 
   pause(): void {
@@ -537,9 +562,11 @@ function splice(ca: Conn, cb: Conn, o: SpliceOptions = {}): Promise<SpliceResult
       end() {
         if (eof || run.done) return;
         eof = true;
-        // Transport.shutdown() sends the FIN after any bytes still kept for dst.
-        void dst.closeWrite();
-        if (--open === 0) run.finish("eof");
+        // The direction is done only once dst has every byte and the FIN: finishing earlier
+        // would close dst with bytes still queued for it.
+        void dst.closeWrite().then(() => {
+          if (--open === 0) run.finish("eof");
+        });
       },
       close(err) {
         if (run.done) return;

@@ -83,6 +83,38 @@ describe("splice() half-close", () => {
   );
 });
 
+describe("splice() delivery at the end", () => {
+  it(
+    "delivers everything still queued for a slow client when both FINs are in",
+    { timeout: 20000 },
+    async () => {
+      const answer = new Uint8Array(randomBytes(4 * MiB));
+      const backend = rt.listen({ host: "127.0.0.1", port: 0 }, async (c) => {
+        await readAll(c);
+        await c.write(answer); // far more than the socket buffers hold
+        await c.closeWrite();
+        c.close();
+      });
+      const proxy = startProxy(backend.addr.port);
+      try {
+        const client = await rt.connect({ host: "127.0.0.1", port: proxy.port, timeoutMs: 2000 });
+        await client.write(enc.encode("GET"));
+        await client.closeWrite();
+        await sleep(300); // both FINs reach the proxy while most of the answer waits for us
+        const got = await within(readAll(client), 10000, "the whole answer");
+        client.close();
+        assert.equal(got.byteLength, answer.byteLength);
+        assert.deepEqual(got, answer);
+        const r = await within(proxy.results[0]!, 5000, "the splice result");
+        assert.deepEqual([r.reason, r.down], ["eof", answer.byteLength]);
+      } finally {
+        proxy.close();
+        backend.close();
+      }
+    },
+  );
+});
+
 /** Sends `chunks` random 1 MiB blocks; resolves with their sha256. */
 async function sendRandom(c: Conn, mib: number): Promise<string> {
   const h = createHash("sha256");
