@@ -1,7 +1,10 @@
 // watchFile for both runtimes through node:fs: watches the parent directory (an atomic
 // rename-save silently kills a watch on the file itself) and filters on the basename.
-import { type FSWatcher, watch } from "node:fs";
+// Kubernetes ConfigMap volumes update by swapping a `..data` symlink, so `..`-prefixed
+// entries count as changes too.
+import { type FSWatcher, statSync, watch } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
+import { toSluiceError } from "./_errors.ts";
 import type { Watcher } from "./types.ts";
 
 export function watchFileInDir(
@@ -21,13 +24,21 @@ export function watchFileInDir(
     if (!closed) onChange();
   }
 
-  const w: FSWatcher = watch(dir, { persistent: false }, (_event, filename) => {
-    if (closed || filename === null || filename === undefined) return;
-    // Deno may report full paths; Bun and Node report names relative to the directory.
-    if (basename(String(filename)) !== name) return;
-    if (timer !== undefined) clearTimeout(timer);
-    timer = setTimeout(fire, debounceMs);
-  });
+  let w: FSWatcher;
+  try {
+    // Deno's node:fs reports a missing directory asynchronously: check first, on both.
+    if (!statSync(dir).isDirectory()) throw new Error(`${dir} is not a directory`);
+    w = watch(dir, { persistent: false }, (_event, filename) => {
+      if (closed || filename === null || filename === undefined) return;
+      // Deno may report full paths; Bun and Node report names relative to the directory.
+      const entry = basename(String(filename));
+      if (entry !== name && !entry.startsWith("..")) return;
+      if (timer !== undefined) clearTimeout(timer);
+      timer = setTimeout(fire, debounceMs);
+    });
+  } catch (e) {
+    throw toSluiceError(e, `watch ${full} (its directory must exist)`);
+  }
   w.on("error", () => {/* the directory vanished: nothing more will come */});
 
   return {

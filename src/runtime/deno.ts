@@ -57,6 +57,8 @@ class DenoConn implements Conn {
   #unshifted: Uint8Array[] = [];
   /** A read whose result nobody took yet (its caller aborted): the next read gets it. */
   #pending: Promise<Uint8Array | null> | undefined;
+  /** A caller is awaiting a read right now (a second concurrent read is refused). */
+  #reading = false;
   #closed = false;
   #writeClosed = false;
 
@@ -101,15 +103,30 @@ class DenoConn implements Conn {
   async read(o?: { signal?: AbortSignal }): Promise<Uint8Array | null> {
     const u = this.#unshifted.shift();
     if (u) return u;
+    if (this.#reading) {
+      throw new SluiceError(
+        "EUNKNOWN",
+        `Cannot read from ${this.remote.host}:${this.remote.port}: a read is already pending`,
+      );
+    }
     if (!this.#pending) {
       const p = this.#rawRead();
       p.catch(() => {}); // observed by whoever takes it; never an unhandled rejection
       this.#pending = p;
     }
     const p = this.#pending;
-    const r = await raceSignal(p, o?.signal, `read from ${this.remote.host}:${this.remote.port}`);
-    if (this.#pending === p) this.#pending = undefined;
-    return r;
+    this.#reading = true;
+    try {
+      const r = await raceSignal(p, o?.signal, `read from ${this.remote.host}:${this.remote.port}`);
+      if (this.#pending === p) this.#pending = undefined;
+      return r;
+    } catch (e) {
+      // A failed read is consumed; an aborted one stays pending for the next read().
+      if (this.#pending === p && !(o?.signal?.aborted)) this.#pending = undefined;
+      throw e;
+    } finally {
+      this.#reading = false;
+    }
   }
 
   unshift(chunk: Uint8Array): void {

@@ -52,6 +52,18 @@ describe("Conn", () => {
     );
   }
 
+  it("refuses a second read() while one is pending", { timeout: 5000 }, async () => {
+    const p = await pair();
+    try {
+      const first = p.server.read();
+      await assert.rejects(p.server.read(), SluiceError);
+      await p.client.write(enc.encode("once"));
+      assert.equal(dec.decode((await within(first, 2000, "the first read"))!), "once");
+    } finally {
+      p.close();
+    }
+  });
+
   it("unshift() returns bytes to the front, in order", { timeout: 5000 }, async () => {
     const p = await pair();
     try {

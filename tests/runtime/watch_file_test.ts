@@ -2,9 +2,18 @@
 // create; other files in the directory are ignored.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SluiceError } from "../../src/errors.ts";
 import { rt, sleep, waitFor } from "./_helpers.ts";
 
 function setup(t: { after(fn: () => void): void }) {
@@ -75,4 +84,29 @@ describe("watchFile()", () => {
       assert.equal(s.calls(), 0);
     },
   );
+
+  it("follows a Kubernetes-style ..data symlink swap", { timeout: 10000 }, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "sluice-watch-k8s-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    for (const v of ["v1", "v2"]) {
+      mkdirSync(join(dir, v));
+      writeFileSync(join(dir, v, "routing.yaml"), `${v}\n`);
+    }
+    symlinkSync("v1", join(dir, "..data"));
+    symlinkSync("..data/routing.yaml", join(dir, "routing.yaml"));
+    let calls = 0;
+    const w = rt.watchFile(join(dir, "routing.yaml"), () => calls++, { debounceMs: 100 });
+    t.after(() => w.close());
+    await sleep(100);
+    symlinkSync("v2", join(dir, "..data_tmp"));
+    renameSync(join(dir, "..data_tmp"), join(dir, "..data"));
+    assert.ok(await waitFor(() => calls >= 1, 1000), "a callback within 1 s");
+  });
+
+  it("throws a SluiceError when the directory does not exist", () => {
+    assert.throws(
+      () => rt.watchFile("/nonexistent-sluice-dir/routing.yaml", () => {}),
+      SluiceError,
+    );
+  });
 });
