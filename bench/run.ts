@@ -299,9 +299,26 @@ async function main(): Promise<number> {
     await loop("bulk8", (t) => measure.bulk(t, tools, timing, 8));
   }
   if (args.only.has("idle")) {
+    // A fresh process per measurement: allocators and pools keep memory from earlier
+    // connections (HAProxy reuses its pools: 3 KiB per connection on a fresh process, 0 after),
+    // and a garbage collector may return memory in the middle of the next measurement.
     const proxies = targets.filter((t) => t.pid !== undefined);
     for (const [tag, count] of idleCounts) {
-      await loop(`idle ${count}`, (t) => measure.idle(t, tools, count, tag), proxies);
+      await loop(`idle ${count}`, async (t) => {
+        await t.stop();
+        const fresh = await startTarget(t.name, backends, {
+          dir,
+          repoRoot,
+          cpus: proxyCpus,
+          maxConns: idleMax,
+          entry: args.entry,
+        });
+        try {
+          return await measure.idle(fresh, tools, count, tag);
+        } finally {
+          await fresh.stop();
+        }
+      }, proxies);
     }
   }
   for (const t of targets) await t.stop();
@@ -401,7 +418,9 @@ async function main(): Promise<number> {
     for (const [rt, r] of Object.entries(scaleResults)) {
       say(
         `  ${rt}: cold start ${r.open_cold_ms} ms, hot ${r.open_hot_ms} ms from the file write, ` +
-          `one change ${r.change_ms} ms (${r.change_net_ms} ms net of the ${r.debounce_ms} ms debounce), ` +
+          `one change ${r.change_ms?.toFixed(1)} ms (${
+            r.change_net_ms?.toFixed(1)
+          } ms net of the ${r.debounce_ms} ms debounce), ` +
           `idle CPU ${r.idle_cpu_pct?.toFixed(2)} %, RSS ${
             Math.round((r.idle_rss_kib ?? 0) / 1024)
           } MiB`,

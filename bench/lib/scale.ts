@@ -174,8 +174,10 @@ export async function scale(o: ScaleOptions): Promise<Record<string, number>> {
     r.change_net_ms = r.change_ms - deb;
     if (logged.length) r.change_logged_ms = median(logged);
     o.say(
-      `  ${o.runtime}: one added listener accepting after ${r.change_ms} ms from the write ` +
-        `(${r.change_net_ms} ms after the ${deb} ms debounce${
+      `  ${o.runtime}: one added listener accepting after ${
+        r.change_ms.toFixed(1)
+      } ms from the write ` +
+        `(${r.change_net_ms.toFixed(1)} ms after the ${deb} ms debounce${
           logged.length ? `; log says opened at +${r.change_logged_ms} ms` : ""
         })`,
     );
