@@ -16,6 +16,7 @@ import {
 import { raceSignal } from "./_deadline.ts";
 import { fetchError, toSluiceError } from "./_errors.ts";
 import { onProcessSignal } from "./_signals.ts";
+import { genericSplice } from "./_generic_splice.ts";
 import { SpliceRun } from "./_splice_run.ts";
 import { watchFileInDir } from "./_watch_file.ts";
 import type {
@@ -524,8 +525,9 @@ function connect(o: ConnectOptions): Promise<Conn> {
 // ---- splice
 
 function splice(ca: Conn, cb: Conn, o: SpliceOptions = {}): Promise<SpliceResult> {
-  const a = ca as BunConn;
-  const b = cb as BunConn;
+  if (!(ca instanceof BunConn) || !(cb instanceof BunConn)) return genericSplice(ca, cb, o);
+  const a = ca;
+  const b = cb;
   const run = new SpliceRun(o, () => {
     a.close();
     b.close();

@@ -10,6 +10,7 @@ import { raceSignal } from "./_deadline.ts";
 import { fetchError, toSluiceError } from "./_errors.ts";
 import { nodeHttpsFetch } from "./_node_https_fetch.ts";
 import { onProcessSignal } from "./_signals.ts";
+import { genericSplice } from "./_generic_splice.ts";
 import { SpliceRun } from "./_splice_run.ts";
 import { watchFileInDir } from "./_watch_file.ts";
 import type {
@@ -367,8 +368,9 @@ function asError(e: unknown, action: string): Error {
 }
 
 function splice(ca: Conn, cb: Conn, o: SpliceOptions = {}): Promise<SpliceResult> {
-  const a = ca as DenoConn;
-  const b = cb as DenoConn;
+  if (!(ca instanceof DenoConn) || !(cb instanceof DenoConn)) return genericSplice(ca, cb, o);
+  const a = ca;
+  const b = cb;
   const run = new SpliceRun(o, () => {
     a.close();
     b.close();

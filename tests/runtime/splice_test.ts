@@ -339,3 +339,56 @@ describe("splice() end reasons", () => {
     }
   });
 });
+
+/** A Conn the adapter did not make: forwards to a real one, like a wrapper would. */
+function wrap(c: Conn): Conn {
+  return {
+    remote: c.remote,
+    local: c.local,
+    setNoDelay: (on) => c.setNoDelay(on),
+    setKeepAlive: (on) => c.setKeepAlive(on),
+    read: (o) => c.read(o),
+    unshift: (b) => c.unshift(b),
+    write: (b) => c.write(b),
+    closeWrite: () => c.closeWrite(),
+    close: () => c.close(),
+  };
+}
+
+describe("splice() with foreign conns", () => {
+  it(
+    "copies both ways with half-close through conns it did not create",
+    { timeout: 15000 },
+    async () => {
+      const backend = rt.listen({ host: "127.0.0.1", port: 0 }, async (c) => {
+        const req = await readAll(c);
+        await sleep(100);
+        await c.write(enc.encode(`echo:${dec.decode(req)}`));
+        await c.closeWrite();
+        c.close();
+      });
+      const results: Promise<SpliceResult>[] = [];
+      const front = rt.listen({ host: "127.0.0.1", port: 0 }, async (c) => {
+        const b = await rt.connect({ host: "127.0.0.1", port: backend.addr.port, timeoutMs: 2000 });
+        results.push(rt.splice(wrap(c), wrap(b), {}));
+      });
+      try {
+        const client = await rt.connect({
+          host: "127.0.0.1",
+          port: front.addr.port,
+          timeoutMs: 2000,
+        });
+        await client.write(enc.encode("hi"));
+        await client.closeWrite();
+        assert.equal(dec.decode(await within(readAll(client), 5000, "the echo")), "echo:hi");
+        client.close();
+        await waitFor(() => results.length === 1, 2000);
+        const r = await within(results[0]!, 5000, "the splice result");
+        assert.deepEqual([r.reason, r.up, r.down], ["eof", 2, 7]);
+      } finally {
+        front.close();
+        backend.close();
+      }
+    },
+  );
+});
