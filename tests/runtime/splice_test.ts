@@ -392,3 +392,44 @@ describe("splice() with foreign conns", () => {
     },
   );
 });
+
+describe("splice() handover", () => {
+  it(
+    "hands over megabytes that queued up before the splice began, in order",
+    { timeout: 15000 },
+    async () => {
+      const data = new Uint8Array(randomBytes(4 * MiB));
+      const backend = rt.listen({ host: "127.0.0.1", port: 0 }, async (c) => {
+        await c.write(data).catch(() => {}); // sent before anyone splices
+        await c.closeWrite().catch(() => {});
+        await readAll(c).catch(() => {});
+        c.close();
+      });
+      const results: Promise<SpliceResult>[] = [];
+      const front = rt.listen({ host: "127.0.0.1", port: 0 }, async (c) => {
+        const b = await rt.connect({ host: "127.0.0.1", port: backend.addr.port, timeoutMs: 2000 });
+        await sleep(300); // the backend's bytes pile up on b (and the client's on c)
+        results.push(rt.splice(c, b));
+      });
+      try {
+        const client = await rt.connect({
+          host: "127.0.0.1",
+          port: front.addr.port,
+          timeoutMs: 2000,
+        });
+        await client.write(enc.encode("early bytes"));
+        await client.closeWrite();
+        const got = await within(readAll(client), 10000, "the queued 4 MiB");
+        client.close();
+        assert.equal(got.byteLength, data.byteLength);
+        assert.deepEqual(got, data);
+        await waitFor(() => results.length === 1, 2000);
+        const r = await within(results[0]!, 5000, "the splice result");
+        assert.deepEqual([r.reason, r.up, r.down], ["eof", 11, data.byteLength]);
+      } finally {
+        front.close();
+        backend.close();
+      }
+    },
+  );
+});
