@@ -11,6 +11,9 @@ need nginx nginx
 need iperf3 iperf3
 need promtool prometheus
 need chromium chromium
+need openssl openssl
+# nginx as a PROXY-protocol consumer and bench target needs its stream module.
+[ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || want+=(libnginx-mod-stream)
 [ ${#want[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "install_peers: missing ${want[*]} and cannot apt-get here; the tests that need them skip"
