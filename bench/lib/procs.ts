@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, openSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import process from "node:process";
+import { signalChild } from "../../tests/_support/signal_child.ts";
 
 export interface Proc {
   readonly name: string;
@@ -98,8 +99,8 @@ export function start(name: string, cmd: string, args: string[], o: StartOptions
     },
     async kill(sig = "SIGTERM") {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill(sig);
-      const t = setTimeout(() => child.kill("SIGKILL"), 3000);
+      signalChild(child, sig);
+      const t = setTimeout(() => signalChild(child, "SIGKILL"), 3000);
       await exited;
       clearTimeout(t);
     },

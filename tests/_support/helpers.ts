@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import process from "node:process";
 import { getRuntime } from "../../src/runtime/detect.ts";
 import type { Conn, Listener, Runtime } from "../../src/runtime/types.ts";
+import { signalChild } from "./signal_child.ts";
 
 export const ROOT = resolve(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "../..");
 
@@ -300,7 +301,7 @@ export function spawnSluice(
       });
     },
     signal(sig) {
-      if (code === undefined) child.kill(sig);
+      if (code === undefined) signalChild(child, sig);
     },
     async exited(timeoutMs = 10_000) {
       let t: ReturnType<typeof setTimeout> | undefined;
@@ -308,7 +309,7 @@ export function spawnSluice(
       const r = await Promise.race([exit, timeout]);
       clearTimeout(t);
       if (r === "timeout") {
-        child.kill("SIGKILL");
+        signalChild(child, "SIGKILL");
         throw new Error(
           `sluice did not exit within ${timeoutMs} ms:\n${lines.slice(-20).join("\n")}`,
         );
@@ -316,7 +317,7 @@ export function spawnSluice(
       return r;
     },
     kill() {
-      if (code === undefined) child.kill("SIGKILL");
+      if (code === undefined) signalChild(child, "SIGKILL");
     },
   };
 }

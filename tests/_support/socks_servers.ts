@@ -7,6 +7,7 @@ import { join } from "node:path";
 import process from "node:process";
 import type { Runtime } from "../../src/runtime/types.ts";
 import { delay, freePort, tempDir } from "./helpers.ts";
+import { signalChild } from "./signal_child.ts";
 
 export interface SocksServer {
   readonly name: string;
@@ -95,10 +96,10 @@ async function answersSocks5(rt: Runtime, port: number): Promise<boolean> {
 
 async function stopChild(s: Started): Promise<void> {
   if (s.child.exitCode !== null || s.child.signalCode !== null) return;
-  s.child.kill("SIGTERM");
+  signalChild(s.child, "SIGTERM");
   const t = await Promise.race([s.exited.then(() => "exited"), delay(3000).then(() => "late")]);
   if (t === "late") {
-    s.child.kill("SIGKILL");
+    signalChild(s.child, "SIGKILL");
     await Promise.race([s.exited, delay(2000)]);
   }
 }
