@@ -25,6 +25,8 @@ export interface MonitoredBackend {
 export interface HealthMonitor {
   /** Makes the checkers of `scope` (a listener key) match `spec` and `backends`. */
   sync(scope: string, spec: HealthSpec | undefined, backends: readonly MonitoredBackend[]): void;
+  /** True when `scope` has checkers running. */
+  has(scope: string): boolean;
   /** Stops every checker of `scope`. */
   drop(scope: string): void;
   /** Stops everything. */
@@ -107,6 +109,9 @@ export function createHealthMonitor(
       }
       if (next.size > 0) scopes.set(scope, next);
       else scopes.delete(scope);
+    },
+    has(scope) {
+      return scopes.has(scope);
     },
     drop(scope) {
       const current = scopes.get(scope);

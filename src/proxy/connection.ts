@@ -2,6 +2,7 @@
 // splice, and the access-log line. Every path closes both sockets.
 import type { ByteCounters, Conn, Runtime, SockAddr, SpliceEndReason } from "../runtime/types.ts";
 import { selectBackends } from "../balancer/select.ts";
+import { readKeyBytes } from "../balancer/first_bytes.ts";
 import { errorCode, errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { BackendRuntime } from "./backend.ts";
@@ -11,6 +12,12 @@ import type { Dialer, EngineObserver } from "./types.ts";
 
 /** How long a trusted peer may take to send its PROXY header. */
 const PROXY_HEADER_TIMEOUT_MS = 5000;
+/**
+ * How long `hash_key = "first_bytes:..."` waits for the key bytes before choosing with what
+ * arrived (fewer bytes, or none: then the client IP is the key). Protocols where the server
+ * speaks first never send them, so this bounds the delay they would see.
+ */
+export const FIRST_BYTES_TIMEOUT_MS = 1000;
 
 export interface ActiveConnection {
   readonly abort: AbortController;
@@ -89,9 +96,19 @@ export async function handleConnection(
         return;
       }
     }
-    const { order, failOpen } = selectBackends([...l.backends.values()], l.strategy, {
-      ip: clientAddr.host,
-    });
+    const hashKey = s.balance === "hash" ? s.hashKey : undefined;
+    const keyBytes = hashKey?.kind === "first_bytes"
+      ? await readKeyBytes(client, {
+        start: hashKey.start,
+        end: hashKey.end,
+        timeoutMs: FIRST_BYTES_TIMEOUT_MS,
+      })
+      : undefined;
+    const { order, failOpen } = selectBackends(
+      l.candidates,
+      l.strategy,
+      keyBytes ? { ip: clientAddr.host, keyBytes } : { ip: clientAddr.host },
+    );
     if (failOpen !== l.failingOpen) {
       l.failingOpen = failOpen;
       if (failOpen) {

@@ -8,6 +8,8 @@ import { BackendRuntime } from "./backend.ts";
 import { type ConnectionContext, handleConnection } from "./connection.ts";
 import { createDirectDialer } from "./direct_dialer.ts";
 import { ListenerRuntime } from "./listener.ts";
+import { createResolver, type Resolver } from "./resolver.ts";
+import { createHealthMonitor } from "../health/monitor.ts";
 import type { Dialer, EngineControl, EngineObserver, ListenerView } from "./types.ts";
 
 export interface EngineOptions {
@@ -24,6 +26,8 @@ export interface EngineOptions {
   observer?: EngineObserver;
   /** How to reach backends behind a proxy URL; without it such backends cannot be dialed. */
   proxyDialer?: (proxy: ProxyUrl) => Dialer;
+  /** Expands backend host names (tests inject lookups). @default a DNS resolver of its own */
+  resolver?: Resolver;
 }
 
 export interface Engine extends EngineControl {
@@ -45,6 +49,8 @@ export function createEngine(o: EngineOptions): Engine {
   const direct = createDirectDialer(o.rt);
   const proxyDialers = new Map<string, Dialer>();
   let stopped = false;
+  const resolver = o.resolver ?? createResolver({ log: log.child("dns") });
+  const health = createHealthMonitor({ rt: o.rt, log: log.child("health") });
 
   const ctx: ConnectionContext = {
     rt: o.rt,
@@ -68,8 +74,30 @@ export function createEngine(o: EngineOptions): Engine {
     void handleConnection(ctx, l, c);
   }
 
+  /** Active checks follow the pool: started, restarted or stopped per backend. */
+  function syncHealth(l: ListenerRuntime): void {
+    if (l.state === "draining") return;
+    const spec = l.plan.settings.health;
+    // Cheap exit for the common case of a listener without checks that never had any.
+    if (!spec && !health.has(l.key)) return;
+    health.sync(
+      l.key,
+      spec,
+      l.candidates.map((b) => ({
+        key: b.key,
+        host: b.plan.host,
+        port: b.plan.port,
+        dialer: ctx.dialerFor(b),
+        setHealth: (state) => {
+          b.health = state;
+        },
+      })),
+    );
+  }
+
   function retire(l: ListenerRuntime): void {
     active.delete(l.key);
+    health.drop(l.key);
     draining.set(
       l,
       new Promise<void>((resolve) =>
@@ -81,14 +109,19 @@ export function createEngine(o: EngineOptions): Engine {
     );
   }
 
-  function findBackend(listener: string, backend: string): BackendRuntime | undefined {
+  /**
+   * The backends `backend` names on a listener: by key, by address, or by the host name they
+   * were expanded from (drain "db.internal:5432" drains each of its addresses).
+   */
+  function findBackends(listener: string, backend: string): BackendRuntime[] {
     const l = active.get(listener) ??
       [...active.values()].find((x) => `${x.plan.label}:${x.plan.port}` === listener);
-    if (!l) return undefined;
+    if (!l) return [];
     const byKey = l.backends.get(backend);
-    if (byKey) return byKey;
-    const byAddress = [...l.backends.values()].filter((b) => b.plan.address === backend);
-    return byAddress.length === 1 ? byAddress[0] : undefined;
+    if (byKey) return [byKey];
+    return l.candidates.filter((b) =>
+      b.plan.address === backend || b.key.startsWith(`${backend}=`)
+    );
   }
 
   return {
@@ -109,6 +142,8 @@ export function createEngine(o: EngineOptions): Engine {
           bindRetryMs: () => bindRetryMs,
           reusePort: o.reusePort ?? false,
           onConn,
+          resolver,
+          onPoolChanged: syncHealth,
         });
         active.set(key, created);
         created.bind();
@@ -122,6 +157,8 @@ export function createEngine(o: EngineOptions): Engine {
     async shutdown() {
       stopped = true;
       for (const l of [...active.values()]) retire(l);
+      health.close();
+      resolver.close();
       await Promise.all(draining.values());
     },
     listeners(): ListenerView[] {
@@ -129,14 +166,15 @@ export function createEngine(o: EngineOptions): Engine {
       return views.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
     },
     setDrain(listener, backend, drain) {
-      const b = findBackend(listener, backend);
-      if (!b) return false;
-      b.drainOverride = drain;
-      log.info(drain ? "backend drained" : "backend undrained", {
-        listener,
-        backend: b.plan.address,
-      });
-      return true;
+      const found = findBackends(listener, backend);
+      for (const b of found) {
+        b.drainOverride = drain;
+        log.info(drain ? "backend drained" : "backend undrained", {
+          listener,
+          backend: b.plan.address,
+        });
+      }
+      return found.length > 0;
     },
   };
 }

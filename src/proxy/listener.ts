@@ -9,6 +9,8 @@ import type { Logger } from "../log.ts";
 import { BackendRuntime } from "./backend.ts";
 import { createCidrMatcher } from "./cidr.ts";
 import type { ActiveConnection } from "./connection.ts";
+import { expandBackends, needsResolution } from "./expand.ts";
+import type { Resolver } from "./resolver.ts";
 import type { ListenerCounters, ListenerState, ListenerView } from "./types.ts";
 
 export interface ListenerRuntimeOptions {
@@ -17,6 +19,10 @@ export interface ListenerRuntimeOptions {
   bindRetryMs: () => number;
   reusePort: boolean;
   onConn: (l: ListenerRuntime, c: Conn) => void;
+  /** Expands backend host names to their addresses; names are dialed as they are without it. */
+  resolver?: Resolver;
+  /** Called after the pool changed (plan update, DNS change): health checks follow it. */
+  onPoolChanged?: (l: ListenerRuntime) => void;
 }
 
 export class ListenerRuntime {
@@ -37,6 +43,8 @@ export class ListenerRuntime {
   };
   /** Current pool, by backend key, in plan order. */
   backends = new Map<string, BackendRuntime>();
+  /** `backends` as an array, rebuilt with the pool rather than on every connection. */
+  candidates: BackendRuntime[] = [];
   /** Backends removed from the plan that still carry connections. */
   readonly retired = new Set<BackendRuntime>();
   readonly conns = new Set<ActiveConnection>();
@@ -45,6 +53,8 @@ export class ListenerRuntime {
   #retry: ReturnType<typeof setTimeout> | undefined;
   #drainTimer: ReturnType<typeof setTimeout> | undefined;
   #onIdle: (() => void) | undefined;
+  /** Backend host names being kept resolved, with the function that stops each watch. */
+  readonly #watches = new Map<string, () => void>();
 
   constructor(plan: ListenerPlan, o: ListenerRuntimeOptions) {
     this.plan = plan;
@@ -107,8 +117,13 @@ export class ListenerRuntime {
   }
 
   #syncBackends(): void {
+    this.#watchNames();
+    const resolver = this.#o.resolver;
+    const plans = resolver
+      ? expandBackends(this.plan.backends, (h) => resolver.cached(h))
+      : this.plan.backends;
     const next = new Map<string, BackendRuntime>();
-    for (const bp of this.plan.backends) {
+    for (const bp of plans) {
       let b = this.backends.get(bp.key);
       if (b) b.plan = bp;
       else {
@@ -127,6 +142,35 @@ export class ListenerRuntime {
       if (b.counters.active > 0) this.retired.add(b);
     }
     this.backends = next;
+    this.candidates = [...next.values()];
+    this.#o.onPoolChanged?.(this);
+  }
+
+  /** Keeps every backend host name of the plan resolved; a change of addresses re-syncs. */
+  #watchNames(): void {
+    const resolver = this.#o.resolver;
+    if (!resolver) return;
+    const names = new Set<string>();
+    for (const b of this.plan.backends) if (needsResolution(b)) names.add(b.host);
+    for (const [name, stop] of this.#watches) {
+      if (names.has(name)) continue;
+      stop();
+      this.#watches.delete(name);
+    }
+    for (const name of names) {
+      if (this.#watches.has(name)) continue;
+      this.#watches.set(
+        name,
+        resolver.watch(name, () => {
+          if (this.state !== "draining") this.#syncBackends();
+        }),
+      );
+    }
+  }
+
+  #unwatchNames(): void {
+    for (const stop of this.#watches.values()) stop();
+    this.#watches.clear();
   }
 
   /** A backend that was retired and whose last connection ended is forgotten. */
@@ -139,6 +183,7 @@ export class ListenerRuntime {
     clearTimeout(this.#retry);
     this.#retry = undefined;
     this.#closeSocket();
+    this.#unwatchNames();
     this.state = "draining";
     this.#o.log.info("listener closed", { listener: this.key, open_connections: this.conns.size });
     this.#onIdle = () => {
