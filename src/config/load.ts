@@ -23,6 +23,7 @@ import type {
   NomadProviderConfig,
   TlsFiles,
 } from "./types.ts";
+import { isLoopbackHost, parseAdminListener as parseListenAddress } from "../admin/exposure.ts";
 
 export { ConfigError } from "./config_error.ts";
 export type { ConfigProblem } from "./config_error.ts";
@@ -141,22 +142,6 @@ function aliasGomaxprocs(layer: Json): void {
     if (rt.workers === undefined) rt.workers = rt.gomaxprocs;
     delete rt.gomaxprocs;
   }
-}
-
-function isLoopbackHost(host: string): boolean {
-  if (host === "localhost" || host === "::1") return true;
-  return isIP(host) === 4 && host.startsWith("127.");
-}
-
-/** "host:port" with port 0..65535 (0 = any free port, used by tests). */
-function parseListenAddress(s: string): { host: string; port: number } | undefined {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s);
-  if (!m) return undefined;
-  const host = (m[1] ?? m[2]) as string;
-  const port = Number(m[3]);
-  if (port > 65535) return undefined;
-  if (m[1] !== undefined && isIP(host) !== 6) return undefined;
-  return { host, port };
 }
 
 class Collector {
