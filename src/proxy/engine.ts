@@ -133,7 +133,9 @@ export function createEngine(o: EngineOptions): Engine {
       for (const [key, plan] of table.listeners) {
         const l = active.get(key);
         if (l) {
-          l.update(plan);
+          // The table builder hands back the same plan object for an unchanged listener, so a
+          // change in a table of thousands touches only the listeners it changed.
+          if (l.plan !== plan) l.update(plan);
           continue;
         }
         const created = new ListenerRuntime(plan, {
