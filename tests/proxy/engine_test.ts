@@ -173,6 +173,58 @@ describe("engine", () => {
     }
   });
 
+  it("half-close: the client's FIN goes through and the backend's answer 200 ms later arrives", async () => {
+    const server = startServer(rt, async (c) => {
+      const req = await readAll(c); // ends only when the client's FIN came through sluice
+      await delay(200);
+      await c.write(bytes(`answer to ${req}`));
+      await c.closeWrite();
+      c.close();
+    });
+    const e = engine();
+    const port = await freePort(rt);
+    e.apply(table(listener(port, [backend(server.port)])));
+    try {
+      const c = await rt.connect({ host: "127.0.0.1", port, timeoutMs: 2000 });
+      await c.write(bytes("question"));
+      await c.closeWrite();
+      assert.equal(await within(readAll(c), 5000, "the answer"), "answer to question");
+      c.close();
+    } finally {
+      await e.shutdown();
+      server.close();
+    }
+  });
+
+  it("half-close: the backend's FIN goes through and the client's later bytes still arrive", async () => {
+    let received: Promise<string> | undefined;
+    const server = startServer(rt, (c) => {
+      received = (async () => {
+        await c.write(bytes("banner"));
+        await c.closeWrite(); // the backend finishes first
+        const all = await readAll(c);
+        c.close();
+        return all;
+      })();
+    });
+    const e = engine();
+    const port = await freePort(rt);
+    e.apply(table(listener(port, [backend(server.port)])));
+    try {
+      const c = await rt.connect({ host: "127.0.0.1", port, timeoutMs: 2000 });
+      assert.equal(await within(readAll(c), 5000, "the banner and FIN"), "banner");
+      await delay(200);
+      await c.write(bytes("late data"));
+      await c.closeWrite();
+      await waitFor(() => received, { what: "the backend to accept" });
+      assert.equal(await within(received!, 5000, "the late data"), "late data");
+      c.close();
+    } finally {
+      await e.shutdown();
+      server.close();
+    }
+  });
+
   it("64 MiB each way arrive with equal sha256", { timeout: 120_000 }, async () => {
     const echo = startEchoServer(rt);
     const e = engine();
