@@ -5,6 +5,7 @@ import { formatFromPath as formatOfPath } from "../config/text_format.ts";
 import { hint } from "../config/did_you_mean.ts";
 import { show } from "../config/issues.ts";
 import { validateServices } from "./service.ts";
+import { parseTomlServices, type TomlPieceCache } from "./toml_services.ts";
 import type { RouteProblem, ServiceSpec } from "./types.ts";
 
 export type DocumentFormat = "toml" | "yaml" | "json";
@@ -32,6 +33,29 @@ export function formatFromContentType(ct: string): DocumentFormat | undefined {
 
 const TOP_KEYS = ["services", "$schema"];
 
+/** The last TOML pieces of the most recent sources (a file path, an HTTP URL), oldest first. */
+const tomlCaches = new Map<string, TomlPieceCache>();
+const TOML_CACHE_SOURCES = 8;
+
+function tomlCacheFor(source: string): TomlPieceCache {
+  let c = tomlCaches.get(source);
+  if (c) tomlCaches.delete(source); // re-inserted below: most recent last
+  else c = { pieces: new Map() };
+  tomlCaches.set(source, c);
+  if (tomlCaches.size > TOML_CACHE_SOURCES) {
+    tomlCaches.delete(tomlCaches.keys().next().value as string);
+  }
+  return c;
+}
+
+function parseData(text: string, format: DocumentFormat, source: string): unknown {
+  if (format === "toml") {
+    const fast = parseTomlServices(text, tomlCacheFor(source));
+    if (fast !== undefined) return fast;
+  }
+  return parseText(text, format);
+}
+
 /**
  * Parses and validates a routing document. Throws SluiceError("ROUTING",
  * "<source>:<line>:<column>: <message>") when the text does not parse or is not a routing
@@ -46,7 +70,7 @@ export function parseRoutingDocument(
   if (text.replace(/^\uFEFF/, "").trim() === "") return { services: [], problems: [] };
   let data: unknown;
   try {
-    data = parseText(text, format);
+    data = parseData(text, format, source);
   } catch (err) {
     if (err instanceof TextSyntaxError) {
       throw new SluiceError("ROUTING", `${source}:${err.line}:${err.column}: ${err.reason}`, {

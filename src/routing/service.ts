@@ -316,16 +316,40 @@ function validateOne(
   return spec;
 }
 
+/** A service validated before, by its raw object: documents re-parsed piecewise hand it on again. */
+interface Validated {
+  readonly source: string;
+  /** Only for a service without a name: its problems name it by position ("#3"). */
+  readonly index: number | undefined;
+  readonly spec: ServiceSpec | undefined;
+  readonly problems: readonly RouteProblem[];
+}
+const validated = new WeakMap<object, Validated>();
+
 /**
  * Validates raw service objects (SPEC section 3 schema) from `source` (a file path, "consul",
  * "http:https://..."). Invalid services are dropped alone; see the rules at the top of the file.
+ * A raw object seen before (the same object, from the same source) gives the same result
+ * object again without new work: raw data is never changed after parsing.
  */
 export function validateServices(raw: readonly unknown[], source: string): ParsedDocument {
   const services: ServiceSpec[] = [];
   const problems: RouteProblem[] = [];
   raw.forEach((r, i) => {
-    const spec = validateOne(r, i, source, problems);
+    const known = isPlainObject(r) ? validated.get(r) : undefined;
+    if (known && known.source === source && (known.index === undefined || known.index === i)) {
+      if (known.spec) services.push(known.spec);
+      for (const p of known.problems) problems.push(p);
+      return;
+    }
+    const mine: RouteProblem[] = [];
+    const spec = validateOne(r, i, source, mine);
     if (spec) services.push(spec);
+    for (const p of mine) problems.push(p);
+    if (isPlainObject(r)) {
+      const named = typeof r.name === "string" && r.name !== "";
+      validated.set(r, { source, index: named ? undefined : i, spec, problems: mine });
+    }
   });
   return { services, problems };
 }

@@ -1,0 +1,165 @@
+// Re-reading a routing document after a small edit: the piecewise TOML parse gives what a
+// whole-text parse gives, unchanged services come back as the same objects, and the table
+// builder hands unchanged listeners their previous plan object (the engine skips those).
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { parseText } from "../../src/config/text_format.ts";
+import { parseRoutingDocument } from "../../src/routing/document.ts";
+import { parseTomlServices, type TomlPieceCache } from "../../src/routing/toml_services.ts";
+import { validateServices } from "../../src/routing/service.ts";
+import { buildTable } from "../../src/routing/table.ts";
+import { DEFAULT_SETTINGS } from "../../src/config/load.ts";
+import type { ServiceSpec, TableConfig } from "../../src/routing/types.ts";
+
+const cfg: TableConfig = {
+  allowed: { local: "127.0.0.1", any: "0.0.0.0" },
+  portMin: 2000,
+  portMax: 3000,
+  defaults: DEFAULT_SETTINGS,
+};
+
+function svc(name: string, port: number, backend = "10.0.0.1:80"): string {
+  return `[[services]]\nname = "${name}"\nlistener = "local:${port}"\nbackends = ["${backend}"]\n`;
+}
+
+let sources = 0;
+/** A source name of its own, so no test sees another test's cached pieces. */
+function source(): string {
+  return `/t/${++sources}/routing.toml`;
+}
+
+describe("parseTomlServices()", () => {
+  const same = (text: string) => {
+    const fast = parseTomlServices(text, { pieces: new Map() });
+    assert.notEqual(fast, undefined, "expected the piecewise path");
+    assert.deepEqual(fast, parseText(text, "toml"));
+  };
+
+  it("gives what a whole-text parse gives", () => {
+    same(svc("a", 2001) + "\n" + svc("b", 2002));
+    same(`"$schema" = "./routing.schema.json"\n# comment\n\n` + svc("a", 2001));
+    same(svc("a", 2001) + '[services.health]\ntype = "tcp"\n\n' + svc("b", 2002));
+    same(
+      svc("a", 2001).replaceAll("\n", "\r\n") + "\r\n" + svc("b", 2002).replaceAll("\n", "\r\n"),
+    );
+    same(
+      '[[services]]\nname = "a"\nlistener = "local:2001"\n' +
+        '[[services.backends]]\naddress = "10.0.0.2:80"\nweight = 2\n' +
+        '  [[services]]\nname = "indented"\nlistener = "local:2003"\nbackends = []\n',
+    );
+    same(svc("a", 2001) + svc("a", 2001)); // a duplicate stays two services
+  });
+
+  it("declines what the pieces cannot tell alone, and the whole parse decides", () => {
+    const cache: TomlPieceCache = { pieces: new Map() };
+    // A multi-line string holding a header line: the piece before it does not parse.
+    const inString = svc("a", 2001).replace(
+      "backends",
+      "notes = '''\n[[services]]\nname = \"x\"\n'''\nbackends",
+    );
+    assert.equal(parseTomlServices(inString, cache), undefined);
+    // Another table after a service, and a prefix that defines services itself.
+    assert.equal(parseTomlServices(svc("a", 2001) + "[other]\nx = 1\n", cache), undefined);
+    assert.equal(parseTomlServices("services = []\n" + svc("a", 2001), cache), undefined);
+    assert.equal(parseTomlServices("x = 1\n", cache), undefined);
+    assert.equal(cache.pieces.size, 0);
+    // Through parseRoutingDocument the whole-text result stands.
+    const d = parseRoutingDocument(inString, "toml", source());
+    assert.equal(d.services.length, 1);
+    assert.deepEqual(d.problems.map((p) => p.field), ["notes"]);
+  });
+
+  it("reports a syntax error at its line in the whole document", () => {
+    const text = svc("a", 2001) + "\n" + svc("b", 2002) + 'oops = "\n';
+    assert.throws(
+      () => parseRoutingDocument(text, "toml", "/r.toml"),
+      /\/r\.toml:10:\d+: /,
+    );
+  });
+
+  it("keeps only the pieces of the latest version", () => {
+    const cache: TomlPieceCache = { pieces: new Map() };
+    parseTomlServices(svc("a", 2001) + svc("b", 2002), cache);
+    const second = parseTomlServices(svc("a", 2001) + svc("c", 2003), cache);
+    assert.equal((second?.services as unknown[]).length, 2);
+    assert.equal(cache.pieces.size, 3); // the empty prefix, a and c
+  });
+});
+
+describe("unchanged services after an edit", () => {
+  it("come back as the same ServiceSpec objects; edited ones are new", () => {
+    const src = source();
+    const one = parseRoutingDocument(svc("a", 2001) + svc("b", 2002), "toml", src);
+    const two = parseRoutingDocument(svc("a", 2001) + svc("b", 2002, "10.0.0.9:80"), "toml", src);
+    assert.equal(two.services[0], one.services[0]);
+    assert.notEqual(two.services[1], one.services[1]);
+    assert.equal(two.services[1]?.backends[0]?.address, "10.0.0.9:80");
+  });
+
+  it("repeat their problems each time", () => {
+    const src = source();
+    const text = svc("a", 2001).replace("backends", "colour = 1\nbackends");
+    const one = parseRoutingDocument(text, "toml", src);
+    const two = parseRoutingDocument(text + svc("b", 2002), "toml", src);
+    assert.equal(one.problems.length, 1);
+    assert.deepEqual(two.problems, one.problems);
+  });
+
+  it("validateServices() reuses a result only for the same source and, unnamed, position", () => {
+    const raw = { name: "a", listener: "local:2001", backends: ["10.0.0.1:80"] };
+    const a = validateServices([raw], "s1");
+    assert.equal(validateServices([{}, raw], "s1").services[0], a.services[0]);
+    assert.notEqual(validateServices([raw], "s2").services[0], a.services[0]);
+    const unnamed = { listener: "local:2001", backends: ["10.0.0.1:80"] };
+    assert.equal(validateServices([unnamed], "s1").problems[0]?.service, "#0");
+    assert.equal(validateServices([{}, unnamed], "s1").problems.at(-1)?.service, "#1");
+  });
+});
+
+describe("buildTable() after an edit", () => {
+  const routes = (services: readonly ServiceSpec[]) => [{ provider: "file", services }];
+
+  it("hands unchanged listeners their previous plan object", () => {
+    const src = source();
+    const one = parseRoutingDocument(svc("a", 2001) + svc("b", 2002), "toml", src);
+    const t1 = buildTable(routes(one.services), cfg).table;
+    const two = parseRoutingDocument(
+      svc("a", 2001) + svc("b", 2002, "10.0.0.9:80") + svc("c", 2003),
+      "toml",
+      src,
+    );
+    const t2 = buildTable(routes(two.services), cfg).table;
+    assert.equal(t2.listeners.get("127.0.0.1:2001"), t1.listeners.get("127.0.0.1:2001"));
+    assert.notEqual(t2.listeners.get("127.0.0.1:2002"), t1.listeners.get("127.0.0.1:2002"));
+    assert.equal(t2.listeners.get("127.0.0.1:2002")?.backends[0]?.address, "10.0.0.9:80");
+    assert.deepEqual([...t2.listeners.keys()], [
+      "127.0.0.1:2001",
+      "127.0.0.1:2002",
+      "127.0.0.1:2003",
+    ]);
+  });
+
+  it("builds a new plan when the defaults, the range or a listener's members change", () => {
+    const { services } = parseRoutingDocument(svc("a", 2001) + svc("b", 2002), "toml", source());
+    const t1 = buildTable(routes(services), cfg).table;
+    const key = "127.0.0.1:2001";
+    const defaults = { ...DEFAULT_SETTINGS, connectAttempts: 7 };
+    const t2 = buildTable(routes(services), { ...cfg, defaults }).table;
+    assert.notEqual(t2.listeners.get(key), t1.listeners.get(key));
+    assert.equal(t2.listeners.get(key)?.settings.connectAttempts, 7);
+    const t3 = buildTable(routes(services), { ...cfg, defaults, portMin: 2002 });
+    assert.deepEqual([...t3.table.listeners.keys()], ["127.0.0.1:2002"]);
+    assert.equal(t3.problems[0]?.service, "a");
+    // A second service joins listener 2001: a shared pool, so a new plan.
+    const joined = validateServices(
+      [{ name: "z", listener: "local:2001", backends: ["10.0.0.5:80"] }],
+      "other",
+    ).services;
+    const t4 = buildTable([...routes(services), { provider: "x", services: joined }], cfg).table;
+    assert.deepEqual(t4.listeners.get(key)?.services, ["a", "z"]);
+    assert.equal(t4.listeners.get(key)?.backends.length, 2);
+    // ...and leaves again: the plan equals the first one.
+    const t5 = buildTable(routes(services), cfg).table;
+    assert.deepEqual(t5.listeners.get(key), t1.listeners.get(key));
+  });
+});
