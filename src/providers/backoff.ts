@@ -39,9 +39,9 @@ export function createBackoff(o: BackoffOptions = {}): Backoff {
 }
 
 export interface TokenBucketOptions {
-  /** Tokens available at once. @default 2 */
+  /** Tokens available at once. @default 5 */
   burst?: number;
-  /** One token comes back every refillMs. @default 15000 */
+  /** One token comes back every refillMs. @default 1000 */
   refillMs?: number;
   /** @default Date.now */
   now?: () => number;
@@ -53,12 +53,17 @@ export interface TokenBucket {
 }
 
 /**
- * A token bucket as the Consul reference recommends (burst 2, one per 15 s by default):
- * a churning index cannot make the loop ask faster than the refill rate.
+ * A token bucket (rule C4 of the Consul reference: rate-limit the loop, never a fixed sleep):
+ * a churning index cannot make the loop ask faster than the refill rate. The reference's
+ * numbers (burst 2, one per 15 s) would hold a routed change back for up to 15 s whenever
+ * three wake-ups come close together, and on a busy datacenter every unrelated check flap
+ * wakes the list query, so sluice's defaults are burst 5 and one per second: at most about one
+ * list request per second per provider under churn, and a routed change still lands within
+ * about a second.
  */
 export function createTokenBucket(o: TokenBucketOptions = {}): TokenBucket {
-  const burst = o.burst ?? 2;
-  const refill = o.refillMs ?? 15_000;
+  const burst = o.burst ?? 5;
+  const refill = o.refillMs ?? 1000;
   const now = o.now ?? Date.now;
   let tokens = burst;
   let last = now();

@@ -239,8 +239,9 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
   const random = o.random ?? Math.random;
   const pacing = o.pacing ?? {};
   const bucket: TokenBucket = createTokenBucket({
-    burst: pacing.bucket?.burst ?? 2,
-    refillMs: pacing.bucket?.refillMs ?? 15_000,
+    // Defaults in createTokenBucket (burst 5, one per second): see why there.
+    ...(pacing.bucket?.burst !== undefined ? { burst: pacing.bucket.burst } : {}),
+    ...(pacing.bucket?.refillMs !== undefined ? { refillMs: pacing.bucket.refillMs } : {}),
   });
   const backoff: Backoff = createBackoff({
     baseMs: pacing.backoff?.baseMs ?? 1000,
