@@ -12,6 +12,11 @@ function byTier<C extends Candidate>(
   strategy: Strategy,
   client: ClientInfo,
 ): C[] {
+  // The common pool has one tier: no grouping, no sort (this runs for every connection).
+  const first = list[0]?.tier;
+  let oneTier = true;
+  for (let i = 1; i < list.length && oneTier; i++) oneTier = list[i]!.tier === first;
+  if (oneTier) return strategy.order(list, client);
   const tiers = new Map<number, C[]>();
   for (const c of list) {
     const t = tiers.get(c.tier);

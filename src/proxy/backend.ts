@@ -5,7 +5,7 @@ import type { BackendPlan } from "../routing/types.ts";
 import { formatProxyUrl } from "../routing/proxy_url.ts";
 import type { Candidate } from "../balancer/types.ts";
 import { createEjector, type Ejector } from "../health/passive.ts";
-import type { BackendCounters, BackendView, HealthState } from "./types.ts";
+import type { BackendCounters, BackendView, Dialer, HealthState } from "./types.ts";
 
 export class BackendRuntime implements Candidate {
   plan: BackendPlan;
@@ -26,6 +26,8 @@ export class BackendRuntime implements Candidate {
   health: HealthState = "unknown";
   /** Passive ejection: consecutive connect failures take it out for a growing back-off. */
   readonly ejector: Ejector = createEjector();
+  /** How connections reach it; set by the engine on first use. */
+  dialer: Dialer | undefined;
   /** Removed from routing: takes no new connections, its open ones go on. */
   removed = false;
 
@@ -33,6 +35,17 @@ export class BackendRuntime implements Candidate {
     this.plan = plan;
     this.key = plan.key;
     this.via = plan.proxy ? formatProxyUrl(plan.proxy) : undefined;
+  }
+
+  /** A new plan for the same key; a changed proxy URL (a new password) gets a new dialer. */
+  replan(plan: BackendPlan): void {
+    if (
+      plan.proxy !== this.plan.proxy &&
+      JSON.stringify(plan.proxy) !== JSON.stringify(this.plan.proxy)
+    ) {
+      this.dialer = undefined;
+    }
+    this.plan = plan;
   }
 
   get weight(): number {

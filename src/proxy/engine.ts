@@ -59,16 +59,21 @@ export function createEngine(o: EngineOptions): Engine {
     accessLog: o.accessLog ?? true,
     observer: o.observer,
     dialerFor(b: BackendRuntime): Dialer {
-      const proxy = b.plan.proxy;
-      if (!proxy) return direct;
-      if (!o.proxyDialer) throw new Error("no proxy dialer configured");
-      // The password is part of the identity: two services may use one proxy as different users.
-      const id = JSON.stringify(proxy);
-      let d = proxyDialers.get(id);
-      if (!d) proxyDialers.set(id, d = o.proxyDialer(proxy));
-      return d;
+      // Found once per backend; the pool resets it when the backend's proxy URL changes.
+      return b.dialer ??= findDialer(b);
     },
   };
+
+  function findDialer(b: BackendRuntime): Dialer {
+    const proxy = b.plan.proxy;
+    if (!proxy) return direct;
+    if (!o.proxyDialer) throw new Error("no proxy dialer configured");
+    // The password is part of the identity: two services may use one proxy as different users.
+    const id = JSON.stringify(proxy);
+    let d = proxyDialers.get(id);
+    if (!d) proxyDialers.set(id, d = o.proxyDialer(proxy));
+    return d;
+  }
 
   function onConn(l: ListenerRuntime, c: Conn): void {
     void handleConnection(ctx, l, c);

@@ -124,16 +124,12 @@ export class ListenerRuntime {
       : this.plan.backends;
     const next = new Map<string, BackendRuntime>();
     for (const bp of plans) {
-      let b = this.backends.get(bp.key);
-      if (b) b.plan = bp;
-      else {
-        b = [...this.retired].find((r) => r.key === bp.key);
-        if (b) {
-          this.retired.delete(b);
-          b.removed = false;
-          b.plan = bp;
-        } else b = new BackendRuntime(bp);
-      }
+      let b = this.backends.get(bp.key) ?? [...this.retired].find((r) => r.key === bp.key);
+      if (b) {
+        this.retired.delete(b);
+        b.removed = false;
+        b.replan(bp);
+      } else b = new BackendRuntime(bp);
       next.set(bp.key, b);
     }
     for (const [key, b] of this.backends) {
