@@ -3,8 +3,8 @@
 // (the routing document), build the table, apply it
 // to a real engine whose runtime binds nothing (a stub listen), so the figures are the
 // pipeline's own CPU cost and not the kernel's.
-//   deno run -A bench/profile/pipeline.ts [N] [ROUNDS]
-//   bun bench/profile/pipeline.ts [N] [ROUNDS]
+//   deno run -A bench/profile/pipeline.ts [N] [ROUNDS] [--cold]
+//   bun bench/profile/pipeline.ts [N] [ROUNDS] [--cold]
 // Add --cpu-prof (Deno: `deno run -A --cpu-prof ...`; Bun: `bun --cpu-prof ...`) for a profile.
 import process from "node:process";
 import { createHash } from "node:crypto";
@@ -17,8 +17,9 @@ import { loadConfig } from "../../src/config/load.ts";
 import type { Runtime } from "../../src/runtime/types.ts";
 import type { TableConfig } from "../../src/routing/types.ts";
 
-const n = Number(process.argv[2] ?? 5000);
-const rounds = Number(process.argv[3] ?? 20);
+const args = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+const n = Number(args[0] ?? 5000);
+const rounds = Number(args[1] ?? 20);
 const base = 20_000;
 
 function doc(count: number): string {
@@ -73,11 +74,15 @@ function once(text: string, record: boolean): void {
 const full = doc(n);
 const plus = doc(n + 1);
 once(full, false);
-for (let i = 0; i < 3; i++) { // warm-up
+// --cold: no warm-up and one change a second, as a running sluice sees them (the JIT has not
+// optimised the code for one change yet); the default warms up and changes back to back.
+const cold = process.argv.includes("--cold");
+for (let i = 0; i < (cold ? 0 : 3); i++) {
   once(plus, false);
   once(full, false);
 }
 for (let i = 0; i < rounds; i++) {
+  if (cold) await new Promise((r) => setTimeout(r, 1000));
   once(i % 2 ? full : plus, true);
 }
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1] ?? NaN;
@@ -88,9 +93,9 @@ const parts = stages.map((s) => {
   return `${s} ${m.toFixed(2)}`;
 });
 console.log(
-  `${real.name} ${n} services, one change, median of ${rounds} (ms): ${parts.join(", ")}; total ${
-    total.toFixed(2)
-  } (binds ${binds})`,
+  `${real.name} ${n} services, one change, median of ${rounds}${cold ? ", cold" : ""} (ms): ${
+    parts.join(", ")
+  }; total ${total.toFixed(2)} (binds ${binds})`,
 );
 await engine.shutdown();
 process.exit(0);
