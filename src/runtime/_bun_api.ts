@@ -27,6 +27,8 @@ export interface BunSocketHandler<Data> {
   end?(s: BunSocket<Data>): void;
   close?(s: BunSocket<Data>, err?: Error): void;
   error?(s: BunSocket<Data>, err: Error): void;
+  /** A dial failed (refused, unreachable); the promise of connect() rejects too. */
+  connectError?(s: BunSocket<Data>, err: Error): void;
 }
 
 export interface BunTcpListener {
@@ -41,6 +43,14 @@ export interface BunListenOptions<Data> {
   allowHalfOpen?: boolean;
   reusePort?: boolean;
   backlog?: number;
+  data?: Data;
+  socket: BunSocketHandler<Data>;
+}
+
+export interface BunConnectOptions<Data> {
+  hostname: string;
+  port: number;
+  allowHalfOpen?: boolean;
   data?: Data;
   socket: BunSocketHandler<Data>;
 }
@@ -62,6 +72,7 @@ export interface BunServeOptions {
 export interface BunApi {
   readonly version: string;
   listen<Data>(o: BunListenOptions<Data>): BunTcpListener;
+  connect<Data>(o: BunConnectOptions<Data>): Promise<BunSocket<Data>>;
   serve(o: BunServeOptions): BunServer;
 }
 

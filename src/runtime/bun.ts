@@ -1,8 +1,11 @@
-// The Bun implementation of the runtime contract. Accepted sockets are Bun's native callback
-// sockets (cheap: ~3 KiB each); dialed sockets come from node:net, because a Bun.connect that
-// lost a timeout race keeps its fd until the kernel gives up (~2 min) while node:net's
-// destroy() frees it at once. Both sit behind one small Transport so a Conn and splice work
-// the same on either.
+// The Bun implementation of the runtime contract. Sockets are Bun's native callback sockets
+// (cheap: ~3 KiB each, no streams). A native Bun.connect cannot be cancelled, though: one that
+// lost a timeout race keeps its fd until the kernel gives up (~2 min), while node:net's
+// destroy() frees it at once. So a destination is dialed through node:net until it has
+// answered once, natively after that, and through node:net again for a while after a native
+// dial to it was abandoned; and at most MAX_PENDING_NATIVE native dials wait at once, which
+// bounds the fds that abandoned dials can hold. Both kinds sit behind one small Transport so
+// a Conn and splice work the same on either.
 import { connect as netConnect, type Socket as NetSocket } from "node:net";
 import { SluiceError } from "../errors.ts";
 import { bareHost, sockAddr } from "./_addr.ts";
@@ -48,6 +51,8 @@ interface Transport {
   abort(): void;
   setNoDelay(on: boolean): void;
   setKeepAlive(on: boolean): void;
+  remoteAddr(): SockAddr;
+  localAddr(): SockAddr;
 }
 
 /** Where a spliced conn's events go instead of the prelude queue. */
@@ -59,9 +64,9 @@ interface Sink {
 }
 
 class BunConn implements Conn {
-  readonly remote: SockAddr;
-  readonly local: SockAddr;
   t!: Transport;
+  #remote: SockAddr | undefined;
+  #local: SockAddr | undefined;
   #queue: Uint8Array[] = [];
   #queued = 0;
   #paused = false;
@@ -75,9 +80,13 @@ class BunConn implements Conn {
   #finSent: Promise<void> | undefined;
   #finDone: (() => void) | undefined;
 
-  constructor(remote: SockAddr, local: SockAddr) {
-    this.remote = remote;
-    this.local = local;
+  /** Read from the socket on first use: a dialed conn's addresses are rarely asked for. */
+  get remote(): SockAddr {
+    return this.#remote ??= this.t.remoteAddr();
+  }
+
+  get local(): SockAddr {
+    return this.#local ??= this.t.localAddr();
   }
 
   get closed(): boolean {
@@ -117,16 +126,18 @@ class BunConn implements Conn {
     const e = err ? toSluiceError(err, `use ${this.#name()}`) : undefined;
     if (e && !this.#eof) this.#error = e;
     this.#eof = true;
-    const gone = e ??
-      new SluiceError("ECLOSED", `Cannot write to ${this.#name()}: connection closed`);
-    for (const w of this.#drainWaiters.splice(0)) w.reject(gone);
+    if (this.#drainWaiters.length) {
+      const gone = e ??
+        new SluiceError("ECLOSED", `Cannot write to ${this.#name()}: connection closed`);
+      for (const w of this.#drainWaiters.splice(0)) w.reject(gone);
+    }
     this.#finDone?.();
     if (this.#sink) return this.#sink.close(e);
     this.#wake();
   }
 
   onDrain(): void {
-    for (const w of this.#drainWaiters.splice(0)) w.resolve();
+    if (this.#drainWaiters.length) { for (const w of this.#drainWaiters.splice(0)) w.resolve(); }
     this.#sink?.drain();
   }
 
@@ -259,15 +270,29 @@ class BunConn implements Conn {
 type NativeSocket = BunSocket<NativeTransport | undefined>;
 
 class NativeTransport implements Transport {
-  readonly s: NativeSocket;
+  /** Set at accept, or when a dial opens. */
+  s!: NativeSocket;
   readonly conn: BunConn;
+  /** A dial's target: the address to show when the socket no longer tells. */
+  readonly target: SockAddr | undefined;
   #pending: Uint8Array[] = [];
   #onShut: (() => void) | undefined;
   #gone = false;
 
-  constructor(s: NativeSocket, conn: BunConn) {
-    this.s = s;
+  constructor(conn: BunConn, target?: SockAddr) {
     this.conn = conn;
+    this.target = target;
+    conn.t = this;
+  }
+
+  remoteAddr(): SockAddr {
+    const host = this.s?.remoteAddress;
+    if (!host && this.target) return this.target;
+    return sockAddr(host ?? "", this.s?.remotePort ?? 0);
+  }
+
+  localAddr(): SockAddr {
+    return sockAddr(this.s?.localAddress ?? "", this.s?.localPort ?? 0);
   }
 
   write(b: Uint8Array): boolean {
@@ -378,12 +403,9 @@ function listen(o: ListenOptions, onConn: (c: Conn) => void): Listener {
   let closed = false;
   let srv: BunTcpListener;
   const handlers = nativeHandlers((s) => {
-    const conn = new BunConn(
-      sockAddr(s.remoteAddress, s.remotePort),
-      sockAddr(s.localAddress, s.localPort),
-    );
-    const t = new NativeTransport(s, conn);
-    conn.t = t;
+    const conn = new BunConn();
+    const t = new NativeTransport(conn);
+    t.s = s;
     s.data = t;
     try {
       onConn(conn);
@@ -419,9 +441,12 @@ function listen(o: ListenOptions, onConn: (c: Conn) => void): Listener {
 
 class NodeTransport implements Transport {
   readonly s: NetSocket;
+  readonly target: SockAddr;
 
-  constructor(s: NetSocket, conn: BunConn) {
+  constructor(s: NetSocket, conn: BunConn, target: SockAddr) {
     this.s = s;
+    this.target = target;
+    conn.t = this;
     let err: Error | undefined;
     s.on("data", (d: Uint8Array) => conn.onData(d));
     s.on("end", () => conn.onEnd());
@@ -475,39 +500,183 @@ class NodeTransport implements Transport {
   setKeepAlive(on: boolean): void {
     this.s.setKeepAlive(on);
   }
+
+  remoteAddr(): SockAddr {
+    const host = this.s.remoteAddress;
+    return host ? sockAddr(host, this.s.remotePort ?? 0) : this.target;
+  }
+
+  localAddr(): SockAddr {
+    return sockAddr(this.s.localAddress ?? "", this.s.localPort ?? 0);
+  }
+}
+
+/** Native dials waiting for their answer at most at once (see the top of the file). */
+const MAX_PENDING_NATIVE = 256;
+let pendingNative = 0;
+/** Destinations ("host port") that answered a dial: dialed natively while listed. */
+const answered = new Map<string, true>();
+const MAX_ANSWERED = 4096;
+
+function markAnswered(key: string): void {
+  if (answered.has(key)) return;
+  answered.set(key, true);
+  if (answered.size > MAX_ANSWERED) answered.delete(answered.keys().next().value as string);
 }
 
 function connect(o: ConnectOptions): Promise<Conn> {
-  const action = `connect to ${o.host}:${o.port}`;
   if (o.signal?.aborted) {
-    return Promise.reject(new SluiceError("ABORTED", `Cannot ${action}: aborted`));
+    return Promise.reject(
+      new SluiceError("ABORTED", `Cannot connect to ${o.host}:${o.port}: aborted`),
+    );
   }
+  const host = bareHost(o.host);
+  const key = `${host} ${o.port}`;
+  return answered.has(key) && pendingNative < MAX_PENDING_NATIVE
+    ? nativeConnect(o, host, key)
+    : nodeConnect(o, host, key);
+}
+
+function timedOut(o: ConnectOptions): SluiceError {
+  return new SluiceError(
+    "ETIMEDOUT",
+    `Cannot connect to ${o.host}:${o.port}: timed out after ${o.timeoutMs} ms`,
+  );
+}
+
+function aborted(o: ConnectOptions): SluiceError {
+  return new SluiceError("ABORTED", `Cannot connect to ${o.host}:${o.port}: aborted`);
+}
+
+/** A native dial in flight: settled once, by the socket, the timer or the signal. */
+class NativeDial {
+  settled = false;
+  /** Bun reported the dial's end (open or failure): it no longer counts as pending. */
+  #over = false;
+  #timer: ReturnType<typeof setTimeout>;
+  readonly t: NativeTransport;
+  readonly #o: ConnectOptions;
+  readonly #key: string;
+  readonly #resolve: (c: Conn) => void;
+  readonly #reject: (e: Error) => void;
+  readonly #onAbort = () => this.#abandon(aborted(this.#o));
+
+  constructor(
+    o: ConnectOptions,
+    key: string,
+    t: NativeTransport,
+    resolve: (c: Conn) => void,
+    reject: (e: Error) => void,
+  ) {
+    this.#o = o;
+    this.#key = key;
+    this.t = t;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    pendingNative++;
+    this.#timer = setTimeout(() => this.#abandon(timedOut(o)), o.timeoutMs);
+    o.signal?.addEventListener("abort", this.#onAbort, { once: true });
+  }
+
+  #end(): void {
+    if (this.#over) return;
+    this.#over = true;
+    pendingNative--;
+  }
+
+  #settle(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    clearTimeout(this.#timer);
+    this.#o.signal?.removeEventListener("abort", this.#onAbort);
+    return true;
+  }
+
+  /** Timed out or aborted: the socket cannot be cancelled, so it is closed once it opens. */
+  #abandon(e: SluiceError): void {
+    if (!this.#settle()) return;
+    // The destination may be a black hole: dial it through node:net for a while.
+    answered.delete(this.#key);
+    this.#reject(e);
+  }
+
+  opened(s: NativeSocket): void {
+    this.#end();
+    if (!this.#settle()) {
+      s.data = undefined;
+      s.terminate();
+      return;
+    }
+    this.t.s = s;
+    this.#resolve(this.t.conn);
+  }
+
+  failed(e: unknown): void {
+    this.#end();
+    if (!this.#settle()) return;
+    this.#reject(toSluiceError(e, `connect to ${this.#o.host}:${this.#o.port}`));
+  }
+}
+
+/** Socket data of a native dial until it opens. */
+const dials = new WeakMap<NativeTransport, NativeDial>();
+
+const dialHandlers: BunSocketHandler<NativeTransport | undefined> = {
+  ...nativeHandlers((s) => {
+    const t = s.data;
+    const d = t && dials.get(t);
+    if (!d) return void s.terminate();
+    dials.delete(t);
+    d.opened(s);
+  }),
+  connectError(s, err) {
+    const t = s.data;
+    const d = t && dials.get(t);
+    if (d) {
+      dials.delete(t);
+      d.failed(err);
+    }
+  },
+};
+
+function nativeConnect(o: ConnectOptions, host: string, key: string): Promise<Conn> {
   return new Promise<Conn>((resolve, reject) => {
-    const s = netConnect({
-      host: bareHost(o.host),
-      port: o.port,
-      allowHalfOpen: true,
-      noDelay: true,
-    });
+    const t = new NativeTransport(new BunConn(), sockAddr(host, o.port));
+    const d = new NativeDial(o, key, t, resolve, reject);
+    dials.set(t, d);
+    try {
+      bunApi().connect<NativeTransport | undefined>({
+        hostname: host,
+        port: o.port,
+        allowHalfOpen: true,
+        data: t,
+        socket: dialHandlers,
+      }).catch((e) => {
+        if (dials.delete(t)) d.failed(e);
+      });
+    } catch (e) {
+      dials.delete(t);
+      d.failed(e);
+    }
+  });
+}
+
+function nodeConnect(o: ConnectOptions, host: string, key: string): Promise<Conn> {
+  return new Promise<Conn>((resolve, reject) => {
+    const s = netConnect({ host, port: o.port, allowHalfOpen: true, noDelay: true });
     const fail = (e: SluiceError) => {
       cleanup();
       s.destroy(); // frees the fd even while the SYN is unanswered
       reject(e);
     };
-    const timer = setTimeout(
-      () =>
-        fail(new SluiceError("ETIMEDOUT", `Cannot ${action}: timed out after ${o.timeoutMs} ms`)),
-      o.timeoutMs,
-    );
-    const onAbort = () => fail(new SluiceError("ABORTED", `Cannot ${action}: aborted`));
-    const onError = (e: Error) => fail(toSluiceError(e, action));
+    const timer = setTimeout(() => fail(timedOut(o)), o.timeoutMs);
+    const onAbort = () => fail(aborted(o));
+    const onError = (e: Error) => fail(toSluiceError(e, `connect to ${o.host}:${o.port}`));
     const onConnect = () => {
       cleanup();
-      const conn = new BunConn(
-        sockAddr(s.remoteAddress ?? o.host, s.remotePort ?? o.port),
-        sockAddr(s.localAddress ?? "", s.localPort ?? 0),
-      );
-      conn.t = new NodeTransport(s, conn);
+      markAnswered(key);
+      const conn = new BunConn();
+      new NodeTransport(s, conn, sockAddr(host, o.port));
       resolve(conn);
     };
     function cleanup() {

@@ -217,6 +217,72 @@ describe("connect()", () => {
   );
 });
 
+describe("connect() to a destination that answered before", () => {
+  // Bun dials such a destination natively (a dial that cannot be cancelled); these pin down
+  // that it behaves as the first dial did, on both runtimes.
+  it("carries bytes and half-close like the first dial", { timeout: 30000 }, async () => {
+    const backend = echoServer();
+    try {
+      for (let i = 0; i < 3; i++) {
+        const c = await rt.connect({ host: "127.0.0.1", port: backend.addr.port, timeoutMs: 2000 });
+        assert.equal(c.remote.port, backend.addr.port);
+        assert.equal(c.remote.host, "127.0.0.1");
+        assert.ok(c.local.port > 0);
+        await c.write(enc.encode(`dial ${i}`));
+        await c.closeWrite();
+        assert.equal(dec.decode(await within(readAll(c), 5000, "the echo")), `dial ${i}`);
+        c.close();
+      }
+    } finally {
+      backend.close();
+    }
+  });
+
+  it("rejects with ABORTED when aborted at once, and closes the late socket", {
+    timeout: 30000,
+  }, async () => {
+    let accepted = 0;
+    let ended = 0;
+    const backend = rt.listen({ host: "127.0.0.1", port: 0 }, async (c) => {
+      accepted++;
+      try {
+        while ((await c.read()) !== null) { /* until the dialer's close */ }
+      } catch { /* reset */ }
+      ended++;
+      c.close();
+    });
+    try {
+      const first = await rt.connect({
+        host: "127.0.0.1",
+        port: backend.addr.port,
+        timeoutMs: 2000,
+      });
+      first.close();
+      assert.ok(await waitFor(() => ended === 1, 5000), "the first connection ended");
+      const before = fdCount();
+      for (let i = 0; i < 10; i++) {
+        const ac = new AbortController();
+        const p = rt.connect({
+          host: "127.0.0.1",
+          port: backend.addr.port,
+          timeoutMs: 2000,
+          signal: ac.signal,
+        });
+        ac.abort();
+        await within(expectCode(p, "ABORTED"), 2000, "the aborted connect");
+      }
+      // Whatever reached the backend is closed again, and no fd is left behind.
+      assert.ok(await waitFor(() => ended === accepted, 5000), `${ended} of ${accepted} ended`);
+      assert.ok(
+        await waitFor(() => fdCount() <= before, 5000),
+        `fds back to ${before}, now ${fdCount()}`,
+      );
+    } finally {
+      backend.close();
+    }
+  });
+});
+
 describe("fd hygiene", () => {
   it(
     "returns to the starting fd count after 2,000 spliced connections",
