@@ -181,6 +181,15 @@ describe("engine: first_bytes hashing", () => {
       for (const [key, set] of chosen) assert.equal(set.size, 1, `${key} went to ${[...set]}`);
       const used = new Set([...chosen.values()].flatMap((s) => [...s]));
       assert.ok(used.size >= 2, `6 keys all went to one backend: ${[...used]}`);
+      // A client that sends fewer bytes than the key and waits for an answer: chosen after the
+      // wait, and the bytes read so far and everything after reach the backend.
+      const short = await rt.connect({ host: "127.0.0.1", port, timeoutMs: 2000 });
+      await short.write(bytes("abc"));
+      await new Promise((r) => setTimeout(r, 1500)); // past the 1 s key wait
+      await short.write(bytes("def"));
+      await short.closeWrite();
+      assert.match(await readAll(short, { timeoutMs: 5000 }), /^[abc]\|abcdef$/);
+      short.close();
       // A client that sends nothing (server-speaks-first) still gets through after the wait.
       const silent = await rt.connect({ host: "127.0.0.1", port, timeoutMs: 2000 });
       await silent.closeWrite();
