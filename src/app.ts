@@ -15,6 +15,7 @@ import { createMetrics } from "./admin/metrics.ts";
 import { configureLogging, type Logger, rootLogger } from "./log.ts";
 import { errorMessage } from "./errors.ts";
 import { VERSION } from "./version.ts";
+import { installCrashGuard } from "./crash_guard.ts";
 
 export interface AppOptions {
   rt: Runtime;
@@ -249,7 +250,7 @@ export async function runUntilSignalled(o: AppOptions): Promise<number> {
   const app = await startApp(o);
   return await new Promise<number>((resolve) => {
     let stopping = false;
-    const offs: (() => void)[] = [];
+    const offs: (() => void)[] = [installCrashGuard(log)];
     const onStop = (sig: string) => () => {
       if (stopping) {
         log.warn("second signal: exiting without waiting for connections", { signal: sig });
