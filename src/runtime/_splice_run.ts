@@ -1,5 +1,6 @@
 // Bookkeeping shared by both adapters' splice: byte counters, the idle-timeout entry, the
 // abort signal and the one-time finish that closes both sides and resolves the result.
+import { watchAbort } from "./_abort_watch.ts";
 import { type IdleEntry, idleSweeper } from "./_idle_sweeper.ts";
 import type { ByteCounters, SpliceEndReason, SpliceOptions, SpliceResult } from "./types.ts";
 
@@ -9,8 +10,7 @@ export class SpliceRun {
   #done = false;
   #resolve!: (r: SpliceResult) => void;
   #idle: IdleEntry | undefined;
-  #signal: AbortSignal | undefined;
-  #onAbort = () => this.finish("aborted");
+  #unwatch: (() => void) | undefined;
   #closeBoth: () => void;
 
   constructor(o: SpliceOptions, closeBoth: () => void) {
@@ -26,9 +26,8 @@ export class SpliceRun {
       idleSweeper.add(this.#idle);
     }
     if (o.signal) {
-      this.#signal = o.signal;
-      if (o.signal.aborted) queueMicrotask(this.#onAbort);
-      else o.signal.addEventListener("abort", this.#onAbort, { once: true });
+      if (o.signal.aborted) queueMicrotask(() => this.finish("aborted"));
+      else this.#unwatch = watchAbort(o.signal, () => this.finish("aborted"));
     }
   }
 
@@ -51,7 +50,7 @@ export class SpliceRun {
     if (this.#done) return;
     this.#done = true;
     if (this.#idle) idleSweeper.delete(this.#idle);
-    this.#signal?.removeEventListener("abort", this.#onAbort);
+    this.#unwatch?.();
     try {
       this.#closeBoth();
     } catch { /* closing is best effort */ }

@@ -16,6 +16,7 @@ import {
   type BunSocketHandler,
   type BunTcpListener,
 } from "./_bun_api.ts";
+import { watchAbort } from "./_abort_watch.ts";
 import { raceSignal } from "./_deadline.ts";
 import { fetchError, toSluiceError } from "./_errors.ts";
 import { onProcessSignal } from "./_signals.ts";
@@ -559,7 +560,7 @@ class NativeDial {
   readonly #key: string;
   readonly #resolve: (c: Conn) => void;
   readonly #reject: (e: Error) => void;
-  readonly #onAbort = () => this.#abandon(aborted(this.#o));
+  readonly #unwatch: (() => void) | undefined;
 
   constructor(
     o: ConnectOptions,
@@ -575,7 +576,7 @@ class NativeDial {
     this.#reject = reject;
     pendingNative++;
     this.#timer = setTimeout(() => this.#abandon(timedOut(o)), o.timeoutMs);
-    o.signal?.addEventListener("abort", this.#onAbort, { once: true });
+    this.#unwatch = o.signal && watchAbort(o.signal, () => this.#abandon(aborted(o)));
   }
 
   #end(): void {
@@ -588,7 +589,7 @@ class NativeDial {
     if (this.settled) return false;
     this.settled = true;
     clearTimeout(this.#timer);
-    this.#o.signal?.removeEventListener("abort", this.#onAbort);
+    this.#unwatch?.();
     return true;
   }
 
@@ -602,6 +603,8 @@ class NativeDial {
 
   opened(s: NativeSocket): void {
     this.#end();
+    // An abort the lazy watch has not passed on yet still wins.
+    if (this.#o.signal?.aborted) this.#abandon(aborted(this.#o));
     if (!this.#settle()) {
       s.data = undefined;
       s.terminate();
@@ -670,22 +673,22 @@ function nodeConnect(o: ConnectOptions, host: string, key: string): Promise<Conn
       reject(e);
     };
     const timer = setTimeout(() => fail(timedOut(o)), o.timeoutMs);
-    const onAbort = () => fail(aborted(o));
     const onError = (e: Error) => fail(toSluiceError(e, `connect to ${o.host}:${o.port}`));
     const onConnect = () => {
+      if (o.signal?.aborted) return fail(aborted(o));
       cleanup();
       markAnswered(key);
       const conn = new BunConn();
       new NodeTransport(s, conn, sockAddr(host, o.port));
       resolve(conn);
     };
+    const unwatch = o.signal && watchAbort(o.signal, () => fail(aborted(o)));
     function cleanup() {
       clearTimeout(timer);
-      o.signal?.removeEventListener("abort", onAbort);
+      unwatch?.();
       s.off("error", onError);
       s.off("connect", onConnect);
     }
-    o.signal?.addEventListener("abort", onAbort, { once: true });
     s.once("error", onError);
     s.once("connect", onConnect);
   });

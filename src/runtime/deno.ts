@@ -6,6 +6,7 @@ import { SluiceError } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import { bareHost, sockAddr } from "./_addr.ts";
 import { createBufferPool } from "./_buffer_pool.ts";
+import { watchAbort } from "./_abort_watch.ts";
 import { raceSignal } from "./_deadline.ts";
 import { fetchError, toSluiceError } from "./_errors.ts";
 import { nodeHttpsFetch } from "./_node_https_fetch.ts";
@@ -286,8 +287,7 @@ async function connect(o: ConnectOptions): Promise<Conn> {
     timedOut = true;
     ac.abort();
   }, o.timeoutMs);
-  const onAbort = () => ac.abort();
-  o.signal?.addEventListener("abort", onAbort, { once: true });
+  const unwatch = o.signal && watchAbort(o.signal, () => ac.abort());
   try {
     const raw = await Deno.connect({
       hostname: bareHost(o.host),
@@ -295,8 +295,14 @@ async function connect(o: ConnectOptions): Promise<Conn> {
       transport: "tcp",
       signal: ac.signal,
     });
+    if (o.signal?.aborted) {
+      // Aborted while the lazy watch had not passed it on yet: the abort still wins.
+      closeQuietly(raw);
+      throw new SluiceError("ABORTED", `Cannot ${action}: aborted`);
+    }
     return new DenoConn(raw);
   } catch (e) {
+    if (e instanceof SluiceError) throw e;
     if (timedOut) {
       throw new SluiceError("ETIMEDOUT", `Cannot ${action}: timed out after ${o.timeoutMs} ms`);
     }
@@ -306,7 +312,7 @@ async function connect(o: ConnectOptions): Promise<Conn> {
     throw toSluiceError(e, action);
   } finally {
     clearTimeout(timer);
-    o.signal?.removeEventListener("abort", onAbort);
+    unwatch?.();
   }
 }
 

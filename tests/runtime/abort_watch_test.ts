@@ -1,0 +1,46 @@
+// watchAbort(): a late-added abort listener that still delivers every abort, once, and none
+// after its watch ended.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { watchAbort } from "../../src/runtime/_abort_watch.ts";
+import { sleep, waitFor } from "./_helpers.ts";
+
+describe("watchAbort()", () => {
+  it("delivers an abort that comes while the watch is young", async () => {
+    const ac = new AbortController();
+    let calls = 0;
+    watchAbort(ac.signal, () => calls++);
+    ac.abort();
+    assert.ok(await waitFor(() => calls === 1, 2000), "called after the next tick");
+    await sleep(60);
+    assert.equal(calls, 1);
+  });
+
+  it("delivers an abort that comes after the watch got its listener", async () => {
+    const ac = new AbortController();
+    let calls = 0;
+    watchAbort(ac.signal, () => calls++);
+    await sleep(80); // several ticks: the watch listens now
+    ac.abort();
+    assert.equal(calls, 1, "at once, through the listener");
+    await sleep(60);
+    assert.equal(calls, 1);
+  });
+
+  it("never calls back after the watch ended, young or listening", async () => {
+    const young = new AbortController();
+    const old = new AbortController();
+    let calls = 0;
+    const endYoung = watchAbort(young.signal, () => calls++);
+    const endOld = watchAbort(old.signal, () => calls++);
+    await sleep(80);
+    endOld();
+    old.abort();
+    const endYoung2 = watchAbort(young.signal, () => calls++);
+    endYoung();
+    endYoung2();
+    young.abort();
+    await sleep(80);
+    assert.equal(calls, 0);
+  });
+});
