@@ -37,7 +37,7 @@ export interface NomadProviderOptions {
   log: Logger;
   /** [0, 1), for backoff jitter. @default Math.random */
   random?: () => number;
-  /** The list loop's token bucket. @default { burst: 2, refillMs: 15000 } */
+  /** The list loop's token bucket. @default { burst: 5, refillMs: 1000 } */
   bucket?: { burst: number; refillMs: number };
   /** Backoff and timeouts; tests shrink them. */
   pacing?: Omit<PacingOptions, "bucket">;
