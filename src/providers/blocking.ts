@@ -19,7 +19,7 @@ import type { Provider, ProviderKind, ProviderStatus } from "./types.ts";
 
 /** Pacing knobs; the defaults follow the protocol reference. Tests shrink them. */
 export interface PacingOptions {
-  /** Token bucket of the list loop (C4). @default { burst: 2, refillMs: 15000 } */
+  /** Token bucket of the list loop (C4). @default { burst: 5, refillMs: 1000 } */
   bucket?: { burst: number; refillMs: number };
   /** Backoff on transient errors. @default { baseMs: 1000, maxMs: 30000 } */
   backoff?: { baseMs: number; maxMs: number };
