@@ -81,13 +81,19 @@ class BunConn implements Conn {
   #finSent: Promise<void> | undefined;
   #finDone: (() => void) | undefined;
 
-  /** Read from the socket on first use: a dialed conn's addresses are rarely asked for. */
+  /** Read once from the socket (see readAddresses), then kept. */
   get remote(): SockAddr {
     return this.#remote ??= this.t.remoteAddr();
   }
 
   get local(): SockAddr {
     return this.#local ??= this.t.localAddr();
+  }
+
+  /** Both addresses now, while the socket still knows them. */
+  readAddresses(): void {
+    this.#remote ??= this.t.remoteAddr();
+    this.#local ??= this.t.localAddr();
   }
 
   get closed(): boolean {
@@ -287,9 +293,11 @@ class NativeTransport implements Transport {
   }
 
   remoteAddr(): SockAddr {
+    // Bun forgets the remote port once the socket closed (the local address it keeps).
     const host = this.s?.remoteAddress;
-    if (!host && this.target) return this.target;
-    return sockAddr(host ?? "", this.s?.remotePort ?? 0);
+    const port = this.s?.remotePort;
+    if ((!host || port === undefined) && this.target) return this.target;
+    return sockAddr(host ?? "", port ?? 0);
   }
 
   localAddr(): SockAddr {
@@ -408,6 +416,8 @@ function listen(o: ListenOptions, onConn: (c: Conn) => void): Listener {
     const t = new NativeTransport(conn);
     t.s = s;
     s.data = t;
+    // An accepted conn's addresses are wanted at once (the proxy logs and hashes the client).
+    conn.readAddresses();
     try {
       onConn(conn);
     } catch {
@@ -444,9 +454,16 @@ class NodeTransport implements Transport {
   readonly s: NetSocket;
   readonly target: SockAddr;
 
+  readonly #remote: SockAddr;
+  readonly #local: SockAddr;
+
   constructor(s: NetSocket, conn: BunConn, target: SockAddr) {
     this.s = s;
     this.target = target;
+    // node:net forgets both addresses once destroyed: read them now (a destination's first
+    // dial only; later ones are native).
+    this.#remote = s.remoteAddress ? sockAddr(s.remoteAddress, s.remotePort ?? 0) : target;
+    this.#local = sockAddr(s.localAddress ?? "", s.localPort ?? 0);
     conn.t = this;
     let err: Error | undefined;
     s.on("data", (d: Uint8Array) => conn.onData(d));
@@ -503,12 +520,11 @@ class NodeTransport implements Transport {
   }
 
   remoteAddr(): SockAddr {
-    const host = this.s.remoteAddress;
-    return host ? sockAddr(host, this.s.remotePort ?? 0) : this.target;
+    return this.#remote;
   }
 
   localAddr(): SockAddr {
-    return sockAddr(this.s.localAddress ?? "", this.s.localPort ?? 0);
+    return this.#local;
   }
 }
 
@@ -611,6 +627,9 @@ class NativeDial {
       return;
     }
     this.t.s = s;
+    // Now, while the socket knows them: Bun forgets addresses once a socket is closed, and
+    // logs name closed conns.
+    this.t.conn.readAddresses();
     this.#resolve(this.t.conn);
   }
 
