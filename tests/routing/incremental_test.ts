@@ -7,7 +7,7 @@ import { parseText } from "../../src/config/text_format.ts";
 import { parseRoutingDocument } from "../../src/routing/document.ts";
 import { parseTomlServices, type TomlPieceCache } from "../../src/routing/toml_services.ts";
 import { validateServices } from "../../src/routing/service.ts";
-import { buildTable } from "../../src/routing/table.ts";
+import { buildCounts, buildTable, buildTableFresh } from "../../src/routing/table.ts";
 import { DEFAULT_SETTINGS } from "../../src/config/load.ts";
 import type { ServiceSpec, TableConfig } from "../../src/routing/types.ts";
 
@@ -161,5 +161,92 @@ describe("buildTable() after an edit", () => {
     // ...and leaves again: the plan equals the first one.
     const t5 = buildTable(routes(services), cfg).table;
     assert.deepEqual(t5.listeners.get(key), t1.listeners.get(key));
+  });
+});
+
+describe("buildTable() incremental path", () => {
+  // A small deterministic PRNG: the same sequence on both runtimes and every run.
+  function rng(seed: number): () => number {
+    let x = seed >>> 0;
+    return () => {
+      x = (x * 1664525 + 1013904223) >>> 0;
+      return x / 2 ** 32;
+    };
+  }
+
+  function spec(r: () => number, i: number): ServiceSpec {
+    const port = 2000 + Math.floor(r() * 12); // few ports: shared listeners happen
+    const label = r() < 0.8 ? "local" : "any";
+    const raw: Record<string, unknown> = {
+      name: r() < 0.03 ? "dup" : `s${i}`,
+      listener: `${label}:${r() < 0.01 ? 1999 : port}`, // 1999: out of range, a problem
+      backends: [`10.0.${Math.floor(r() * 3)}.${Math.floor(r() * 250) + 1}:80`],
+    };
+    if (r() < 0.02) raw.connect_attempts = 1 + Math.floor(r() * 3); // differing settings warn
+    const d = validateServices([raw], "gen");
+    return d.services[0]!;
+  }
+
+  it("gives what a full build gives, edit after edit", () => {
+    const before = buildCounts.incremental;
+    for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+      const r = rng(seed);
+      let n = 0;
+      const lists: ServiceSpec[][] = [
+        Array.from({ length: 30 }, () => spec(r, n++)),
+        Array.from({ length: 10 }, () => spec(r, n++)),
+      ];
+      const routesOf = () => lists.map((services, i) => ({ provider: `p${i}`, services }));
+      let prev = buildTable(routesOf(), cfg);
+      for (let step = 0; step < 60; step++) {
+        const list = lists[r() < 0.75 ? 0 : 1]!;
+        const next = [...list];
+        const at = Math.floor(r() * (next.length + 1));
+        const op = r();
+        if (op < 0.4 && next.length) next[Math.min(at, next.length - 1)] = spec(r, n++);
+        else if (op < 0.6 && next.length) next.splice(Math.min(at, next.length - 1), 1);
+        else if (op < 0.8) next.splice(at, 0, spec(r, n++));
+        else next.splice(at, 0, ...Array.from({ length: 3 }, () => spec(r, n++)));
+        lists[lists.indexOf(list)] = next;
+        const got = buildTable(routesOf(), cfg);
+        const want = buildTableFresh(routesOf(), cfg);
+        const where = `seed ${seed} step ${step}`;
+        assert.deepEqual([...got.table.listeners.keys()], [...want.table.listeners.keys()], where);
+        assert.deepEqual(got.table.listeners, want.table.listeners, where);
+        assert.deepEqual(got.problems, want.problems, where);
+        // A listener whose plan did not change keeps its object.
+        for (const [key, plan] of got.table.listeners) {
+          const before = prev.table.listeners.get(key);
+          if (before && JSON.stringify(before) === JSON.stringify(plan)) {
+            assert.equal(plan, before, `${where}: ${key} kept its plan object`);
+          }
+        }
+        prev = got;
+      }
+    }
+    // Most steps took the incremental path (the rest: problems, ties, a spec listed twice).
+    assert.ok(buildCounts.incremental - before > 100, `${buildCounts.incremental - before}`);
+  });
+
+  it("does not disturb a build for other routes or another config in between", () => {
+    const a = validateServices([
+      { name: "a", listener: "local:2001", backends: ["10.0.0.1:80"] },
+      { name: "b", listener: "local:2002", backends: ["10.0.0.2:80"] },
+    ], "x").services;
+    const other = validateServices([
+      { name: "z", listener: "local:2009", backends: ["10.0.0.9:80"] },
+    ], "y").services;
+    buildTable([{ provider: "file", services: a }], cfg);
+    buildTable([{ provider: "other", services: other }], { ...cfg, portMin: 2005 });
+    const edited = [
+      a[0]!,
+      ...validateServices([
+        { name: "b", listener: "local:2003", backends: ["10.0.0.2:80"] },
+      ], "x").services,
+    ];
+    const got = buildTable([{ provider: "file", services: edited }], cfg);
+    const want = buildTableFresh([{ provider: "file", services: edited }], cfg);
+    assert.deepEqual(got, want);
+    assert.deepEqual([...got.table.listeners.keys()], ["127.0.0.1:2001", "127.0.0.1:2003"]);
   });
 });
