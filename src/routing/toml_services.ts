@@ -13,10 +13,24 @@ import { parseText } from "../config/text_format.ts";
 
 const HEADER = "[[services]]";
 
+/** How many parses took which path (tests and profiling look). */
+export const pieceParseCounts = { diff: 0, pieces: 0 };
+
 /** Parsed pieces by their exact text, for the documents of a few sources. */
 export interface TomlPieceCache {
   /** Piece text -> parsed piece (a prefix object, or the service entries of one piece). */
   pieces: Map<string, unknown>;
+  /** The previous version, piece by piece, for a text diff against it. */
+  prev?: PieceLayout | undefined;
+}
+
+/** A document cut into pieces: the prefix (index 0) and each `[[services]]` piece. */
+interface PieceLayout {
+  readonly text: string;
+  /** Where each piece starts (starts[0] = 0). */
+  readonly starts: number[];
+  /** The prefix object, then the service entries of each piece. */
+  readonly values: unknown[];
 }
 
 /** Where each `[[services]]` piece starts: every line that begins with the header. */
@@ -70,6 +84,13 @@ export function parseTomlServices(
   text: string,
   cache: TomlPieceCache,
 ): Record<string, unknown> | undefined {
+  const quick = cache.prev && fromPrevious(cache.prev, text);
+  cache.prev = undefined;
+  if (quick) {
+    pieceParseCounts.diff++;
+    cache.prev = quick;
+    return assemble(quick.values);
+  }
   const starts = headerStarts(text);
   if (starts.length === 0) return undefined; // no [[services]]: nothing to gain
   const next = new Map<string, unknown>();
@@ -77,7 +98,7 @@ export function parseTomlServices(
   const prefix = cache.pieces.get(head) ?? prefixOf(head);
   if (prefix === undefined) return undefined;
   next.set(head, prefix);
-  const services: unknown[] = [];
+  const values: unknown[] = [prefix];
   for (let k = 0; k < starts.length; k++) {
     const piece = text.slice(starts[k], starts[k + 1] ?? text.length);
     // A piece repeated within the document is parsed again: two services must never be one
@@ -85,8 +106,101 @@ export function parseTomlServices(
     const parsed = (next.has(piece) ? undefined : cache.pieces.get(piece)) ?? servicesOf(piece);
     if (parsed === undefined) return undefined;
     next.set(piece, parsed);
-    for (const s of parsed as unknown[]) services.push(s);
+    values.push(parsed);
   }
+  pieceParseCounts.pieces++;
   cache.pieces = next;
-  return { ...prefix, services };
+  cache.prev = { text, starts: [0, ...starts], values };
+  return assemble(values);
+}
+
+function assemble(values: readonly unknown[]): Record<string, unknown> {
+  const services: unknown[] = [];
+  for (let k = 1; k < values.length; k++) {
+    for (const s of values[k] as unknown[]) services.push(s);
+  }
+  return { ...(values[0] as Record<string, unknown>), services };
+}
+
+/** How many leading UTF-16 units `a` and `b` share (whole blocks compared natively first). */
+function commonPrefix(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  for (let step = 4096; i < n;) {
+    const len = Math.min(step, n - i);
+    if (a.slice(i, i + len) !== b.slice(i, i + len)) {
+      if (len <= 64) break;
+      step = len >> 4;
+      continue;
+    }
+    i += len;
+  }
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  return i;
+}
+
+/** How many trailing units `a` and `b` share, at most `max`. */
+function commonSuffix(a: string, b: string, max: number): number {
+  let i = 0;
+  for (let step = 4096; i < max;) {
+    const len = Math.min(step, max - i);
+    if (a.slice(a.length - i - len, a.length - i) !== b.slice(b.length - i - len, b.length - i)) {
+      if (len <= 64) break;
+      step = len >> 4;
+      continue;
+    }
+    i += len;
+  }
+  while (i < max && a.charCodeAt(a.length - 1 - i) === b.charCodeAt(b.length - 1 - i)) i++;
+  return i;
+}
+
+/**
+ * The new layout from the previous one when the texts differ in one region: the pieces wholly
+ * before and after it (with the header that bounds them) are kept, only the region's pieces are
+ * parsed. Undefined when a region piece does not parse alone (the whole-text path decides).
+ */
+function fromPrevious(prev: PieceLayout, text: string): PieceLayout | undefined {
+  const old = prev.text;
+  const head = commonPrefix(old, text);
+  if (head === old.length && head === text.length) return prev;
+  const tail = commonSuffix(old, text, Math.min(old.length, text.length) - head);
+  const { starts, values } = prev;
+  const shift = text.length - old.length;
+  // Kept before: piece i whose end, and the header right after it, lie in the common head.
+  let a = 0;
+  while (a + 1 < starts.length && starts[a + 1]! + HEADER.length <= head) a++;
+  // Kept after: pieces from b on, whose "\n" + header start lies in the common tail.
+  let b = starts.length;
+  while (b - 1 > a && b - 1 >= 1 && starts[b - 1]! - 1 >= old.length - tail) b--;
+  const from = starts[a]!; // the first piece to parse again (same place in both texts)
+  const to = b < starts.length ? starts[b]! + shift : text.length;
+  const newStarts = starts.slice(0, a);
+  const newValues = values.slice(0, a);
+  // Header starts inside [from, to) of the new text.
+  const cuts: number[] = [from];
+  for (let i = from;;) {
+    const at = text.indexOf("\n" + HEADER, i);
+    if (at < 0 || at + 1 >= to) break;
+    if (at + 1 > from) cuts.push(at + 1);
+    i = at + 1;
+  }
+  if (a === 0 && text.startsWith(HEADER) && cuts[1] !== 0) {
+    // The document now starts with a header: the prefix is empty.
+    cuts.unshift(0);
+  }
+  for (let k = 0; k < cuts.length; k++) {
+    const start = cuts[k]!;
+    const piece = text.slice(start, cuts[k + 1] ?? to);
+    const index = newStarts.length;
+    const parsed = index === 0 ? prefixOf(piece) : servicesOf(piece);
+    if (parsed === undefined) return undefined;
+    newStarts.push(start);
+    newValues.push(parsed);
+  }
+  for (let k = b; k < starts.length; k++) {
+    newStarts.push(starts[k]! + shift);
+    newValues.push(values[k]);
+  }
+  return { text, starts: newStarts, values: newValues };
 }

@@ -5,7 +5,11 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { parseText } from "../../src/config/text_format.ts";
 import { parseRoutingDocument } from "../../src/routing/document.ts";
-import { parseTomlServices, type TomlPieceCache } from "../../src/routing/toml_services.ts";
+import {
+  parseTomlServices,
+  pieceParseCounts,
+  type TomlPieceCache,
+} from "../../src/routing/toml_services.ts";
 import { validateServices } from "../../src/routing/service.ts";
 import { buildCounts, buildTable, buildTableFresh } from "../../src/routing/table.ts";
 import { DEFAULT_SETTINGS } from "../../src/config/load.ts";
@@ -248,5 +252,67 @@ describe("buildTable() incremental path", () => {
     const want = buildTableFresh([{ provider: "file", services: edited }], cfg);
     assert.deepEqual(got, want);
     assert.deepEqual([...got.table.listeners.keys()], ["127.0.0.1:2001", "127.0.0.1:2003"]);
+  });
+});
+
+describe("parseTomlServices() after an edit", () => {
+  function rng(seed: number): () => number {
+    let x = seed >>> 0;
+    return () => {
+      x = (x * 1103515245 + 12345) >>> 0;
+      return x / 2 ** 32;
+    };
+  }
+
+  it("gives what a whole-text parse gives, edit after edit, reusing unchanged services", () => {
+    const diffs = pieceParseCounts.diff;
+    for (const seed of [11, 12, 13, 14]) {
+      const r = rng(seed);
+      let n = 0;
+      const piece = () => {
+        const i = n++;
+        const extra = r() < 0.2 ? `[services.health]\ntype = "tcp"\n` : "";
+        const sep = r() < 0.1 ? "\r\n" : "\n";
+        return (svc(`s${i}`, 2000 + (i % 900)) + extra).replaceAll("\n", sep) + "\n";
+      };
+      let prefix = r() < 0.5 ? `"$schema" = "./x.json"\n\n` : "";
+      const pieces = Array.from({ length: 25 }, piece);
+      const cache: TomlPieceCache = { pieces: new Map() };
+      let prevData = parseTomlServices(prefix + pieces.join(""), cache);
+      for (let step = 0; step < 80; step++) {
+        const at = Math.floor(r() * pieces.length);
+        const op = r();
+        if (op < 0.35) pieces[at] = piece();
+        else if (op < 0.55 && pieces.length > 1) pieces.splice(at, 1);
+        else if (op < 0.8) pieces.splice(at, 0, piece());
+        else if (op < 0.9) prefix = prefix ? "" : `# a comment\n"$schema" = "s${step}"\n`;
+        else pieces[at] = pieces[at]!.replace(/backends/, `# touched ${step}\nbackends`);
+        const text = prefix + pieces.join("");
+        const got = parseTomlServices(text, cache);
+        const where = `seed ${seed} step ${step}`;
+        assert.notEqual(got, undefined, where);
+        assert.deepEqual(got, parseText(text, "toml"), where);
+        // Services whose text did not change are the very objects of the previous version.
+        const before = new Map(
+          ((prevData?.services ?? []) as { name: string }[]).map((s) => [JSON.stringify(s), s]),
+        );
+        let kept = 0;
+        for (const s of got!.services as { name: string }[]) {
+          if (before.get(JSON.stringify(s)) === s) kept++;
+        }
+        assert.ok(kept >= (got!.services as unknown[]).length - 4, `${where}: ${kept} kept`);
+        prevData = got;
+      }
+    }
+    assert.ok(pieceParseCounts.diff - diffs > 250, `${pieceParseCounts.diff - diffs} by diff`);
+  });
+
+  it("falls back to the whole text when an edit opens a string across pieces", () => {
+    const cache: TomlPieceCache = { pieces: new Map() };
+    const base = svc("a", 2001) + svc("b", 2002) + svc("c", 2003);
+    assert.notEqual(parseTomlServices(base, cache), undefined);
+    const broken = base.replace('name = "b"', "name = '''\n");
+    assert.equal(parseTomlServices(broken, cache), undefined);
+    assert.deepEqual(parseTomlServices(base, cache), parseText(base, "toml"));
   });
 });
