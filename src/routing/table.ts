@@ -328,7 +328,9 @@ function fullBuild(
     for (const p of built.problems) problems.push(p);
   }
   plans.sort(compareListeners);
-  const table: RoutingTable = { listeners: new Map(plans.map((p) => [p.key, p])) };
+  const listeners = new Map<string, ListenerPlan>();
+  for (const p of plans) listeners.set(p.key, p);
+  const table: RoutingTable = { listeners };
   last = {
     cfg,
     routes: routes.map((r) => ({ provider: r.provider, services: r.services })),
@@ -355,6 +357,19 @@ function planFor(
   const built = buildPlan(key, first.host, first.port, members, defaults);
   first.last = { members, defaults, ...built };
   return built;
+}
+
+/**
+ * A table that names its difference from `base`. The base forgets its own base here: a chain
+ * of every table ever built would never be freed.
+ */
+function based(
+  base: RoutingTable,
+  listeners: Map<string, ListenerPlan>,
+  keys: readonly string[],
+): RoutingTable {
+  delete (base as { changedSince?: unknown }).changedSince;
+  return { listeners, changedSince: { base, keys } };
 }
 
 /** Index of the first plan in `sorted` that does not sort before `p`. */
@@ -405,7 +420,9 @@ function incremental(
     }
   }
   if (removed.length === 0 && added.length === 0) {
-    return { table: { listeners: new Map(prev.table.listeners) }, problems: [] };
+    const table = based(prev.table, new Map(prev.table.listeners), []);
+    last = { ...prev, cfg, table };
+    return { table, problems: [] };
   }
 
   // Everything below only reads until the new groups are known to be clean.
@@ -455,6 +472,7 @@ function incremental(
   }
 
   // Commit.
+  const lastKept = prev.sorted[prev.sorted.length - 1];
   for (const spec of removed) prev.specs.delete(spec);
   for (const spec of fresh) prev.specs.add(spec);
   const sorted = prev.sorted;
@@ -476,13 +494,31 @@ function incremental(
     if (g.length) prev.groups.set(key, g);
     else prev.groups.delete(key);
   }
-  let listeners: Map<string, ListenerPlan>;
-  if (keysChanged) listeners = new Map(sorted.map((p) => [p.key, p]));
-  else {
-    listeners = new Map(prev.table.listeners);
-    for (const [key, plan] of plans) listeners.set(key, plan!);
+  // A new map in sorted order; copying the old one keeps its order, so a copy serves when keys
+  // only went away or the new ones sort last (as in a growing table), a rebuild otherwise.
+  const old = prev.table.listeners;
+  let appendable = true;
+  for (const [key, plan] of plans) {
+    if (plan && !old.has(key) && lastKept && compareListeners(plan, lastKept) < 0) {
+      appendable = false;
+    }
   }
-  const table: RoutingTable = { listeners };
+  let listeners: Map<string, ListenerPlan>;
+  if (keysChanged && !appendable) {
+    listeners = new Map();
+    for (const p of sorted) listeners.set(p.key, p);
+  } else {
+    listeners = new Map(old);
+    const addedKeys: ListenerPlan[] = [];
+    for (const [key, plan] of plans) {
+      if (!plan) listeners.delete(key);
+      else if (old.has(key)) listeners.set(key, plan);
+      else addedKeys.push(plan);
+    }
+    addedKeys.sort(compareListeners);
+    for (const p of addedKeys) listeners.set(p.key, p);
+  }
+  const table = based(prev.table, listeners, [...plans.keys()]);
   last = {
     ...prev,
     cfg,

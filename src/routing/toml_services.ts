@@ -31,6 +31,8 @@ interface PieceLayout {
   readonly starts: number[];
   /** The prefix object, then the service entries of each piece. */
   readonly values: unknown[];
+  /** Every piece's entries in order; `values` flattened. */
+  readonly services: unknown[];
 }
 
 /** Where each `[[services]]` piece starts: every line that begins with the header. */
@@ -78,7 +80,8 @@ function prefixOf(piece: string): Record<string, unknown> | undefined {
 /**
  * The document's data as a whole-text parse would give it, or undefined when the text is not
  * in the shape described at the top of the file. `cache` holds the previous version's pieces
- * and is replaced by this version's on success.
+ * and is replaced by this version's on success. The `services` list is the cache's own: read it,
+ * never change it.
  */
 export function parseTomlServices(
   text: string,
@@ -89,7 +92,7 @@ export function parseTomlServices(
   if (quick) {
     pieceParseCounts.diff++;
     cache.prev = quick;
-    return assemble(quick.values);
+    return { ...(quick.values[0] as Record<string, unknown>), services: quick.services };
   }
   const starts = headerStarts(text);
   if (starts.length === 0) return undefined; // no [[services]]: nothing to gain
@@ -110,16 +113,23 @@ export function parseTomlServices(
   }
   pieceParseCounts.pieces++;
   cache.pieces = next;
-  cache.prev = { text, starts: [0, ...starts], values };
-  return assemble(values);
+  const services = flatten(values, 1, values.length);
+  cache.prev = { text, starts: [0, ...starts], values, services };
+  return { ...prefix, services };
 }
 
-function assemble(values: readonly unknown[]): Record<string, unknown> {
-  const services: unknown[] = [];
-  for (let k = 1; k < values.length; k++) {
-    for (const s of values[k] as unknown[]) services.push(s);
-  }
-  return { ...(values[0] as Record<string, unknown>), services };
+/** The service entries of pieces [from, to) in order. */
+function flatten(values: readonly unknown[], from: number, to: number): unknown[] {
+  const out: unknown[] = [];
+  for (let k = from; k < to; k++) for (const s of values[k] as unknown[]) out.push(s);
+  return out;
+}
+
+/** How many service entries pieces [from, to) hold. */
+function count(values: readonly unknown[], from: number, to: number): number {
+  let n = 0;
+  for (let k = from; k < to; k++) n += (values[k] as unknown[]).length;
+  return n;
 }
 
 /** How many leading UTF-16 units `a` and `b` share (whole blocks compared natively first). */
@@ -198,9 +208,17 @@ function fromPrevious(prev: PieceLayout, text: string): PieceLayout | undefined 
     newStarts.push(start);
     newValues.push(parsed);
   }
+  const middle = flatten(newValues, Math.max(a, 1), newValues.length);
   for (let k = b; k < starts.length; k++) {
     newStarts.push(starts[k]! + shift);
     newValues.push(values[k]);
   }
-  return { text, starts: newStarts, values: newValues };
+  // The kept pieces' entries are runs of the previous list: copied natively, not piece by piece.
+  const before = a <= 1 ? 0 : prev.services.length - count(values, a, values.length);
+  const after = b >= values.length ? 0 : count(values, b, values.length);
+  const services = prev.services.slice(0, before).concat(
+    middle,
+    prev.services.slice(prev.services.length - after),
+  );
+  return { text, starts: newStarts, values: newValues, services };
 }

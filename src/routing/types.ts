@@ -127,6 +127,11 @@ export interface ListenerPlan {
 export interface RoutingTable {
   /** By ListenerPlan.key, sorted by key */
   readonly listeners: ReadonlyMap<string, ListenerPlan>;
+  /**
+   * Set when this table equals `base` except at `keys` (listeners added, changed or removed):
+   * a consumer that applied `base` may apply only those keys instead of walking every listener.
+   */
+  readonly changedSince?: { readonly base: RoutingTable; readonly keys: readonly string[] };
 }
 
 /** What the table builder needs from the main config. */
