@@ -54,6 +54,8 @@ interface Transport {
   setKeepAlive(on: boolean): void;
   remoteAddr(): SockAddr;
   localAddr(): SockAddr;
+  /** No byte kept for a later write. */
+  idle(): boolean;
 }
 
 /** Where a spliced conn's events go instead of the prelude queue. */
@@ -265,6 +267,11 @@ class BunConn implements Conn {
     if (!this.#closed) this.t.resume();
   }
 
+  /** Nothing of ours waits to be written (the kernel has every byte). */
+  idle(): boolean {
+    return !this.#closed && !this.#writeClosed && this.t.idle();
+  }
+
   /** Write without a promise (splice); false = wait for drain. */
   push(b: Uint8Array): boolean {
     if (this.#closed) return false;
@@ -316,6 +323,10 @@ class NativeTransport implements Transport {
       return false;
     }
     return true;
+  }
+
+  idle(): boolean {
+    return !this.#gone && this.#pending.length === 0;
   }
 
   /** `drain` handler: write what was kept, then FIN if asked, then tell the conn. */
@@ -476,6 +487,10 @@ class NodeTransport implements Transport {
   write(b: Uint8Array): boolean {
     if (this.s.destroyed) return false;
     return this.s.write(b);
+  }
+
+  idle(): boolean {
+    return !this.s.destroyed && this.s.writableLength === 0;
   }
 
   shutdown(done: () => void): void {
@@ -755,6 +770,12 @@ function splice(ca: Conn, cb: Conn, o: SpliceOptions = {}): Promise<SpliceResult
       end() {
         if (eof || run.done) return;
         eof = true;
+        if (open === 1 && dst.idle()) {
+          // The other direction is over and dst holds no byte of ours: the close that finish()
+          // does sends the FIN, without a shutdown() call of its own.
+          open = 0;
+          return run.finish("eof");
+        }
         // The direction is done only once dst has every byte and the FIN: finishing earlier
         // would close dst with bytes still queued for it.
         void dst.closeWrite().then(() => {

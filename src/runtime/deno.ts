@@ -388,6 +388,12 @@ function splice(ca: Conn, cb: Conn, o: SpliceOptions = {}): Promise<SpliceResult
     pump(src, dst, count, run).then(
       async () => {
         if (run.done) return;
+        if (open === 1) {
+          // The other direction is over and every byte of this one is written: the close that
+          // finish() does sends the FIN, without a shutdown() call of its own.
+          open = 0;
+          return run.finish("eof");
+        }
         try {
           await dst.closeWrite();
         } catch (e) {
