@@ -2,7 +2,7 @@
 // connection to the connection handler, and drains on removal and shutdown.
 // It never parses documents; it only runs the table it is given.
 import type { Conn, Runtime } from "../runtime/types.ts";
-import type { ProxyUrl, RoutingTable } from "../routing/types.ts";
+import type { ListenerPlan, ProxyUrl, RoutingTable } from "../routing/types.ts";
 import type { Logger } from "../log.ts";
 import { BackendRuntime } from "./backend.ts";
 import { type ConnectionContext, handleConnection } from "./connection.ts";
@@ -49,6 +49,8 @@ export function createEngine(o: EngineOptions): Engine {
   const direct = createDirectDialer(o.rt);
   const proxyDialers = new Map<string, Dialer>();
   let stopped = false;
+  /** The table applied last, so that a table built on it can be applied by its changed keys. */
+  let applied: RoutingTable | undefined;
   const resolver = o.resolver ?? createResolver({ log: log.child("dns") });
   const health = createHealthMonitor({ rt: o.rt, log: log.child("health") });
 
@@ -100,6 +102,31 @@ export function createEngine(o: EngineOptions): Engine {
     );
   }
 
+  /** Makes the listener at `key` match `plan`: opened, updated, or retired when absent. */
+  function applyKey(key: string, plan: ListenerPlan | undefined): void {
+    const l = active.get(key);
+    if (!plan) {
+      if (l) retire(l);
+      return;
+    }
+    if (l) {
+      // The table builder hands back the same plan object for an unchanged listener.
+      if (l.plan !== plan) l.update(plan);
+      return;
+    }
+    const created = new ListenerRuntime(plan, {
+      rt: o.rt,
+      log,
+      bindRetryMs: () => bindRetryMs,
+      reusePort: o.reusePort ?? false,
+      onConn,
+      resolver,
+      onPoolChanged: syncHealth,
+    });
+    active.set(key, created);
+    created.bind();
+  }
+
   function retire(l: ListenerRuntime): void {
     active.delete(l.key);
     health.drop(l.key);
@@ -132,29 +159,18 @@ export function createEngine(o: EngineOptions): Engine {
   return {
     apply(table) {
       if (stopped) return;
-      for (const [key, l] of active) {
-        if (!table.listeners.has(key)) retire(l);
-      }
-      for (const [key, plan] of table.listeners) {
-        const l = active.get(key);
-        if (l) {
-          // The table builder hands back the same plan object for an unchanged listener, so a
-          // change in a table of thousands touches only the listeners it changed.
-          if (l.plan !== plan) l.update(plan);
-          continue;
+      // A table built on the one applied last names the keys where they differ: a change in a
+      // table of thousands of listeners then costs only the listeners it touched.
+      const delta = table.changedSince;
+      if (delta && delta.base === applied) {
+        for (const key of delta.keys) applyKey(key, table.listeners.get(key));
+      } else {
+        for (const [key, l] of active) {
+          if (!table.listeners.has(key)) retire(l);
         }
-        const created = new ListenerRuntime(plan, {
-          rt: o.rt,
-          log,
-          bindRetryMs: () => bindRetryMs,
-          reusePort: o.reusePort ?? false,
-          onConn,
-          resolver,
-          onPoolChanged: syncHealth,
-        });
-        active.set(key, created);
-        created.bind();
+        for (const [key, plan] of table.listeners) applyKey(key, plan);
       }
+      applied = table;
     },
     configure(c) {
       if (c.drainTimeoutMs !== undefined) drainTimeoutMs = c.drainTimeoutMs;

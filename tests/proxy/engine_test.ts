@@ -225,6 +225,42 @@ describe("engine", () => {
     }
   });
 
+  it("a table built on the applied one is applied by its changed keys; any other in full", async () => {
+    const a = startNamedServer(rt, "a");
+    const b = startNamedServer(rt, "b");
+    const e = engine();
+    const [p1, p2, p3] = [await freePort(rt), await freePort(rt), await freePort(rt)];
+    const l1 = listener(p1!, [backend(a.port)]);
+    const l2 = listener(p2!, [backend(a.port)]);
+    const t1 = table(l1, l2);
+    e.apply(t1);
+    try {
+      // p2 goes, p3 comes, p1 keeps its plan object: only the named keys are touched.
+      const l3 = listener(p3!, [backend(b.port)]);
+      const t2 = { ...table(l1, l3), changedSince: { base: t1, keys: [l2.key, l3.key] } };
+      e.apply(t2);
+      assert.deepEqual(
+        e.listeners().filter((v) => v.state !== "draining").map((v) => v.port),
+        [
+          p1,
+          p3,
+        ].sort((x, y) => String(`127.0.0.1:${x}`).localeCompare(`127.0.0.1:${y}`)),
+      );
+      assert.equal(await fetchBanner(rt, p3!), "b");
+      assert.equal(await canConnect(rt, p2!), false);
+      // A delta on a table this engine never applied is not trusted: the full table applies.
+      const stranger = table(l1);
+      const t3 = { ...table(l1, l2), changedSince: { base: stranger, keys: [l2.key] } };
+      e.apply(t3);
+      await waitFor(() => canConnect(rt, p2!), { what: "p2 back" });
+      assert.equal(await canConnect(rt, p3!), false, "p3 is not in the full table");
+    } finally {
+      await e.shutdown();
+      a.close();
+      b.close();
+    }
+  });
+
   it("64 MiB each way arrive with equal sha256", { timeout: 120_000 }, async () => {
     const echo = startEchoServer(rt);
     const e = engine();
