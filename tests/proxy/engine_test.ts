@@ -239,13 +239,8 @@ describe("engine", () => {
       const l3 = listener(p3!, [backend(b.port)]);
       const t2 = { ...table(l1, l3), changedSince: { base: t1, keys: [l2.key, l3.key] } };
       e.apply(t2);
-      assert.deepEqual(
-        e.listeners().filter((v) => v.state !== "draining").map((v) => v.port),
-        [
-          p1,
-          p3,
-        ].sort((x, y) => String(`127.0.0.1:${x}`).localeCompare(`127.0.0.1:${y}`)),
-      );
+      const open = e.listeners().filter((v) => v.state !== "draining").map((v) => v.port);
+      assert.deepEqual(new Set(open), new Set([p1, p3]));
       assert.equal(await fetchBanner(rt, p3!), "b");
       assert.equal(await canConnect(rt, p2!), false);
       // A delta on a table this engine never applied is not trusted: the full table applies.
