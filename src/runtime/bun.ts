@@ -6,7 +6,7 @@
 // dial to it was abandoned; and at most MAX_PENDING_NATIVE native dials wait at once, which
 // bounds the fds that abandoned dials can hold. Both kinds sit behind one small Transport so
 // a Conn and splice work the same on either.
-import { connect as netConnect, type Socket as NetSocket } from "node:net";
+import { connect as netConnect, isIP, type Socket as NetSocket } from "node:net";
 import { SluiceError } from "../errors.ts";
 import { bareHost, sockAddr } from "./_addr.ts";
 import {
@@ -293,14 +293,19 @@ class NativeTransport implements Transport {
   #onShut: (() => void) | undefined;
   #gone = false;
 
+  readonly #targetIsIp: boolean;
+
   constructor(conn: BunConn, target?: SockAddr) {
     this.conn = conn;
     this.target = target;
+    this.#targetIsIp = target !== undefined && isIP(target.host) !== 0;
     conn.t = this;
   }
 
   remoteAddr(): SockAddr {
-    // Bun forgets the remote port once the socket closed (the local address it keeps).
+    // A dial to an IP literal reaches that very address: no getpeername() calls for it.
+    if (this.#targetIsIp) return this.target!;
+    // Bun forgets the remote port once the socket closed.
     const host = this.s?.remoteAddress;
     const port = this.s?.remotePort;
     if ((!host || port === undefined) && this.target) return this.target;
