@@ -4,17 +4,57 @@
 // set; a shared ticker (every TICK_MS, unref'd, running only while a watch waits) gives each
 // waiting watch a real listener, or calls it at once when its signal fired meanwhile. So an
 // abort reaches a young watch at most TICK_MS late; owners that finish inside that window
-// check `signal.aborted` themselves when it matters.
+// check `signal.aborted` themselves when it matters. The watch is itself the event listener
+// (handleEvent) and calls a method of its target: no closure per watch.
 
 const TICK_MS = 20;
 
-interface Watch {
-  readonly signal: AbortSignal;
-  readonly onAbort: () => void;
-  listening: boolean;
+/** What a watch calls. */
+export interface AbortTarget {
+  onAbort(): void;
 }
 
-const waiting = new Set<Watch>();
+export class AbortWatch {
+  readonly signal: AbortSignal;
+  readonly #target: AbortTarget;
+  #listening = false;
+  #over = false;
+
+  constructor(signal: AbortSignal, target: AbortTarget) {
+    this.signal = signal;
+    this.#target = target;
+  }
+
+  /** EventListener: the signal fired. */
+  handleEvent(): void {
+    this.fire();
+  }
+
+  /** Calls the target once, unless cancelled. */
+  fire(): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.#listening = false;
+    this.#target.onAbort();
+  }
+
+  listen(): void {
+    this.#listening = true;
+    this.signal.addEventListener("abort", this, { once: true });
+  }
+
+  /** Ends the watch; the target is never called after this. */
+  cancel(): void {
+    if (this.#over) return;
+    this.#over = true;
+    if (this.#listening) {
+      this.#listening = false;
+      this.signal.removeEventListener("abort", this);
+    } else waiting.delete(this);
+  }
+}
+
+const waiting = new Set<AbortWatch>();
 let timer: ReturnType<typeof setInterval> | undefined;
 
 function tick(): void {
@@ -22,12 +62,11 @@ function tick(): void {
     waiting.delete(w);
     if (w.signal.aborted) {
       try {
-        w.onAbort();
+        w.fire();
       } catch { /* the owner's problem; the others must still get their listener */ }
       continue;
     }
-    w.listening = true;
-    w.signal.addEventListener("abort", w.onAbort, { once: true });
+    w.listen();
   }
   if (waiting.size === 0 && timer !== undefined) {
     clearInterval(timer);
@@ -44,17 +83,12 @@ function startTicker(): void {
 }
 
 /**
- * Calls `onAbort` once `signal` fires (at most TICK_MS late for a watch younger than a tick).
- * Returns the function that ends the watch; `onAbort` never runs after it.
+ * Calls `target.onAbort()` (or `target()`) once `signal` fires, at most TICK_MS late for a watch
+ * younger than a tick. `cancel()` on the result ends the watch.
  */
-export function watchAbort(signal: AbortSignal, onAbort: () => void): () => void {
-  const w: Watch = { signal, onAbort, listening: false };
+export function watchAbort(signal: AbortSignal, target: AbortTarget | (() => void)): AbortWatch {
+  const w = new AbortWatch(signal, typeof target === "function" ? { onAbort: target } : target);
   waiting.add(w);
   if (timer === undefined) startTicker();
-  return () => {
-    if (w.listening) {
-      w.listening = false;
-      signal.removeEventListener("abort", onAbort);
-    } else waiting.delete(w);
-  };
+  return w;
 }

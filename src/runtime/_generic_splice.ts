@@ -34,10 +34,7 @@ async function pump(
 }
 
 export function genericSplice(a: Conn, b: Conn, o: SpliceOptions = {}): Promise<SpliceResult> {
-  const run = new SpliceRun(o, () => {
-    a.close();
-    b.close();
-  });
+  const run = new SpliceRun(o, a, b);
   let open = 2;
   const direction = (src: Conn, dst: Conn, srcSide: "a" | "b", count: (n: number) => void) => {
     const dstSide = srcSide === "a" ? "b" : "a";

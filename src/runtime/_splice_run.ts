@@ -1,33 +1,36 @@
 // Bookkeeping shared by both adapters' splice: byte counters, the idle-timeout entry, the
 // abort signal and the one-time finish that closes both sides and resolves the result.
-import { watchAbort } from "./_abort_watch.ts";
+// It is its own idle entry and abort target: an idle proxied connection should hold as few
+// objects as possible (each closure is one more).
+import { type AbortWatch, watchAbort } from "./_abort_watch.ts";
 import { type IdleEntry, idleSweeper } from "./_idle_sweeper.ts";
 import type { ByteCounters, SpliceEndReason, SpliceOptions, SpliceResult } from "./types.ts";
 
-export class SpliceRun {
+export class SpliceRun implements IdleEntry {
   readonly counters: ByteCounters;
   readonly result: Promise<SpliceResult>;
+  /** IdleEntry: set whenever a byte moves (only with an idle timeout). */
+  lastActivity = 0;
+  readonly idleMs: number;
   #done = false;
   #resolve!: (r: SpliceResult) => void;
-  #idle: IdleEntry | undefined;
-  #unwatch: (() => void) | undefined;
-  #closeBoth: () => void;
+  #watch: AbortWatch | undefined;
+  readonly #a: { close(): void };
+  readonly #b: { close(): void };
 
-  constructor(o: SpliceOptions, closeBoth: () => void) {
+  constructor(o: SpliceOptions, a: { close(): void }, b: { close(): void }) {
     this.counters = o.counters ?? { up: 0, down: 0 };
-    this.#closeBoth = closeBoth;
+    this.#a = a;
+    this.#b = b;
     this.result = new Promise((r) => (this.#resolve = r));
-    if (o.idleTimeoutMs && o.idleTimeoutMs > 0) {
-      this.#idle = {
-        lastActivity: Date.now(),
-        idleMs: o.idleTimeoutMs,
-        onIdle: () => this.finish("idle"),
-      };
-      idleSweeper.add(this.#idle);
+    this.idleMs = o.idleTimeoutMs && o.idleTimeoutMs > 0 ? o.idleTimeoutMs : 0;
+    if (this.idleMs) {
+      this.lastActivity = Date.now();
+      idleSweeper.add(this);
     }
     if (o.signal) {
       if (o.signal.aborted) queueMicrotask(() => this.finish("aborted"));
-      else this.#unwatch = watchAbort(o.signal, () => this.finish("aborted"));
+      else this.#watch = watchAbort(o.signal, this);
     }
   }
 
@@ -35,24 +38,35 @@ export class SpliceRun {
     return this.#done;
   }
 
+  onIdle(): void {
+    this.finish("idle");
+  }
+
+  onAbort(): void {
+    this.finish("aborted");
+  }
+
   up(n: number): void {
     this.counters.up += n;
-    if (this.#idle) this.#idle.lastActivity = Date.now();
+    if (this.idleMs) this.lastActivity = Date.now();
   }
 
   down(n: number): void {
     this.counters.down += n;
-    if (this.#idle) this.#idle.lastActivity = Date.now();
+    if (this.idleMs) this.lastActivity = Date.now();
   }
 
   /** The first call wins: closes both sides, stops timers and resolves. */
   finish(reason: SpliceEndReason, errorSide?: "a" | "b", error?: Error): void {
     if (this.#done) return;
     this.#done = true;
-    if (this.#idle) idleSweeper.delete(this.#idle);
-    this.#unwatch?.();
+    if (this.idleMs) idleSweeper.delete(this);
+    this.#watch?.cancel();
     try {
-      this.#closeBoth();
+      this.#a.close();
+    } catch { /* closing is best effort */ }
+    try {
+      this.#b.close();
     } catch { /* closing is best effort */ }
     const r: {
       up: number;

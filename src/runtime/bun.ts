@@ -16,7 +16,7 @@ import {
   type BunSocketHandler,
   type BunTcpListener,
 } from "./_bun_api.ts";
-import { watchAbort } from "./_abort_watch.ts";
+import { type AbortWatch, watchAbort } from "./_abort_watch.ts";
 import { raceSignal } from "./_deadline.ts";
 import { fetchError, toSluiceError } from "./_errors.ts";
 import { onProcessSignal } from "./_signals.ts";
@@ -36,6 +36,14 @@ import type {
   SpliceResult,
   TlsClientOptions,
 } from "./types.ts";
+
+/**
+ * The empty list every conn starts with, instead of three fresh arrays each (idle conns should
+ * cost little); replaced by a real array before the first push. Frozen, so that a missed
+ * replacement throws instead of sharing bytes between conns.
+ */
+// deno-lint-ignore no-explicit-any
+const NONE: any[] = Object.freeze([]) as unknown as any[];
 
 /** Prelude mode: stop reading from the socket once this much waits unread. */
 const PRELUDE_HIGH_WATER = 64 * 1024;
@@ -70,14 +78,14 @@ class BunConn implements Conn {
   t!: Transport;
   #remote: SockAddr | undefined;
   #local: SockAddr | undefined;
-  #queue: Uint8Array[] = [];
+  #queue: Uint8Array[] = NONE;
   #queued = 0;
   #paused = false;
   #eof = false;
   #closed = false;
   #error: Error | undefined;
   #waiter: { resolve: (v: Uint8Array | null) => void; reject: (e: Error) => void } | undefined;
-  #drainWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  #drainWaiters: { resolve: () => void; reject: (e: Error) => void }[] = NONE;
   #sink: Sink | undefined;
   #writeClosed = false;
   #finSent: Promise<void> | undefined;
@@ -114,6 +122,7 @@ class BunConn implements Conn {
       this.#waiter = undefined;
       return w.resolve(chunk);
     }
+    if (this.#queue === NONE) this.#queue = [];
     this.#queue.push(chunk);
     this.#queued += chunk.byteLength;
     if (this.#queued > PRELUDE_HIGH_WATER && !this.#paused) {
@@ -168,7 +177,7 @@ class BunConn implements Conn {
   }
 
   #shift(): Uint8Array | undefined {
-    const c = this.#queue.shift();
+    const c = this.#queue.length ? this.#queue.shift() : undefined;
     if (c) {
       this.#queued -= c.byteLength;
       if (this.#paused && this.#queued <= PRELUDE_HIGH_WATER / 2 && !this.#closed) {
@@ -204,6 +213,7 @@ class BunConn implements Conn {
 
   unshift(chunk: Uint8Array): void {
     if (!chunk.byteLength) return;
+    if (this.#queue === NONE) this.#queue = [];
     this.#queue.unshift(chunk);
     this.#queued += chunk.byteLength;
   }
@@ -215,6 +225,7 @@ class BunConn implements Conn {
       );
     }
     if (this.t.write(b)) return Promise.resolve();
+    if (this.#drainWaiters === NONE) this.#drainWaiters = [];
     return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
   }
 
@@ -289,7 +300,7 @@ class NativeTransport implements Transport {
   readonly conn: BunConn;
   /** A dial's target: the address to show when the socket no longer tells. */
   readonly target: SockAddr | undefined;
-  #pending: Uint8Array[] = [];
+  #pending: Uint8Array[] = NONE;
   #onShut: (() => void) | undefined;
   #gone = false;
 
@@ -319,11 +330,12 @@ class NativeTransport implements Transport {
   write(b: Uint8Array): boolean {
     if (this.#gone) return false;
     if (this.#pending.length) {
-      this.#pending.push(b);
+      this.#pending.push(b); // not NONE: it has entries
       return false;
     }
     const n = this.s.write(b);
     if (n < b.byteLength) {
+      if (this.#pending === NONE) this.#pending = [];
       this.#pending.push(n > 0 ? b.subarray(n) : b);
       return false;
     }
@@ -390,7 +402,7 @@ class NativeTransport implements Transport {
 
   closed(): void {
     this.#gone = true;
-    this.#pending.length = 0;
+    if (this.#pending !== NONE) this.#pending.length = 0;
     const shut = this.#onShut;
     this.#onShut = undefined;
     shut?.();
@@ -596,7 +608,7 @@ class NativeDial {
   readonly #key: string;
   readonly #resolve: (c: Conn) => void;
   readonly #reject: (e: Error) => void;
-  readonly #unwatch: (() => void) | undefined;
+  readonly #watch: AbortWatch | undefined;
 
   constructor(
     o: ConnectOptions,
@@ -612,7 +624,7 @@ class NativeDial {
     this.#reject = reject;
     pendingNative++;
     this.#timer = setTimeout(() => this.#abandon(timedOut(o)), o.timeoutMs);
-    this.#unwatch = o.signal && watchAbort(o.signal, () => this.#abandon(aborted(o)));
+    this.#watch = o.signal && watchAbort(o.signal, () => this.#abandon(aborted(o)));
   }
 
   #end(): void {
@@ -625,7 +637,7 @@ class NativeDial {
     if (this.settled) return false;
     this.settled = true;
     clearTimeout(this.#timer);
-    this.#unwatch?.();
+    this.#watch?.cancel();
     return true;
   }
 
@@ -721,10 +733,10 @@ function nodeConnect(o: ConnectOptions, host: string, key: string): Promise<Conn
       new NodeTransport(s, conn, sockAddr(host, o.port));
       resolve(conn);
     };
-    const unwatch = o.signal && watchAbort(o.signal, () => fail(aborted(o)));
+    const watch = o.signal && watchAbort(o.signal, () => fail(aborted(o)));
     function cleanup() {
       clearTimeout(timer);
-      unwatch?.();
+      watch?.cancel();
       s.off("error", onError);
       s.off("connect", onConnect);
     }
@@ -735,90 +747,113 @@ function nodeConnect(o: ConnectOptions, host: string, key: string): Promise<Conn
 
 // ---- splice
 
+/** What both directions of one splice share. */
+class SpliceState {
+  /** Directions not finished yet. */
+  open = 2;
+  readonly run: SpliceRun;
+  readonly up: SpliceDirection;
+  readonly down: SpliceDirection;
+
+  constructor(a: BunConn, b: BunConn, o: SpliceOptions) {
+    this.run = new SpliceRun(o, a, b);
+    this.up = new SpliceDirection(this, a, b, "a");
+    this.down = new SpliceDirection(this, b, a, "b");
+  }
+}
+
+/**
+ * One direction, src -> dst, as src's sink. Methods on the prototype rather than closures per
+ * connection: an idle proxied connection costs its objects' memory, nothing else.
+ */
+class SpliceDirection implements Sink {
+  readonly #s: SpliceState;
+  readonly #src: BunConn;
+  readonly #dst: BunConn;
+  readonly #srcSide: "a" | "b";
+  #eof = false;
+  /** dst refused more: src is paused until dst drains */
+  #waiting = false;
+
+  constructor(s: SpliceState, src: BunConn, dst: BunConn, srcSide: "a" | "b") {
+    this.#s = s;
+    this.#src = src;
+    this.#dst = dst;
+    this.#srcSide = srcSide;
+  }
+
+  data(chunk: Uint8Array): void {
+    const run = this.#s.run;
+    if (run.done) return;
+    if (this.#srcSide === "a") run.up(chunk.byteLength);
+    else run.down(chunk.byteLength);
+    const dst = this.#dst;
+    if (!dst.push(chunk)) {
+      if (dst.closed) {
+        return run.finish(
+          "error",
+          this.#srcSide === "a" ? "b" : "a",
+          new SluiceError(
+            "EPIPE",
+            `Cannot write to ${dst.remote.host}:${dst.remote.port}: connection closed`,
+          ),
+        );
+      }
+      this.#waiting = true;
+      this.#src.pause();
+    }
+  }
+
+  end(): void {
+    const s = this.#s;
+    if (this.#eof || s.run.done) return;
+    this.#eof = true;
+    if (s.open === 1 && this.#dst.idle()) {
+      // The other direction is over and dst holds no byte of ours: the close that finish()
+      // does sends the FIN, without a shutdown() call of its own.
+      s.open = 0;
+      return s.run.finish("eof");
+    }
+    // The direction is done only once dst has every byte and the FIN: finishing earlier
+    // would close dst with bytes still queued for it.
+    void this.#dst.closeWrite().then(() => {
+      if (--s.open === 0) s.run.finish("eof");
+    });
+  }
+
+  close(err: Error | undefined): void {
+    if (this.#s.run.done) return;
+    if (err) return this.#s.run.finish("error", this.#srcSide, err);
+    this.end();
+  }
+
+  drain(): void {
+    // src drained, so the direction writing INTO src may go on.
+    (this.#srcSide === "a" ? this.#s.down : this.#s.up).resumeSrc();
+  }
+
+  resumeSrc(): void {
+    if (this.#waiting) {
+      this.#waiting = false;
+      this.#src.resume();
+    }
+  }
+}
+
 function splice(ca: Conn, cb: Conn, o: SpliceOptions = {}): Promise<SpliceResult> {
   if (!(ca instanceof BunConn) || !(cb instanceof BunConn)) return genericSplice(ca, cb, o);
-  const a = ca;
-  const b = cb;
-  const run = new SpliceRun(o, () => {
-    a.close();
-    b.close();
-  });
-  let open = 2;
-  function direction(
-    src: BunConn,
-    dst: BunConn,
-    srcSide: "a" | "b",
-    count: (n: number) => void,
-  ): Sink {
-    const dstSide = srcSide === "a" ? "b" : "a";
-    let eof = false;
-    let waiting = false; // dst refused more: src is paused until dst drains
-    return {
-      data(chunk) {
-        if (run.done) return;
-        count(chunk.byteLength);
-        if (!dst.push(chunk)) {
-          if (dst.closed) {
-            return run.finish(
-              "error",
-              dstSide,
-              new SluiceError(
-                "EPIPE",
-                `Cannot write to ${dst.remote.host}:${dst.remote.port}: connection closed`,
-              ),
-            );
-          }
-          waiting = true;
-          src.pause();
-        }
-      },
-      end() {
-        if (eof || run.done) return;
-        eof = true;
-        if (open === 1 && dst.idle()) {
-          // The other direction is over and dst holds no byte of ours: the close that finish()
-          // does sends the FIN, without a shutdown() call of its own.
-          open = 0;
-          return run.finish("eof");
-        }
-        // The direction is done only once dst has every byte and the FIN: finishing earlier
-        // would close dst with bytes still queued for it.
-        void dst.closeWrite().then(() => {
-          if (--open === 0) run.finish("eof");
-        });
-      },
-      close(err) {
-        if (run.done) return;
-        if (err) return run.finish("error", srcSide, err);
-        this.end();
-      },
-      drain() {
-        // `this` is src's sink; src drained, so the direction writing INTO src may go on.
-        other(srcSide).resumeSrc();
-      },
-      resumeSrc() {
-        if (waiting) {
-          waiting = false;
-          src.resume();
-        }
-      },
-    } as Sink & { resumeSrc(): void };
-  }
-  const sinks: Record<"a" | "b", Sink & { resumeSrc(): void }> = {} as never;
-  const other = (side: "a" | "b") => sinks[side === "a" ? "b" : "a"];
-  if (a.closed || b.closed) {
-    run.finish(
+  const s = new SpliceState(ca, cb, o);
+  if (ca.closed || cb.closed) {
+    s.run.finish(
       "error",
-      a.closed ? "a" : "b",
+      ca.closed ? "a" : "b",
       new SluiceError("ECLOSED", "Cannot splice: connection already closed"),
     );
-    return run.result;
+    return s.run.result;
   }
-  sinks.a = direction(a, b, "a", (n) => run.up(n)) as Sink & { resumeSrc(): void };
-  sinks.b = direction(b, a, "b", (n) => run.down(n)) as Sink & { resumeSrc(): void };
-  a.attach(sinks.a);
-  if (!run.done) b.attach(sinks.b);
-  return run.result;
+  ca.attach(s.up);
+  if (!s.run.done) cb.attach(s.down);
+  return s.run.result;
 }
 
 // ---- HTTP

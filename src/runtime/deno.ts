@@ -287,7 +287,7 @@ async function connect(o: ConnectOptions): Promise<Conn> {
     timedOut = true;
     ac.abort();
   }, o.timeoutMs);
-  const unwatch = o.signal && watchAbort(o.signal, () => ac.abort());
+  const watch = o.signal && watchAbort(o.signal, () => ac.abort());
   try {
     const raw = await Deno.connect({
       hostname: bareHost(o.host),
@@ -312,7 +312,7 @@ async function connect(o: ConnectOptions): Promise<Conn> {
     throw toSluiceError(e, action);
   } finally {
     clearTimeout(timer);
-    unwatch?.();
+    watch?.cancel();
   }
 }
 
@@ -378,10 +378,7 @@ function splice(ca: Conn, cb: Conn, o: SpliceOptions = {}): Promise<SpliceResult
   if (!(ca instanceof DenoConn) || !(cb instanceof DenoConn)) return genericSplice(ca, cb, o);
   const a = ca;
   const b = cb;
-  const run = new SpliceRun(o, () => {
-    a.close();
-    b.close();
-  });
+  const run = new SpliceRun(o, a, b);
   let open = 2;
   function direction(src: DenoConn, dst: DenoConn, srcSide: "a" | "b", count: (n: number) => void) {
     const dstSide = srcSide === "a" ? "b" : "a";

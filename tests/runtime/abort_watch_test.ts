@@ -16,29 +16,34 @@ describe("watchAbort()", () => {
     assert.equal(calls, 1);
   });
 
-  it("delivers an abort that comes after the watch got its listener", async () => {
+  it("delivers an abort that comes after the watch got its listener, to a method", async () => {
     const ac = new AbortController();
-    let calls = 0;
-    watchAbort(ac.signal, () => calls++);
+    const target = {
+      calls: 0,
+      onAbort() {
+        this.calls++;
+      },
+    };
+    watchAbort(ac.signal, target);
     await sleep(80); // several ticks: the watch listens now
     ac.abort();
-    assert.equal(calls, 1, "at once, through the listener");
+    assert.equal(target.calls, 1, "at once, through the listener");
     await sleep(60);
-    assert.equal(calls, 1);
+    assert.equal(target.calls, 1);
   });
 
   it("never calls back after the watch ended, young or listening", async () => {
     const young = new AbortController();
     const old = new AbortController();
     let calls = 0;
-    const endYoung = watchAbort(young.signal, () => calls++);
-    const endOld = watchAbort(old.signal, () => calls++);
+    const youngWatch = watchAbort(young.signal, () => calls++);
+    const oldWatch = watchAbort(old.signal, () => calls++);
     await sleep(80);
-    endOld();
+    oldWatch.cancel();
     old.abort();
-    const endYoung2 = watchAbort(young.signal, () => calls++);
-    endYoung();
-    endYoung2();
+    const second = watchAbort(young.signal, () => calls++);
+    youngWatch.cancel();
+    second.cancel();
     young.abort();
     await sleep(80);
     assert.equal(calls, 0);
