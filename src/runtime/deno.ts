@@ -54,9 +54,9 @@ function closeQuietly(c: { close(): void }): void {
 }
 
 class DenoConn implements Conn {
-  readonly remote: SockAddr;
-  readonly local: SockAddr;
   readonly raw: Deno.TcpConn;
+  #remote: SockAddr | undefined;
+  #local: SockAddr | undefined;
   #unshifted: Uint8Array[] = [];
   /** A read whose result nobody took yet (its caller aborted): the next read gets it. */
   #pending: Promise<Uint8Array | null> | undefined;
@@ -67,8 +67,6 @@ class DenoConn implements Conn {
 
   constructor(raw: Deno.TcpConn) {
     this.raw = raw;
-    this.remote = netAddr(raw.remoteAddr);
-    this.local = netAddr(raw.localAddr);
     try {
       raw.setNoDelay(true);
     } catch { /* the peer may already be gone */ }
@@ -76,6 +74,15 @@ class DenoConn implements Conn {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Normalised on first use (Deno keeps the raw addresses after close too). */
+  get remote(): SockAddr {
+    return this.#remote ??= netAddr(this.raw.remoteAddr);
+  }
+
+  get local(): SockAddr {
+    return this.#local ??= netAddr(this.raw.localAddr);
   }
 
   setNoDelay(on: boolean): void {
