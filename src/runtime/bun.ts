@@ -100,6 +100,11 @@ class BunConn implements Conn {
     return this.#local ??= this.t.localAddr();
   }
 
+  /** The local address known without asking the socket (a listener bound to one IP). */
+  knownLocal(local: SockAddr): void {
+    this.#local = local;
+  }
+
   /** Both addresses now, while the socket still knows them. */
   readAddresses(): void {
     this.#remote ??= this.t.remoteAddr();
@@ -439,11 +444,15 @@ function nativeHandlers(
 function listen(o: ListenOptions, onConn: (c: Conn) => void): Listener {
   let closed = false;
   let srv: BunTcpListener;
+  // A listener bound to one address accepts every conn on that address and port: no two
+  // getsockname() calls per conn for it (only a wildcard bind needs them).
+  let local: SockAddr | undefined;
   const handlers = nativeHandlers((s) => {
     const conn = new BunConn();
     const t = new NativeTransport(conn);
     t.s = s;
     s.data = t;
+    if (local) conn.knownLocal(local);
     // An accepted conn's addresses are wanted at once (the proxy logs and hashes the client).
     conn.readAddresses();
     try {
@@ -465,6 +474,8 @@ function listen(o: ListenOptions, onConn: (c: Conn) => void): Listener {
   } catch (e) {
     throw toSluiceError(e, `listen on ${o.host}:${o.port}`);
   }
+  const host = bareHost(o.host);
+  if (isIP(host) !== 0 && !/^[0.:]+$/.test(host)) local = sockAddr(host, srv.port);
   return {
     addr: sockAddr(srv.hostname, srv.port),
     close() {
