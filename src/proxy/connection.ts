@@ -19,10 +19,24 @@ const PROXY_HEADER_TIMEOUT_MS = 5000;
  */
 export const FIRST_BYTES_TIMEOUT_MS = 1000;
 
-export interface ActiveConnection {
-  readonly abort: AbortController;
-  /** Live bytes: up = client -> backend, down = backend -> client */
-  readonly bytes: ByteCounters;
+/**
+ * One open connection as its listener sees it, and its live byte counters (up = client ->
+ * backend, down = backend -> client; the splice counts into it directly). Kept small: there is
+ * one per open connection, idle ones included. No AbortController: closing the two sockets ends
+ * a splice or a pending read just as well, and a dial is bounded by connect_timeout.
+ */
+export interface ActiveConnection extends ByteCounters {
+  readonly client: Conn;
+  upstream: Conn | undefined;
+  /** Set when the connection must end now (drain timeout): no further dial is attempted. */
+  closed: boolean;
+}
+
+/** Ends an open connection at once (drain timeout, shutdown): both sockets are closed. */
+export function closeConnection(c: ActiveConnection): void {
+  c.closed = true;
+  c.client.close();
+  c.upstream?.close();
 }
 
 export interface ConnectionContext {
@@ -58,14 +72,13 @@ export async function handleConnection(
     return;
   }
   const started = performance.now();
-  const conn: ActiveConnection = { abort: new AbortController(), bytes: { up: 0, down: 0 } };
+  const conn: ActiveConnection = { up: 0, down: 0, client, upstream: undefined, closed: false };
   l.conns.add(conn);
   l.counters.active++;
   l.counters.total++;
   let clientAddr = client.remote;
   let localAddr = client.local;
   let backend: BackendRuntime | undefined;
-  let upstream: Conn | undefined;
   let reason: EndReason = "error";
   let lastError = "";
   try {
@@ -116,17 +129,19 @@ export async function handleConnection(
       } else ctx.log.info("healthy backends again: fail open ended", { listener: l.key });
     }
     const attempts = Math.min(order.length, Math.max(1, s.connectAttempts));
-    for (let i = 0; i < attempts && !conn.abort.signal.aborted; i++) {
+    for (let i = 0; i < attempts && !conn.closed; i++) {
       const b = order[i]!;
       const t0 = performance.now();
       // Count the connection on the backend as soon as it is chosen, so that least_conn and
       // p2c see a burst of new connections spread instead of piling on one backend.
       b.counters.active++;
       try {
-        upstream = await ctx.dialerFor(b).dial(
+        conn.upstream = await ctx.dialerFor(b).dial(
           { host: b.plan.host, port: b.plan.port },
-          { timeoutMs: s.connectTimeoutMs, signal: conn.abort.signal },
+          { timeoutMs: s.connectTimeoutMs },
         );
+        // Closed by a drain timeout while the dial ran: this socket must not outlive it.
+        if (conn.closed) conn.upstream.close();
         ctx.observer?.connectDone?.(l.key, b.key, (performance.now() - t0) / 1000, true);
         b.ejector.success();
         backend = b;
@@ -134,11 +149,11 @@ export async function handleConnection(
       } catch (err) {
         b.counters.active--;
         b.counters.connectFailures++;
-        if (!conn.abort.signal.aborted) b.ejector.failure();
+        if (!conn.closed) b.ejector.failure();
         l.backendDone(b);
         ctx.observer?.connectDone?.(l.key, b.key, (performance.now() - t0) / 1000, false);
         lastError = `${errorCode(err)}: ${errorMessage(err)}`;
-        if (!conn.abort.signal.aborted) {
+        if (!conn.closed) {
           ctx.log.warn("backend connect failed", {
             listener: l.key,
             backend: b.plan.address,
@@ -149,14 +164,15 @@ export async function handleConnection(
         }
       }
     }
-    if (!upstream || !backend) {
+    const upstream = conn.upstream;
+    if (!upstream || !backend || conn.closed) {
       reason = "no_backend";
       if (order.length === 0) lastError = "no backend in the pool can take connections";
       client.close();
       return;
     }
     backend.counters.total++;
-    backend.live.add(conn.bytes);
+    backend.live.add(conn);
     if (s.proxyProtocol) {
       // The header goes before any client byte; the client's bytes wait in its socket.
       const encode = s.proxyProtocol === "v1" ? encodeProxyV1 : encodeProxyV2;
@@ -164,25 +180,25 @@ export async function handleConnection(
     }
     const result = await ctx.rt.splice(client, upstream, {
       idleTimeoutMs: s.idleTimeoutMs,
-      signal: conn.abort.signal,
-      counters: conn.bytes,
+      counters: conn,
     });
-    reason = result.reason;
-    if (result.error) lastError = errorMessage(result.error);
+    // Closed by the drain timeout: say so, not the socket error that closing caused.
+    reason = conn.closed ? "aborted" : result.reason;
+    if (result.error && !conn.closed) lastError = errorMessage(result.error);
   } catch (err) {
     // Nothing above is expected to throw; if it does, no socket may leak.
     lastError = errorMessage(err);
     client.close();
-    upstream?.close();
+    conn.upstream?.close();
   } finally {
     l.counters.active--;
-    l.counters.bytesIn += conn.bytes.up;
-    l.counters.bytesOut += conn.bytes.down;
+    l.counters.bytesIn += conn.up;
+    l.counters.bytesOut += conn.down;
     if (backend) {
-      backend.live.delete(conn.bytes);
+      backend.live.delete(conn);
       backend.counters.active--;
-      backend.counters.bytesOut += conn.bytes.up;
-      backend.counters.bytesIn += conn.bytes.down;
+      backend.counters.bytesOut += conn.up;
+      backend.counters.bytesIn += conn.down;
       l.backendDone(backend);
     }
     l.connectionDone(conn);
@@ -196,8 +212,8 @@ export async function handleConnection(
         }:${clientAddr.port}`,
         backend: backend?.plan.address,
         via: backend?.via,
-        bytes_in: conn.bytes.up,
-        bytes_out: conn.bytes.down,
+        bytes_in: conn.up,
+        bytes_out: conn.down,
         duration_ms: Math.round(seconds * 1000),
         reason,
         error: reason === "eof" ? undefined : lastError || undefined,

@@ -8,7 +8,7 @@ import { errorCode, errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { BackendRuntime } from "./backend.ts";
 import { createCidrMatcher } from "./cidr.ts";
-import type { ActiveConnection } from "./connection.ts";
+import { type ActiveConnection, closeConnection } from "./connection.ts";
 import { expandBackends, needsResolution } from "./expand.ts";
 import type { Resolver } from "./resolver.ts";
 import type { ListenerCounters, ListenerState, ListenerView } from "./types.ts";
@@ -194,7 +194,7 @@ export class ListenerRuntime {
           connections: this.conns.size,
         });
       }
-      for (const c of this.conns) c.abort.abort();
+      for (const c of this.conns) closeConnection(c);
     }, drainMs);
   }
 
@@ -219,8 +219,8 @@ export class ListenerRuntime {
     let inn = this.counters.bytesIn;
     let out = this.counters.bytesOut;
     for (const c of this.conns) {
-      inn += c.bytes.up;
-      out += c.bytes.down;
+      inn += c.up;
+      out += c.down;
     }
     return { in: inn, out };
   }
