@@ -52,7 +52,8 @@ export function start(name: string, cmd: string, args: string[], o: StartOptions
   const err = o.stderrFile ? openSync(o.stderrFile, "a") : "ignore";
   const child = spawn(file, argv, {
     cwd: o.cwd,
-    env: { ...process.env, ...o.env },
+    // No Deno update check (a DNS query and a thread while it is measured).
+    env: { ...process.env, DENO_NO_UPDATE_CHECK: "1", ...o.env },
     stdio: [o.stdinPipe ? "pipe" : "ignore", "pipe", err],
   });
   if (child.pid === undefined) throw new Error(`Cannot start ${name}: spawn ${cmd} gave no PID`);
