@@ -1,5 +1,5 @@
-// The single-file executable: built with `bun build --compile` (as `deno task compile` does),
-// then run end to end without any runtime on the side.
+// The single-file executable: built by `deno task compile` (bun build --compile into
+// dist/sluice), then run end to end without any runtime on the side.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -26,16 +26,14 @@ let binary: string;
 before(async () => {
   rt = await runtime();
   dir = await tempDir();
-  binary = join(dir.path, "sluice");
-  const r = spawnSync(join(ROOT, "node_modules/.bin/bun"), [
-    "build",
-    "--compile",
-    "--minify",
-    join(ROOT, "main.ts"),
-    "--outfile",
-    binary,
-  ], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
-  assert.equal(r.status, 0, `bun build --compile failed:\n${r.stdout}\n${r.stderr}`);
+  // Exactly what a user runs (deno task runs bun build --compile into dist/sluice).
+  const r = spawnSync(join(ROOT, "node_modules/deno/deno"), ["task", "compile"], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 180_000,
+  });
+  assert.equal(r.status, 0, `deno task compile failed:\n${r.stdout}\n${r.stderr}`);
+  binary = join(ROOT, "dist", "sluice");
 });
 after(() => dir?.remove());
 
