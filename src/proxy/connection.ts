@@ -50,6 +50,11 @@ export interface ConnectionContext {
 
 type EndReason = SpliceEndReason | "no_backend" | "proxy_protocol";
 
+/** "socks5://user:***@proxy:1080 ─➤ 10.0.0.9:80" as peek shows it; undefined when direct. */
+function routeText(b: BackendRuntime): string | undefined {
+  return b.via ? `${b.via} ─➤ ${b.plan.address}` : undefined;
+}
+
 function hostPort(a: SockAddr): string {
   return a.family === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
@@ -158,6 +163,7 @@ export async function handleConnection(
             listener: l.key,
             backend: b.plan.address,
             via: b.via,
+            route: routeText(b),
             attempt: i + 1,
             error: lastError,
           });
@@ -212,6 +218,7 @@ export async function handleConnection(
         }:${clientAddr.port}`,
         backend: backend?.plan.address,
         via: backend?.via,
+        route: backend ? routeText(backend) : undefined,
         bytes_in: conn.up,
         bytes_out: conn.down,
         duration_ms: Math.round(seconds * 1000),

@@ -32,6 +32,7 @@ interface Line {
   listener?: string;
   backend?: string;
   via?: string;
+  route?: string;
   error?: string;
   reason?: string;
   attempt?: number;
@@ -161,6 +162,11 @@ describe(
       const access = lines.filter((x) => x.msg === "connection");
       assert.ok(access.every((a) => a.via === `socks5://alice:***@127.0.0.1:${authed.port}`));
       assert.ok(access.every((a) => a.backend === `127.0.0.1:${named.port}`));
+      assert.ok(
+        access.every((a) =>
+          a.route === `socks5://alice:***@127.0.0.1:${authed.port} ─➤ 127.0.0.1:${named.port}`
+        ),
+      );
       for (const line of raw) {
         assert.ok(
           !line.includes(PASSWORD),
