@@ -138,122 +138,85 @@ function start(s: Sandbox, routing: string, args: string[] = []): Promise<void> 
   });
 }
 
-describe("consul: tagged services open and close ports", () => {
-  let s: Sandbox & { backends: TestServer[] };
-  let emu: ConsulEmulator;
-  let port: number;
+/** What differs between the Consul and the Nomad runs of the same scenario. */
+interface TaggedProviderCase {
+  kind: "consul" | "nomad";
+  /** Consul says instances, Nomad allocations. */
+  unit: string;
+  service: string;
+  listPath: string;
+  startEmulator(): Promise<ConsulEmulator | NomadEmulator>;
+}
 
-  before(async () => {
-    s = await sandbox(["a", "b"]);
-    emu = await startConsulEmulator({ jitter: false });
-    port = await freePort(s.rt);
-    await start(s, `[routing.consul]\naddress = "${emu.url}"\n`);
-    await armed(emu, CONSUL_LIST, "consul");
-  });
+const CASES: TaggedProviderCase[] = [
+  {
+    kind: "consul",
+    unit: "instance",
+    service: "web",
+    listPath: CONSUL_LIST,
+    startEmulator: () => startConsulEmulator({ jitter: false }),
+  },
+  {
+    kind: "nomad",
+    unit: "allocation",
+    service: "api",
+    listPath: NOMAD_LIST,
+    startEmulator: () => startNomadEmulator({ jitter: false }),
+  },
+];
 
-  after(async () => {
-    await cleanup(s);
-    await emu?.close();
-  });
+for (const c of CASES) {
+  describe(`${c.kind}: tagged services open and close ports`, () => {
+    let s: Sandbox & { backends: TestServer[] };
+    let emu: ConsulEmulator | NomadEmulator;
+    let port: number;
+    const register = (id: string, name: string, backend: number, listenerPort: number) =>
+      emu.register({ id, name, address: "127.0.0.1", port: backend, tags: tags(listenerPort) });
 
-  it("a registered instance's port proxies to it within one second", async () => {
-    assert.equal(await canConnect(s.rt, port), false, "nothing listens before registration");
-    emu.register({
-      id: "web-1",
-      name: "web",
-      address: "127.0.0.1",
-      port: s.backends[0]!.port,
-      tags: tags(port),
+    before(async () => {
+      s = await sandbox(["a", "b"]);
+      emu = await c.startEmulator();
+      port = await freePort(s.rt);
+      await start(s, `[routing.${c.kind}]\naddress = "${emu.url}"\n`);
+      await armed(emu, c.listPath, c.kind);
     });
-    await servedBy(s.rt, port, "a", PROMPT_MS);
-  });
 
-  it("a second instance gets traffic within one second", async () => {
-    await armed(emu, CONSUL_LIST, "consul");
-    emu.register({
-      id: "web-2",
-      name: "web",
-      address: "127.0.0.1",
-      port: s.backends[1]!.port,
-      tags: tags(port),
+    after(async () => {
+      await cleanup(s);
+      await emu?.close();
     });
-    await servedByAll(s.rt, port, ["a", "b"], PROMPT_MS);
-  });
 
-  it("deregistering every instance closes the port within one second", async () => {
-    await armed(emu, CONSUL_LIST, "consul");
-    emu.deregister("web-1");
-    emu.deregister("web-2");
-    await refuses(s.rt, port, PROMPT_MS);
-  });
-
-  it("three services registered 200 ms apart each open within one second", async () => {
-    await armed(emu, CONSUL_LIST, "consul");
-    const ports = [await freePort(s.rt), await freePort(s.rt), await freePort(s.rt)];
-    for (const [i, p] of ports.entries()) {
-      emu.register({
-        id: `burst-${i}`,
-        name: `burst-${i}`,
-        address: "127.0.0.1",
-        port: s.backends[0]!.port,
-        tags: tags(p),
-      });
-      await servedBy(s.rt, p, "a", PROMPT_MS);
-      await delay(200);
-    }
-    for (let i = 0; i < ports.length; i++) emu.deregister(`burst-${i}`);
-  });
-});
-
-describe("nomad: tagged services open and close ports", () => {
-  let s: Sandbox & { backends: TestServer[] };
-  let emu: NomadEmulator;
-  let port: number;
-
-  before(async () => {
-    s = await sandbox(["a", "b"]);
-    emu = await startNomadEmulator({ jitter: false });
-    port = await freePort(s.rt);
-    await start(s, `[routing.nomad]\naddress = "${emu.url}"\n`);
-    await armed(emu, NOMAD_LIST, "nomad");
-  });
-
-  after(async () => {
-    await cleanup(s);
-    await emu?.close();
-  });
-
-  it("a registered allocation's port proxies to it within one second", async () => {
-    assert.equal(await canConnect(s.rt, port), false, "nothing listens before registration");
-    emu.register({
-      id: "api-1",
-      name: "api",
-      address: "127.0.0.1",
-      port: s.backends[0]!.port,
-      tags: tags(port),
+    it(`a registered ${c.unit}'s port proxies to it within one second`, async () => {
+      assert.equal(await canConnect(s.rt, port), false, "nothing listens before registration");
+      register(`${c.service}-1`, c.service, s.backends[0]!.port, port);
+      await servedBy(s.rt, port, "a", PROMPT_MS);
     });
-    await servedBy(s.rt, port, "a", PROMPT_MS);
-  });
 
-  it("a second allocation gets traffic within one second", async () => {
-    await armed(emu, NOMAD_LIST, "nomad");
-    emu.register({
-      id: "api-2",
-      name: "api",
-      address: "127.0.0.1",
-      port: s.backends[1]!.port,
-      tags: tags(port),
+    it(`a second ${c.unit} gets traffic within one second`, async () => {
+      await armed(emu, c.listPath, c.kind);
+      register(`${c.service}-2`, c.service, s.backends[1]!.port, port);
+      await servedByAll(s.rt, port, ["a", "b"], PROMPT_MS);
     });
-    await servedByAll(s.rt, port, ["a", "b"], PROMPT_MS);
-  });
 
-  it("deregistering every allocation closes the port within one second", async () => {
-    await armed(emu, NOMAD_LIST, "nomad");
-    emu.deregister("api-1");
-    emu.deregister("api-2");
-    await refuses(s.rt, port, PROMPT_MS);
+    it(`deregistering every ${c.unit} closes the port within one second`, async () => {
+      await armed(emu, c.listPath, c.kind);
+      emu.deregister(`${c.service}-1`);
+      emu.deregister(`${c.service}-2`);
+      await refuses(s.rt, port, PROMPT_MS);
+    });
+
+    it("three services registered 200 ms apart each open within one second", async () => {
+      await armed(emu, c.listPath, c.kind);
+      const ports = [await freePort(s.rt), await freePort(s.rt), await freePort(s.rt)];
+      for (const [i, p] of ports.entries()) {
+        register(`burst-${i}`, `burst-${i}`, s.backends[0]!.port, p);
+        await servedBy(s.rt, p, "a", PROMPT_MS);
+        await delay(200);
+      }
+      for (let i = 0; i < ports.length; i++) emu.deregister(`burst-${i}`);
+    });
   });
-});
+}
 
 describe("file and consul together", () => {
   let s: Sandbox & { backends: TestServer[] };
