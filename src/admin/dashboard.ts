@@ -129,7 +129,8 @@ function backendRow(l, b) {
   const drain = b.drain ? '<span class="badge b-warn">' + (b.drain_override ? "drained (admin)" : "drained") + '</span>' : '<span class="muted">no</span>';
   return '<tr class="' + (b.drain ? "drained" : "") + '" data-backend-row="' + esc(b.key) + '">' +
     '<td class="first"><span class="mono">' + esc(b.address) + '</span>' + (b.via ? '<br><span class="muted mono">via ' + esc(b.via) + '</span>' : "") + '</td>' +
-    '<td data-label="health"><span class="badge ' + (HEALTH[b.health] || "b-idle") + '">' + esc(b.health) + '</span></td>' +
+    '<td data-label="health"><span class="badge ' + (HEALTH[b.health] || "b-idle") + '">' + esc(b.health) + '</span>' +
+    (b.ejected ? ' <span class="badge b-warn">ejected</span>' : "") + '</td>' +
     '<td data-label="drain">' + drain + '</td>' +
     '<td class="n" data-label="weight / tier">' + b.weight + ' / ' + b.tier + '</td>' +
     '<td class="n" data-label="active" data-field="backend-active">' + fmtCount(b.active_connections) + '</td>' +

@@ -24,6 +24,7 @@ export function formatPeek(listeners: readonly ListenerView[]): string {
     for (const b of l.backends) {
       const notes: string[] = [];
       if (b.health !== "unknown") notes.push(b.health);
+      if (b.ejected) notes.push("ejected");
       if (b.drain) notes.push("drain");
       if (b.weight !== 1) notes.push(`weight ${b.weight}`);
       if (b.tier !== 0) notes.push(`tier ${b.tier}`);

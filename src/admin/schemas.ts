@@ -49,6 +49,9 @@ export const Backend = z.object({
   ),
   drain: z.boolean().describe("Takes no new connections (drained by routing or by this API)"),
   drain_override: z.boolean().describe("Drained through POST /api/v1/backends/drain"),
+  ejected: z.boolean().describe(
+    "Taken out for a back-off after consecutive connect failures (passive ejection)",
+  ),
   active_connections: count,
   total_connections: count,
   connect_failures: count,

@@ -87,6 +87,7 @@ export class BackendRuntime implements Candidate {
       health: this.health,
       drain: this.drained,
       drainOverride: this.drainOverride,
+      ejected: this.ejector.ejected(),
       counters: { ...this.counters, bytesOut: b.out, bytesIn: b.in },
     };
   }

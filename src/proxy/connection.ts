@@ -148,13 +148,33 @@ export async function handleConnection(
         // Closed by a drain timeout while the dial ran: this socket must not outlive it.
         if (conn.closed) conn.upstream.close();
         ctx.observer?.connectDone?.(l.key, b.key, (performance.now() - t0) / 1000, true);
+        if (b.ejector.ejections > 0) {
+          ctx.log.info("backend connects again: ejection ended", {
+            listener: l.key,
+            backend: b.plan.address,
+            via: b.via,
+          });
+        }
         b.ejector.success();
         backend = b;
         break;
       } catch (err) {
         b.counters.active--;
         b.counters.connectFailures++;
-        if (!conn.closed) b.ejector.failure();
+        if (!conn.closed) {
+          const before = b.ejector.ejections;
+          b.ejector.failure();
+          // Logged when the back-off starts, not for every refused connect while it runs.
+          if (b.ejector.ejections > before) {
+            ctx.log.warn("backend ejected after consecutive connect failures", {
+              listener: l.key,
+              backend: b.plan.address,
+              via: b.via,
+              for_ms: Math.max(0, b.ejector.until - Date.now()),
+              ejections: b.ejector.ejections,
+            });
+          }
+        }
         l.backendDone(b);
         ctx.observer?.connectDone?.(l.key, b.key, (performance.now() - t0) / 1000, false);
         lastError = `${errorCode(err)}: ${errorMessage(err)}`;

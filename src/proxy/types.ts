@@ -46,6 +46,8 @@ export interface BackendView {
   readonly drain: boolean;
   /** Drained by the admin API */
   readonly drainOverride: boolean;
+  /** Taken out by passive ejection (consecutive connect failures) for now */
+  readonly ejected: boolean;
   readonly counters: Readonly<BackendCounters>;
 }
 

@@ -22,6 +22,7 @@ export interface FakeBackend {
   health: HealthState;
   drain: boolean;
   drainOverride: boolean;
+  ejected: boolean;
   /** drain set by routing (kept apart so undrain restores it) */
   routingDrain: boolean;
   counters: BackendCounters;
@@ -51,6 +52,7 @@ export function fakeBackend(address: string, o: Partial<FakeBackend> = {}): Fake
     health: "unknown",
     drain: false,
     drainOverride: false,
+    ejected: false,
     routingDrain: o.drain ?? false,
     counters: { active: 0, total: 0, connectFailures: 0, bytesIn: 0, bytesOut: 0 },
     ...o,

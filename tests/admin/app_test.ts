@@ -95,6 +95,7 @@ describe("admin API without a token", () => {
       health: "up",
       drain: false,
       drain_override: false,
+      ejected: false,
       active_connections: 2,
       total_connections: 40,
       connect_failures: 1,

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { createEngine, type Engine } from "../../src/proxy/engine.ts";
 import { createResolver, type LookupResult } from "../../src/proxy/resolver.ts";
 import { configureLogging, createLogger } from "../../src/log.ts";
+import { formatPeek } from "../../src/admin/peek.ts";
 import type { Conn, Runtime } from "../../src/runtime/types.ts";
 import type { HealthSpec } from "../../src/routing/types.ts";
 import {
@@ -279,6 +280,37 @@ describe("engine: DNS expansion of backend names", () => {
     } finally {
       await e.shutdown();
       one.close();
+    }
+  });
+});
+
+describe("engine: passive ejection is visible", () => {
+  it("logs an ejection once, and the view and peek show it", { timeout: 20_000 }, async () => {
+    const refused = await freePort(rt); // nothing listens there
+    const good = nameServer("good", "127.0.0.1");
+    const e = engine();
+    const port = await freePort(rt);
+    e.apply(table(listener(port, [backend(refused), backend(good.port)])));
+    const from = lines.length;
+    try {
+      // Round robin sends every other connection to the refusing backend first: 3 failures
+      // in a row eject it, and the connections it refused are served by the other.
+      for (let i = 0; i < 6; i++) assert.equal(await fetchBanner(rt, port), "good");
+      const view = e.listeners()[0]!.backends.find((b) => b.address === `127.0.0.1:${refused}`)!;
+      assert.equal(view.ejected, true);
+      const ejections = lines.slice(from).filter((l) => l.includes("backend ejected"));
+      // One line per ejection (numbered 1, 2, ... if a slow machine let one expire), never one
+      // per refused connect.
+      assert.ok(ejections.length >= 1);
+      ejections.forEach((l, i) => assert.equal(JSON.parse(l).ejections, i + 1, l));
+      assert.match(ejections[0]!, new RegExp(`127\\.0\\.0\\.1:${refused}`));
+      assert.match(
+        formatPeek(e.listeners()),
+        new RegExp(`127\\.0\\.0\\.1:${refused} \\[ejected\\]`),
+      );
+    } finally {
+      await e.shutdown();
+      good.close();
     }
   });
 });
