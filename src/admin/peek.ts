@@ -3,14 +3,13 @@
 // only formatProxyUrl() output is shown.
 import type { Listener, Runtime } from "../runtime/types.ts";
 import type { ListenerPlan } from "../routing/types.ts";
-import { formatProxyUrl } from "../routing/proxy_url.ts";
+import { formatProxyUrl, formatRoute } from "../routing/proxy_url.ts";
 import type { Logger } from "../log.ts";
 import type { ListenerView } from "../proxy/types.ts";
 import { parseHostPort } from "../routing/address.ts";
 
 function backendLine(address: string, via: string | undefined, notes: string[]): string {
-  const route = via ? `${via} ─➤ ${address}` : address;
-  return `  ├──➤ ${route}${notes.length ? ` [${notes.join(", ")}]` : ""}`;
+  return `  ├──➤ ${formatRoute(via, address)}${notes.length ? ` [${notes.join(", ")}]` : ""}`;
 }
 
 /** The live table: one block per listener, as dill prints it, with state and health. */

@@ -238,11 +238,8 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
   const { source, log } = o;
   const random = o.random ?? Math.random;
   const pacing = o.pacing ?? {};
-  const bucket: TokenBucket = createTokenBucket({
-    // Defaults in createTokenBucket (burst 5, one per second): see why there.
-    ...(pacing.bucket?.burst !== undefined ? { burst: pacing.bucket.burst } : {}),
-    ...(pacing.bucket?.refillMs !== undefined ? { refillMs: pacing.bucket.refillMs } : {}),
-  });
+  // Defaults in createTokenBucket (burst 5, one per second): see why there.
+  const bucket: TokenBucket = createTokenBucket(pacing.bucket);
   const backoff: Backoff = createBackoff({
     baseMs: pacing.backoff?.baseMs ?? 1000,
     maxMs: pacing.backoff?.maxMs ?? 30_000,

@@ -2,6 +2,7 @@
 // splice, and the access-log line. Every path closes both sockets.
 import type { ByteCounters, Conn, Runtime, SockAddr, SpliceEndReason } from "../runtime/types.ts";
 import { selectBackends } from "../balancer/select.ts";
+import { formatRoute } from "../routing/proxy_url.ts";
 import { readKeyBytes } from "../balancer/first_bytes.ts";
 import { errorCode, errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -50,9 +51,9 @@ export interface ConnectionContext {
 
 type EndReason = SpliceEndReason | "no_backend" | "proxy_protocol";
 
-/** "socks5://user:***@proxy:1080 ─➤ 10.0.0.9:80" as peek shows it; undefined when direct. */
+/** The route as peek shows it, for log lines; undefined when direct (`backend` says it all). */
 function routeText(b: BackendRuntime): string | undefined {
-  return b.via ? `${b.via} ─➤ ${b.plan.address}` : undefined;
+  return b.via ? formatRoute(b.via, b.plan.address) : undefined;
 }
 
 function hostPort(a: SockAddr): string {
@@ -233,9 +234,7 @@ export async function handleConnection(
     if (ctx.accessLog) {
       ctx.access.info("connection", {
         listener: l.key,
-        client_addr: `${
-          clientAddr.family === 6 ? `[${clientAddr.host}]` : clientAddr.host
-        }:${clientAddr.port}`,
+        client_addr: hostPort(clientAddr),
         backend: backend?.plan.address,
         via: backend?.via,
         route: backend ? routeText(backend) : undefined,

@@ -142,8 +142,9 @@ export function createEngine(o: EngineOptions): Engine {
   }
 
   /**
-   * The backends `backend` names on a listener: by key, by address, or by the host name they
-   * were expanded from (drain "db.internal:5432" drains each of its addresses).
+   * The backends `backend` names on a listener: by key; by address when only one backend has it
+   * (the same address behind two proxies needs the key); or by the host name they were expanded
+   * from (drain "db.internal:5432" drains each of its addresses).
    */
   function findBackends(listener: string, backend: string): BackendRuntime[] {
     const l = active.get(listener) ??
@@ -151,9 +152,9 @@ export function createEngine(o: EngineOptions): Engine {
     if (!l) return [];
     const byKey = l.backends.get(backend);
     if (byKey) return [byKey];
-    return l.candidates.filter((b) =>
-      b.plan.address === backend || b.key.startsWith(`${backend}=`)
-    );
+    const byAddress = l.candidates.filter((b) => b.plan.address === backend);
+    if (byAddress.length > 0) return byAddress.length === 1 ? byAddress : [];
+    return l.candidates.filter((b) => b.key.startsWith(`${backend}=`));
   }
 
   return {

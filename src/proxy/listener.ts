@@ -124,7 +124,7 @@ export class ListenerRuntime {
       : this.plan.backends;
     const next = new Map<string, BackendRuntime>();
     for (const bp of plans) {
-      let b = this.backends.get(bp.key) ?? [...this.retired].find((r) => r.key === bp.key);
+      let b = this.backends.get(bp.key) ?? this.#retiredByKey(bp.key);
       if (b) {
         this.retired.delete(b);
         b.removed = false;
@@ -140,6 +140,12 @@ export class ListenerRuntime {
     this.backends = next;
     this.candidates = [...next.values()];
     this.#o.onPoolChanged?.(this);
+  }
+
+  #retiredByKey(key: string): BackendRuntime | undefined {
+    if (this.retired.size === 0) return undefined;
+    for (const r of this.retired) if (r.key === key) return r;
+    return undefined;
   }
 
   /** Keeps every backend host name of the plan resolved; a change of addresses re-syncs. */

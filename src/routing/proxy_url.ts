@@ -52,6 +52,11 @@ export function parseProxyUrl(text: string): ProxyUrl {
   return out;
 }
 
+/** "socks5://user:***@10.0.0.5:1080 ─➤ 10.0.0.9:80" (peek, logs); the address alone when direct. */
+export function formatRoute(via: string | undefined, address: string): string {
+  return via ? `${via} ─➤ ${address}` : address;
+}
+
 /** "socks5://user:***@10.0.0.5:1080": never shows the password. */
 export function formatProxyUrl(p: ProxyUrl): string {
   const host = p.host.includes(":") ? `[${p.host}]` : p.host;
