@@ -228,18 +228,20 @@ describe("file and consul together", () => {
     file2: 0,
   };
   const routingFile = () => join(s.dir.path, "routing.toml");
+  /** The Consul service of this suite, registered again on the restarted emulator. */
+  const dbInstance = () => ({
+    id: "db-1",
+    name: "db",
+    address: "127.0.0.1",
+    port: s.backends[0]!.port,
+    tags: tags(ports.consul),
+  });
 
   before(async () => {
     s = await sandbox(["a", "b", "c"]);
     for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freePort(s.rt);
     emu = await startConsulEmulator({ jitter: false });
-    emu.register({
-      id: "db-1",
-      name: "db",
-      address: "127.0.0.1",
-      port: s.backends[0]!.port,
-      tags: tags(ports.consul),
-    });
+    emu.register(dbInstance());
     await writeFile(routingFile(), fileService("files", ports.file, s.backends[1]!.port));
     await start(
       s,
@@ -288,13 +290,7 @@ describe("file and consul together", () => {
     }
     assert.ok(fresh, `port ${address} could be bound again`);
     emu = fresh;
-    emu.register({
-      id: "db-1",
-      name: "db",
-      address: "127.0.0.1",
-      port: s.backends[0]!.port,
-      tags: tags(ports.consul),
-    });
+    emu.register(dbInstance());
     emu.register({
       id: "cache-1",
       name: "cache",

@@ -477,32 +477,38 @@ backend sluice_untrusted
   },
 );
 
+/**
+ * Registers before/after hooks that start an echo backend behind one sluice listener whose
+ * service has the `settings` lines; the returned object holds the port and fixture once started.
+ */
+function echoServiceSuite(name: string, settings: string): { port: number; fx: SluiceFixture } {
+  let echo: TestServer | undefined;
+  const suite = { port: 0, fx: undefined as unknown as SluiceFixture };
+  before(async () => {
+    echo = startEchoServer(rt);
+    suite.port = await freePort(rt);
+    suite.fx = await startSluiceFixture({
+      rt,
+      routing: `[[services]]
+name = "${name}"
+listener = "local:${suite.port}"
+backends = ["${LO4}:${echo.port}"]
+${settings}
+`,
+    });
+    await suite.fx.waitListening([hostPort(LO4, suite.port)]);
+  });
+  after(async () => {
+    await suite.fx?.stop();
+    echo?.close();
+  });
+  return suite;
+}
+
 describe("max_connections under a burst", () => {
   const LIMIT = 50;
   const BURST = 500;
-  let echo: TestServer;
-  let fx: SluiceFixture | undefined;
-  let port = 0;
-
-  before(async () => {
-    echo = startEchoServer(rt);
-    port = await freePort(rt);
-    fx = await startSluiceFixture({
-      rt,
-      routing: `[[services]]
-name = "limited"
-listener = "local:${port}"
-backends = ["${LO4}:${echo.port}"]
-max_connections = ${LIMIT}
-`,
-    });
-    await fx.waitListening([hostPort(LO4, port)]);
-  });
-
-  after(async () => {
-    await fx?.stop();
-    echo?.close();
-  });
+  const suite = echoServiceSuite("limited", `max_connections = ${LIMIT}`);
 
   it(`${BURST} concurrent clients: ${LIMIT} served, the rest closed at once, the served go on`, {
     timeout: 120_000,
@@ -512,7 +518,7 @@ max_connections = ${LIMIT}
       Promise.all(Array.from({ length: BURST }, async (): Promise<Outcome> => {
         let c: Conn;
         try {
-          c = await rt.connect({ host: LO4, port, timeoutMs: 15_000 });
+          c = await rt.connect({ host: LO4, port: suite.port, timeoutMs: 15_000 });
         } catch {
           return { kind: "connect_failed" };
         }
@@ -541,13 +547,13 @@ max_connections = ${LIMIT}
       assert.equal(served.length, LIMIT);
       assert.equal(count("refused"), BURST - LIMIT);
 
-      const l = findListener(await fx!.listeners(), hostPort(LO4, port));
+      const l = findListener(await suite.fx.listeners(), hostPort(LO4, suite.port));
       assert.equal(l.active_connections, LIMIT);
       assert.equal(l.refused_connections, BURST - LIMIT);
-      const metrics = await fx!.metrics();
+      const metrics = await suite.fx.metrics();
       const m = metrics.match(
         new RegExp(
-          `^sluice_listener_refused_total\\{[^}]*listener="${LO4}:${port}"[^}]*\\} (\\d+)`,
+          `^sluice_listener_refused_total\\{[^}]*listener="${LO4}:${suite.port}"[^}]*\\} (\\d+)`,
           "m",
         ),
       );
@@ -561,13 +567,15 @@ max_connections = ${LIMIT}
     }
     // Capacity comes back once they are gone.
     await waitFor(
-      async () => findListener(await fx!.listeners(), hostPort(LO4, port)).active_connections === 0,
+      async () =>
+        findListener(await suite.fx.listeners(), hostPort(LO4, suite.port)).active_connections ===
+          0,
       {
         timeoutMs: 10_000,
         what: "the served connections to end",
       },
     );
-    const again = await rt.connect({ host: LO4, port, timeoutMs: 5000 });
+    const again = await rt.connect({ host: LO4, port: suite.port, timeoutMs: 5000 });
     try {
       await echoes(again, "room again");
     } finally {
@@ -577,35 +585,13 @@ max_connections = ${LIMIT}
 });
 
 describe("idle_timeout", () => {
-  let echo: TestServer;
-  let fx: SluiceFixture | undefined;
-  let port = 0;
-
-  before(async () => {
-    echo = startEchoServer(rt);
-    port = await freePort(rt);
-    fx = await startSluiceFixture({
-      rt,
-      routing: `[[services]]
-name = "idle"
-listener = "local:${port}"
-backends = ["${LO4}:${echo.port}"]
-idle_timeout = "500ms"
-`,
-    });
-    await fx.waitListening([hostPort(LO4, port)]);
-  });
-
-  after(async () => {
-    await fx?.stop();
-    echo?.close();
-  });
+  const suite = echoServiceSuite("idle", `idle_timeout = "500ms"`);
 
   it("closes a silent connection after about 500ms while a chatty one stays open", {
     timeout: 30_000,
   }, async () => {
-    const idle = await rt.connect({ host: LO4, port, timeoutMs: 5000 });
-    const chatty = await rt.connect({ host: LO4, port, timeoutMs: 5000 });
+    const idle = await rt.connect({ host: LO4, port: suite.port, timeoutMs: 5000 });
+    const chatty = await rt.connect({ host: LO4, port: suite.port, timeoutMs: 5000 });
     try {
       await echoes(idle, "a");
       await echoes(chatty, "a");
@@ -631,7 +617,7 @@ idle_timeout = "500ms"
       idle.close();
       chatty.close();
     }
-    await fx!.sluice.waitForLine(/reason=idle/, 5000);
+    await suite.fx.sluice.waitForLine(/reason=idle/, 5000);
   });
 });
 
