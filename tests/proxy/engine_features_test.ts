@@ -14,6 +14,7 @@ import {
   freePort,
   readAll,
   runtime,
+  startNamedServer,
   startServer,
   type TestServer,
   waitFor,
@@ -43,7 +44,7 @@ function engine(o: { lookup?: (host: string) => Promise<LookupResult> } = {}): E
  * Answers `GET /health` with `status()`; any other client (one that sends FIN first, as
  * fetchBanner does) gets `name`.
  */
-function startHealthServer(name: string, status: () => number, host = "127.0.0.1"): TestServer {
+function startHealthServer(name: string, status: () => number): TestServer {
   return startServer(rt, async (c: Conn) => {
     const first = await c.read({ signal: AbortSignal.timeout(3000) }).catch(() => null);
     if (first && dec.decode(first).startsWith("GET /health")) {
@@ -52,7 +53,7 @@ function startHealthServer(name: string, status: () => number, host = "127.0.0.1
     } else await c.write(bytes(name));
     await c.closeWrite().catch(() => {});
     c.close();
-  }, host);
+  });
 }
 
 const HTTP_CHECK: HealthSpec = {
@@ -203,7 +204,7 @@ describe("engine: first_bytes hashing", () => {
   });
 });
 
-/** A server on host:port (port 0 = any) that writes `name` and closes. */
+/** A server on a given host and port (one port on two loopback addresses) that writes `name`. */
 function nameServer(name: string, host: string, port = 0) {
   const l = rt.listen({ host, port }, (c) => {
     void c.write(bytes(name)).then(() => c.closeWrite()).catch(() => {}).finally(() => c.close());
@@ -265,7 +266,7 @@ describe("engine: DNS expansion of backend names", () => {
   });
 
   it("dials a name that has not resolved yet as it is", { timeout: 20_000 }, async () => {
-    const one = nameServer("one", "127.0.0.1");
+    const one = startNamedServer(rt, "one");
     const e = engine({
       lookup: () => new Promise<LookupResult>(() => {}), // never answers
     });
@@ -287,7 +288,7 @@ describe("engine: DNS expansion of backend names", () => {
 describe("engine: passive ejection is visible", () => {
   it("logs an ejection once, and the view and peek show it", { timeout: 20_000 }, async () => {
     const refused = await freePort(rt); // nothing listens there
-    const good = nameServer("good", "127.0.0.1");
+    const good = startNamedServer(rt, "good");
     const e = engine();
     const port = await freePort(rt);
     e.apply(table(listener(port, [backend(refused), backend(good.port)])));
