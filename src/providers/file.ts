@@ -1,7 +1,7 @@
 // The file provider (`routing.file.*`): reads a routing document, follows its edits through the
 // runtime's directory watch, and keeps the last good services when an edit does not parse.
-import { statSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import type { Buffer } from "node:buffer";
+import { readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { errorMessage } from "../errors.ts";
 import type { FileProviderConfig } from "../config/types.ts";
@@ -39,23 +39,26 @@ export function createFileProvider(o: FileProviderOptions): Provider {
   let onSnapshot: ((s: readonly ServiceSpec[]) => void) | undefined;
   let watcher: Watcher | undefined;
   let stopped = false;
-  let lastGoodHash: string | undefined;
+  // The last document delivered: an identical read is recognised by comparing bytes, which is
+  // cheaper than hashing them; the hash (the status `index`) is taken after the routes apply.
+  let lastGood: Buffer | undefined;
   // One read at a time; a change that arrives during a read asks for one more pass.
   let running: Promise<void> | undefined;
   let again = false;
 
   async function readOnce(): Promise<void> {
-    let bytes: Uint8Array;
+    let bytes: Buffer;
     try {
-      bytes = await readFile(path);
+      // Synchronous on purpose: a routing file is read whole and parsed on this thread anyway,
+      // and the async read's thread-pool round trip cost Deno ~1 ms of a 5,000-service change.
+      bytes = readFileSync(path);
     } catch (err) {
       if (!stopped) tracker.failed(readFailure(path, err));
       return;
     }
     if (stopped) return;
-    const hash = contentHash(bytes);
     // An editor touching the file, or the watch firing twice for one save: nothing to do.
-    if (hash === lastGoodHash) return tracker.unchanged({ index: hash });
+    if (lastGood?.equals(bytes)) return tracker.unchanged();
     const format = formatFromPath(path);
     if (format === undefined) {
       tracker.failed({
@@ -80,11 +83,11 @@ export function createFileProvider(o: FileProviderOptions): Provider {
       tracker.failed({ kind: "garbage", message, key: `garbage:${message}` });
       return;
     }
-    lastGoodHash = hash;
+    lastGood = bytes;
     logRouteProblems(log, parsed.problems);
-    tracker.delivered({ services: parsed.services.length, index: hash });
     log.info("routing loaded", { provider: name, path, services: parsed.services.length });
     onSnapshot?.(parsed.services);
+    tracker.delivered({ services: parsed.services.length, index: contentHash(bytes) });
   }
 
   function refresh(): Promise<void> {

@@ -32,6 +32,8 @@ export function formatFromContentType(ct: string): DocumentFormat | undefined {
 }
 
 const TOP_KEYS = ["services", "$schema"];
+/** An optional BOM and whitespace only; stops at the first other character (no copy). */
+const BLANK = /^\uFEFF?\s*$/;
 
 /** The last TOML pieces of the most recent sources (a file path, an HTTP URL), oldest first. */
 const tomlCaches = new Map<string, TomlPieceCache>();
@@ -67,7 +69,7 @@ export function parseRoutingDocument(
   source: string,
 ): ParsedDocument {
   // Whitespace only (a truncated or fresh file) is "no services" in every format.
-  if (text.replace(/^\uFEFF/, "").trim() === "") return { services: [], problems: [] };
+  if (BLANK.test(text)) return { services: [], problems: [] };
   let data: unknown;
   try {
     data = parseData(text, format, source);
