@@ -42,11 +42,9 @@ export function createFileProvider(o: FileProviderOptions): Provider {
   // The last document delivered: an identical read is recognised by comparing bytes, which is
   // cheaper than hashing them; the hash (the status `index`) is taken after the routes apply.
   let lastGood: Buffer | undefined;
-  // One read at a time; a change that arrives during a read asks for one more pass.
-  let running: Promise<void> | undefined;
-  let again = false;
 
-  async function readOnce(): Promise<void> {
+  /** Reads and applies the file. Synchronous, so two reads never overlap. */
+  function readOnce(): void {
     let bytes: Buffer;
     try {
       // Synchronous on purpose: a routing file is read whole and parsed on this thread anyway,
@@ -90,22 +88,6 @@ export function createFileProvider(o: FileProviderOptions): Provider {
     tracker.delivered({ services: parsed.services.length, index: contentHash(bytes) });
   }
 
-  function refresh(): Promise<void> {
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      do {
-        again = false;
-        await readOnce();
-      } while (again && !stopped);
-    })().finally(() => {
-      running = undefined;
-    });
-    return running;
-  }
-
   function watch(first: boolean): void {
     if (!o.config.watch || watcher || stopped) return;
     try {
@@ -113,7 +95,7 @@ export function createFileProvider(o: FileProviderOptions): Provider {
       // look first. The watch is on the directory: a rename-save or a later file is seen too.
       const d = dirname(resolve(path));
       if (!statSync(d).isDirectory()) throw new Error(`${d} is not a directory`);
-      watcher = o.rt.watchFile(path, () => void refresh(), { debounceMs: o.debounceMs ?? 250 });
+      watcher = o.rt.watchFile(path, () => readOnce(), { debounceMs: o.debounceMs ?? 250 });
       if (!first) log.info("watching the routing file", { provider: name, path });
     } catch (err) {
       if (!first) return;
@@ -132,20 +114,22 @@ export function createFileProvider(o: FileProviderOptions): Provider {
       if (onSnapshot || stopped) return;
       onSnapshot = fn;
       watch(true);
-      void refresh();
+      // Delivered after start() returns, as every provider's first snapshot is.
+      queueMicrotask(readOnce);
     },
     reload() {
       if (stopped) return Promise.resolve();
       // A directory that was missing at start may exist now.
       watch(false);
-      return refresh();
+      readOnce();
+      return Promise.resolve();
     },
-    async stop() {
+    stop() {
       stopped = true;
       watcher?.close();
       watcher = undefined;
-      await running;
       tracker.stopped();
+      return Promise.resolve();
     },
     status(): ProviderStatus {
       return tracker.status();
