@@ -1,6 +1,7 @@
-// One shared coarse ticker for every splice's idle timeout, instead of a timer per connection
-// per chunk. Entries note their last activity; the sweep ends those idle too long. The ticker
-// is unref'd and stops when nothing is registered, so it never keeps the process alive.
+// One shared coarse ticker for every splice's idle timeout and every dial's deadline, instead
+// of a timer per connection (or per chunk). Entries note their last activity (a dial: its
+// start); the sweep ends those idle too long. The ticker is unref'd and stops when nothing is
+// registered, so it never keeps the process alive.
 
 export interface IdleEntry {
   /** Set by the owner (Date.now()) whenever a byte moves. */

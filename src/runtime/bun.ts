@@ -21,6 +21,7 @@ import { raceSignal } from "./_deadline.ts";
 import { fetchError, toSluiceError } from "./_errors.ts";
 import { onProcessSignal } from "./_signals.ts";
 import { genericSplice } from "./_generic_splice.ts";
+import { type IdleEntry, idleSweeper } from "./_idle_sweeper.ts";
 import { SpliceRun } from "./_splice_run.ts";
 import { watchFileInDir } from "./_watch_file.ts";
 import type {
@@ -608,12 +609,17 @@ function aborted(o: ConnectOptions): SluiceError {
   return new SluiceError("ABORTED", `Cannot connect to ${o.host}:${o.port}: aborted`);
 }
 
-/** A native dial in flight: settled once, by the socket, the timer or the signal. */
-class NativeDial {
+/**
+ * A native dial in flight: settled once, by the socket, its deadline or the signal. It is its
+ * own deadline entry (the shared sweeper, not a timer per dial) and abort target.
+ */
+class NativeDial implements IdleEntry {
   settled = false;
   /** Bun reported the dial's end (open or failure): it no longer counts as pending. */
   #over = false;
-  #timer: ReturnType<typeof setTimeout>;
+  /** IdleEntry: when the dial started; the sweeper ends it `idleMs` later. */
+  readonly lastActivity = Date.now();
+  readonly idleMs: number;
   readonly t: NativeTransport;
   readonly #o: ConnectOptions;
   readonly #key: string;
@@ -634,8 +640,17 @@ class NativeDial {
     this.#resolve = resolve;
     this.#reject = reject;
     pendingNative++;
-    this.#timer = setTimeout(() => this.#abandon(timedOut(o)), o.timeoutMs);
-    this.#watch = o.signal && watchAbort(o.signal, () => this.#abandon(aborted(o)));
+    this.idleMs = o.timeoutMs;
+    idleSweeper.add(this);
+    this.#watch = o.signal && watchAbort(o.signal, this);
+  }
+
+  onIdle(): void {
+    this.#abandon(timedOut(this.#o));
+  }
+
+  onAbort(): void {
+    this.#abandon(aborted(this.#o));
   }
 
   #end(): void {
@@ -647,7 +662,7 @@ class NativeDial {
   #settle(): boolean {
     if (this.settled) return false;
     this.settled = true;
-    clearTimeout(this.#timer);
+    idleSweeper.delete(this);
     this.#watch?.cancel();
     return true;
   }

@@ -12,6 +12,7 @@ import { fetchError, toSluiceError } from "./_errors.ts";
 import { nodeHttpsFetch } from "./_node_https_fetch.ts";
 import { onProcessSignal } from "./_signals.ts";
 import { genericSplice } from "./_generic_splice.ts";
+import { type IdleEntry, idleSweeper } from "./_idle_sweeper.ts";
 import { SpliceRun } from "./_splice_run.ts";
 import { watchFileInDir } from "./_watch_file.ts";
 import type {
@@ -285,22 +286,42 @@ function listen(o: ListenOptions, onConn: (c: Conn) => void): Listener {
   return acceptLoop(l, onConn);
 }
 
+/**
+ * What ends a dial early: its deadline (an entry of the shared sweeper, not a timer per dial)
+ * or the caller's signal. Deno.connect can only be cancelled through a signal of its own.
+ */
+class DialDeadline implements IdleEntry {
+  readonly ac = new AbortController();
+  readonly lastActivity = Date.now();
+  readonly idleMs: number;
+  timedOut = false;
+
+  constructor(timeoutMs: number) {
+    this.idleMs = timeoutMs;
+    idleSweeper.add(this);
+  }
+
+  onIdle(): void {
+    this.timedOut = true;
+    this.ac.abort();
+  }
+
+  onAbort(): void {
+    this.ac.abort();
+  }
+}
+
 async function connect(o: ConnectOptions): Promise<Conn> {
   const action = `connect to ${o.host}:${o.port}`;
   if (o.signal?.aborted) throw new SluiceError("ABORTED", `Cannot ${action}: aborted`);
-  const ac = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    ac.abort();
-  }, o.timeoutMs);
-  const watch = o.signal && watchAbort(o.signal, () => ac.abort());
+  const deadline = new DialDeadline(o.timeoutMs);
+  const watch = o.signal && watchAbort(o.signal, deadline);
   try {
     const raw = await Deno.connect({
       hostname: bareHost(o.host),
       port: o.port,
       transport: "tcp",
-      signal: ac.signal,
+      signal: deadline.ac.signal,
     });
     if (o.signal?.aborted) {
       // Aborted while the lazy watch had not passed it on yet: the abort still wins.
@@ -310,7 +331,7 @@ async function connect(o: ConnectOptions): Promise<Conn> {
     return new DenoConn(raw);
   } catch (e) {
     if (e instanceof SluiceError) throw e;
-    if (timedOut) {
+    if (deadline.timedOut) {
       throw new SluiceError("ETIMEDOUT", `Cannot ${action}: timed out after ${o.timeoutMs} ms`);
     }
     if (o.signal?.aborted) {
@@ -318,7 +339,7 @@ async function connect(o: ConnectOptions): Promise<Conn> {
     }
     throw toSluiceError(e, action);
   } finally {
-    clearTimeout(timer);
+    idleSweeper.delete(deadline);
     watch?.cancel();
   }
 }
