@@ -384,7 +384,15 @@ async function pump(
       const buf = big ?? small;
       const n = await src.raw.read(buf);
       if (n === null) return;
-      await writeAll(dst.raw, buf.subarray(0, n));
+      const chunk = n === buf.byteLength ? buf : buf.subarray(0, n);
+      // Nearly every write takes the whole chunk: one op and no helper frame per chunk then.
+      let w: number;
+      try {
+        w = await dst.raw.write(chunk);
+      } catch (e) {
+        throw new WriteFailed(e);
+      }
+      if (w < n) await writeAll(dst.raw, chunk.subarray(w));
       count(n);
       if (!big) {
         if (n === buf.byteLength) big = pool.get();
