@@ -22,11 +22,19 @@ export class Histogram {
     this.bounds = [...o.bounds].sort((a, b) => a - b);
   }
 
-  /** `key` identifies the label set (callers build it from the label values). */
-  observe(key: string, labels: () => Labels, value: number): void {
+  /**
+   * `key` identifies the label set; `labelsOf(key)` gives the labels of a new series (a shared
+   * function, so an observation allocates nothing once its series exists).
+   */
+  observe(key: string, labelsOf: (key: string) => Labels, value: number): void {
     let s = this.#series.get(key);
     if (!s) {
-      s = { labels: labels(), counts: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 };
+      s = {
+        labels: labelsOf(key),
+        counts: new Float64Array(this.bounds.length + 1),
+        sum: 0,
+        count: 0,
+      };
       this.#series.set(key, s);
     }
     let i = 0;

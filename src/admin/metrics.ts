@@ -62,6 +62,12 @@ export const CONNECTION_BUCKETS: readonly number[] = [
 
 const SEP = "\u0000";
 
+const listenerLabels = (listener: string): Labels => ({ listener });
+const pairLabels = (key: string): Labels => {
+  const i = key.indexOf(SEP);
+  return { listener: key.slice(0, i), backend: key.slice(i + 1) };
+};
+
 /** Counts derived from status changes, for providers that do not count themselves. */
 interface ProviderTrack {
   lastUpdate: string | undefined;
@@ -135,6 +141,15 @@ export function createMetrics(): Metrics {
     bounds: CONNECTION_BUCKETS,
   });
   const lag = new LagSampler();
+  // listener -> backend -> their series key, so that an observation builds no string.
+  const pairKeys = new Map<string, Map<string, string>>();
+  function pairKey(listener: string, backend: string): string {
+    let m = pairKeys.get(listener);
+    if (!m) pairKeys.set(listener, m = new Map());
+    let k = m.get(backend);
+    if (k === undefined) m.set(backend, k = listener + SEP + backend);
+    return k;
+  }
   const tracks = new Map<string, ProviderTrack>();
 
   function providerCounts(p: ProviderStatus): { updates: number; errors: number } {
@@ -268,6 +283,10 @@ export function createMetrics(): Metrics {
     const liveListeners = new Set(ls.map((l) => l.key));
     connect.prune((k) => live.has(k));
     connection.prune((k) => liveListeners.has(k));
+    for (const [l, m] of pairKeys) {
+      if (!liveListeners.has(l)) pairKeys.delete(l);
+      else for (const [b, k] of m) if (!live.has(k)) m.delete(b);
+    }
     connect.write(w);
     connection.write(w);
 
@@ -306,10 +325,10 @@ export function createMetrics(): Metrics {
       // Failures are counted by sluice_backend_connect_failures_total; timing them here would
       // mix refusals (instant) and timeouts (the configured limit) into the latency picture.
       if (!ok) return;
-      connect.observe(listener + SEP + backend, () => ({ listener, backend }), seconds);
+      connect.observe(pairKey(listener, backend), pairLabels, seconds);
     },
     connectionDone(listener, seconds) {
-      connection.observe(listener, () => ({ listener }), seconds);
+      connection.observe(listener, listenerLabels, seconds);
     },
     render,
     close() {

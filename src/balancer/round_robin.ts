@@ -7,7 +7,10 @@ export function rotate<C>(list: readonly C[], start: number): C[] {
   const n = list.length;
   if (n === 0) return [];
   const s = ((start % n) + n) % n;
-  return [...list.slice(s), ...list.slice(0, s)];
+  // One array, not two slices and their concatenation: this runs for every connection.
+  const out = new Array<C>(n);
+  for (let i = 0; i < n; i++) out[i] = list[(s + i) % n]!;
+  return out;
 }
 
 /** A cursor per tier: the candidates of one order() call normally share a tier. */

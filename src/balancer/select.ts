@@ -35,6 +35,14 @@ export function selectBackends<C extends Candidate>(
   strategy: Strategy,
   client: ClientInfo,
 ): { order: C[]; failOpen: boolean } {
+  // The common case, every backend healthy and undrained: the pool as it is, no copies.
+  let all = true;
+  for (let i = 0; i < candidates.length && all; i++) {
+    all = candidates[i]!.healthy && !candidates[i]!.drained;
+  }
+  if (all && candidates.length > 0) {
+    return { order: byTier(candidates, strategy, client), failOpen: false };
+  }
   const eligible: C[] = [];
   const unhealthy: C[] = [];
   for (const c of candidates) {

@@ -2,6 +2,7 @@
 // splice, and the access-log line. Every path closes both sockets.
 import type { ByteCounters, Conn, Runtime, SockAddr, SpliceEndReason } from "../runtime/types.ts";
 import { selectBackends } from "../balancer/select.ts";
+import type { ClientInfo } from "../balancer/types.ts";
 import { formatRoute } from "../routing/proxy_url.ts";
 import { readKeyBytes } from "../balancer/first_bytes.ts";
 import { errorCode, errorMessage } from "../errors.ts";
@@ -55,6 +56,9 @@ type EndReason = SpliceEndReason | "no_backend" | "proxy_protocol";
 function routeText(b: BackendRuntime): string | undefined {
   return b.via ? formatRoute(b.via, b.plan.address) : undefined;
 }
+
+/** What a strategy other than `hash` is given: none of them reads the client. */
+const ANY_CLIENT: ClientInfo = { ip: "" };
 
 function hostPort(a: SockAddr): string {
   return a.family === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
@@ -115,7 +119,8 @@ export async function handleConnection(
         return;
       }
     }
-    const hashKey = s.balance === "hash" ? s.hashKey : undefined;
+    const hashing = s.balance === "hash";
+    const hashKey = hashing ? s.hashKey : undefined;
     const keyBytes = hashKey?.kind === "first_bytes"
       ? await readKeyBytes(client, {
         start: hashKey.start,
@@ -126,7 +131,11 @@ export async function handleConnection(
     const { order, failOpen } = selectBackends(
       l.candidates,
       l.strategy,
-      keyBytes ? { ip: clientAddr.host, keyBytes } : { ip: clientAddr.host },
+      !hashing
+        ? ANY_CLIENT
+        : keyBytes
+        ? { ip: clientAddr.host, keyBytes }
+        : { ip: clientAddr.host },
     );
     if (failOpen !== l.failingOpen) {
       l.failingOpen = failOpen;
@@ -142,10 +151,8 @@ export async function handleConnection(
       // p2c see a burst of new connections spread instead of piling on one backend.
       b.counters.active++;
       try {
-        conn.upstream = await ctx.dialerFor(b).dial(
-          { host: b.plan.host, port: b.plan.port },
-          { timeoutMs: s.connectTimeoutMs },
-        );
+        // The plan is the dial target (host, port): no objects made per connection.
+        conn.upstream = await ctx.dialerFor(b).dial(b.plan, l.dialOptions);
         // Closed by a drain timeout while the dial ran: this socket must not outlive it.
         if (conn.closed) conn.upstream.close();
         ctx.observer?.connectDone?.(l.key, b.key, (performance.now() - t0) / 1000, true);

@@ -5,12 +5,13 @@ import type { Dialer } from "./types.ts";
 export function createDirectDialer(rt: Runtime): Dialer {
   return {
     dial(target, o) {
-      return rt.connect({
-        host: target.host,
-        port: target.port,
-        timeoutMs: o.timeoutMs,
-        ...(o.signal ? { signal: o.signal } : {}),
-      });
+      const { host, port } = target;
+      // One options object per dial, without a spread's temporary.
+      return rt.connect(
+        o.signal
+          ? { host, port, timeoutMs: o.timeoutMs, signal: o.signal }
+          : { host, port, timeoutMs: o.timeoutMs },
+      );
     },
   };
 }

@@ -11,7 +11,7 @@ import { createCidrMatcher } from "./cidr.ts";
 import { type ActiveConnection, closeConnection } from "./connection.ts";
 import { expandBackends, needsResolution } from "./expand.ts";
 import type { Resolver } from "./resolver.ts";
-import type { ListenerCounters, ListenerState, ListenerView } from "./types.ts";
+import type { DialOptions, ListenerCounters, ListenerState, ListenerView } from "./types.ts";
 
 export interface ListenerRuntimeOptions {
   rt: Runtime;
@@ -34,6 +34,8 @@ export class ListenerRuntime {
   trusted: (ip: string) => boolean;
   /** Fail-open is logged when it starts, not for every connection. */
   failingOpen = false;
+  /** The options of every dial to a backend, made once per plan rather than per connection. */
+  dialOptions: DialOptions;
   readonly counters: ListenerCounters = {
     active: 0,
     total: 0,
@@ -61,6 +63,7 @@ export class ListenerRuntime {
     this.#o = o;
     this.strategy = createStrategy(plan.settings.balance, { hashKey: plan.settings.hashKey });
     this.trusted = createCidrMatcher(plan.accept.trustedProxies);
+    this.dialOptions = { timeoutMs: plan.settings.connectTimeoutMs };
     this.#syncBackends();
   }
 
@@ -113,6 +116,7 @@ export class ListenerRuntime {
       this.strategy = createStrategy(n.balance, { hashKey: n.hashKey });
     }
     this.trusted = createCidrMatcher(plan.accept.trustedProxies);
+    this.dialOptions = { timeoutMs: n.connectTimeoutMs };
     this.#syncBackends();
   }
 

@@ -45,6 +45,8 @@ import type {
  */
 // deno-lint-ignore no-explicit-any
 const NONE: any[] = Object.freeze([]) as unknown as any[];
+/** A callback for when nothing needs to know. */
+const NOOP = (): void => {};
 
 /** Prelude mode: stop reading from the socket once this much waits unread. */
 const PRELUDE_HIGH_WATER = 64 * 1024;
@@ -235,6 +237,17 @@ class BunConn implements Conn {
     return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
   }
 
+  /**
+   * Splice: sends the FIN now when nothing of ours waits to be written (the common case), with
+   * no promise; false when the caller must use closeWrite() and wait.
+   */
+  shutdownNow(): boolean {
+    if (this.#writeClosed || this.#closed || !this.t.idle()) return false;
+    this.#writeClosed = true;
+    this.t.shutdown(NOOP);
+    return true;
+  }
+
   /** Resolves once the FIN is sent, after every byte written before it. */
   closeWrite(): Promise<void> {
     if (this.#writeClosed || this.#closed) return this.#finSent ?? Promise.resolve();
@@ -309,13 +322,15 @@ class NativeTransport implements Transport {
   #pending: Uint8Array[] = NONE;
   #onShut: (() => void) | undefined;
   #gone = false;
+  /** A dial's own state until its socket opens or fails. */
+  dial: NativeDial | undefined;
 
   readonly #targetIsIp: boolean;
 
-  constructor(conn: BunConn, target?: SockAddr) {
+  constructor(conn: BunConn, target?: SockAddr, targetIsIp = false) {
     this.conn = conn;
     this.target = target;
-    this.#targetIsIp = target !== undefined && isIP(target.host) !== 0;
+    this.#targetIsIp = targetIsIp;
     conn.t = this;
   }
 
@@ -575,14 +590,42 @@ class NodeTransport implements Transport {
 /** Native dials waiting for their answer at most at once (see the top of the file). */
 const MAX_PENDING_NATIVE = 256;
 let pendingNative = 0;
-/** Destinations ("host port") that answered a dial: dialed natively while listed. */
-const answered = new Map<string, true>();
+/**
+ * A destination that answered a dial: dialed natively while listed. It also keeps what every
+ * dial to it would otherwise work out again (its address object, whether the host is an IP).
+ */
+interface Destination {
+  readonly host: string;
+  readonly port: number;
+  readonly target: SockAddr;
+  readonly targetIsIp: boolean;
+}
+/** host -> port -> destination: a lookup per dial builds no key string. */
+const answered = new Map<string, Map<number, Destination>>();
+/** Every listed destination, oldest first, for the bound below. */
+const answeredOrder = new Set<Destination>();
 const MAX_ANSWERED = 4096;
 
-function markAnswered(key: string): void {
-  if (answered.has(key)) return;
-  answered.set(key, true);
-  if (answered.size > MAX_ANSWERED) answered.delete(answered.keys().next().value as string);
+function findAnswered(host: string, port: number): Destination | undefined {
+  return answered.get(host)?.get(port);
+}
+
+function markAnswered(host: string, port: number): void {
+  if (findAnswered(host, port)) return;
+  const target = sockAddr(host, port);
+  const d: Destination = { host, port, target, targetIsIp: isIP(target.host) !== 0 };
+  let ports = answered.get(host);
+  if (!ports) answered.set(host, ports = new Map());
+  ports.set(port, d);
+  answeredOrder.add(d);
+  if (answeredOrder.size > MAX_ANSWERED) forgetAnswered(answeredOrder.values().next().value!);
+}
+
+function forgetAnswered(d: Destination): void {
+  if (!answeredOrder.delete(d)) return;
+  const ports = answered.get(d.host);
+  ports?.delete(d.port);
+  if (ports?.size === 0) answered.delete(d.host);
 }
 
 function connect(o: ConnectOptions): Promise<Conn> {
@@ -592,10 +635,8 @@ function connect(o: ConnectOptions): Promise<Conn> {
     );
   }
   const host = bareHost(o.host);
-  const key = `${host} ${o.port}`;
-  return answered.has(key) && pendingNative < MAX_PENDING_NATIVE
-    ? nativeConnect(o, host, key)
-    : nodeConnect(o, host, key);
+  const d = pendingNative < MAX_PENDING_NATIVE ? findAnswered(host, o.port) : undefined;
+  return d ? nativeConnect(o, d) : nodeConnect(o, host);
 }
 
 function timedOut(o: ConnectOptions): SluiceError {
@@ -622,20 +663,20 @@ class NativeDial implements IdleEntry {
   readonly idleMs: number;
   readonly t: NativeTransport;
   readonly #o: ConnectOptions;
-  readonly #key: string;
+  readonly #dest: Destination;
   readonly #resolve: (c: Conn) => void;
   readonly #reject: (e: Error) => void;
   readonly #watch: AbortWatch | undefined;
 
   constructor(
     o: ConnectOptions,
-    key: string,
+    dest: Destination,
     t: NativeTransport,
     resolve: (c: Conn) => void,
     reject: (e: Error) => void,
   ) {
     this.#o = o;
-    this.#key = key;
+    this.#dest = dest;
     this.t = t;
     this.#resolve = resolve;
     this.#reject = reject;
@@ -671,7 +712,7 @@ class NativeDial implements IdleEntry {
   #abandon(e: SluiceError): void {
     if (!this.#settle()) return;
     // The destination may be a black hole: dial it through node:net for a while.
-    answered.delete(this.#key);
+    forgetAnswered(this.#dest);
     this.#reject(e);
   }
 
@@ -698,50 +739,44 @@ class NativeDial implements IdleEntry {
   }
 }
 
-/** Socket data of a native dial until it opens. */
-const dials = new WeakMap<NativeTransport, NativeDial>();
+/** The dial of a transport whose socket has not opened yet, taken once (a field, not a map). */
+function takeDial(t: NativeTransport | undefined): NativeDial | undefined {
+  const d = t?.dial;
+  if (d) t.dial = undefined;
+  return d;
+}
 
 const dialHandlers: BunSocketHandler<NativeTransport | undefined> = {
   ...nativeHandlers((s) => {
-    const t = s.data;
-    const d = t && dials.get(t);
+    const d = takeDial(s.data);
     if (!d) return void s.terminate();
-    dials.delete(t);
     d.opened(s);
   }),
   connectError(s, err) {
-    const t = s.data;
-    const d = t && dials.get(t);
-    if (d) {
-      dials.delete(t);
-      d.failed(err);
-    }
+    takeDial(s.data)?.failed(err);
   },
 };
 
-function nativeConnect(o: ConnectOptions, host: string, key: string): Promise<Conn> {
+function nativeConnect(o: ConnectOptions, dest: Destination): Promise<Conn> {
   return new Promise<Conn>((resolve, reject) => {
-    const t = new NativeTransport(new BunConn(), sockAddr(host, o.port));
-    const d = new NativeDial(o, key, t, resolve, reject);
-    dials.set(t, d);
+    const t = new NativeTransport(new BunConn(), dest.target, dest.targetIsIp);
+    const d = new NativeDial(o, dest, t, resolve, reject);
+    t.dial = d;
     try {
       bunApi().connect<NativeTransport | undefined>({
-        hostname: host,
-        port: o.port,
+        hostname: dest.host,
+        port: dest.port,
         allowHalfOpen: true,
         data: t,
         socket: dialHandlers,
-      }).catch((e) => {
-        if (dials.delete(t)) d.failed(e);
-      });
+      }).catch((e) => takeDial(t)?.failed(e));
     } catch (e) {
-      dials.delete(t);
-      d.failed(e);
+      takeDial(t)?.failed(e);
     }
   });
 }
 
-function nodeConnect(o: ConnectOptions, host: string, key: string): Promise<Conn> {
+function nodeConnect(o: ConnectOptions, host: string): Promise<Conn> {
   return new Promise<Conn>((resolve, reject) => {
     const s = netConnect({ host, port: o.port, allowHalfOpen: true, noDelay: true });
     const fail = (e: SluiceError) => {
@@ -754,7 +789,7 @@ function nodeConnect(o: ConnectOptions, host: string, key: string): Promise<Conn
     const onConnect = () => {
       if (o.signal?.aborted) return fail(aborted(o));
       cleanup();
-      markAnswered(key);
+      markAnswered(host, o.port);
       const conn = new BunConn();
       new NodeTransport(s, conn, sockAddr(host, o.port));
       resolve(conn);
@@ -842,6 +877,10 @@ class SpliceDirection implements Sink {
     }
     // The direction is done only once dst has every byte and the FIN: finishing earlier
     // would close dst with bytes still queued for it.
+    if (this.#dst.shutdownNow()) {
+      if (--s.open === 0) s.run.finish("eof");
+      return;
+    }
     void this.#dst.closeWrite().then(() => {
       if (--s.open === 0) s.run.finish("eof");
     });
