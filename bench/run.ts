@@ -51,7 +51,9 @@ const USAGE = `usage: deno task bench [--quick] [--only ${TESTS.join(",")}]
   --no-pin    do not pin with taskset (proxy on CPU 1, load generator and backend on CPU 0)
   --keep      keep the temporary directory with configs and logs
   --entry     sluice as "main" (main.ts run --forward, default) or "engine" (its data path only:
-              bench/profile/engine_only.ts; no workers, no scale test)`;
+              bench/profile/engine_only.ts; no workers, no scale test), or "bare" in its place:
+              a bare relay on the runtime's own sockets (bench/profile/bare_relay.ts), the floor
+              of what the runtime allows (conn and ping-pong only)`;
 
 interface Args {
   quick: boolean;
@@ -61,7 +63,7 @@ interface Args {
   secs: number;
   pin: boolean;
   keep: boolean;
-  entry: "main" | "engine";
+  entry: "main" | "engine" | "bare";
 }
 
 function parseArgs(argv: string[]): Args {
@@ -97,12 +99,14 @@ function parseArgs(argv: string[]): Args {
     else if (f === "--secs") secs = Number(value());
     else if (f === "--no-pin") a.pin = false;
     else if (f === "--keep") a.keep = true;
-    else if (f === "--entry") a.entry = list(["main", "engine"] as const)[0] ?? "main";
+    else if (f === "--entry") a.entry = list(["main", "engine", "bare"] as const)[0] ?? "main";
     else if (f === "-h" || f === "--help") {
       console.log(USAGE);
       process.exit(0);
     } else throw new Error(`unknown option "${f}"\n${USAGE}`);
   }
+  // The bare relay handles no backpressure: its bulk and idle figures would mean nothing.
+  if (a.entry === "bare") { for (const t of ["bulk", "idle"] as const) a.only.delete(t); }
   a.reps = reps ?? (a.quick ? 1 : 3);
   a.secs = secs ?? (a.quick ? 1.5 : 5);
   if (!(a.reps >= 1 && a.reps <= 20)) throw new Error("--reps must be 1..20");
@@ -324,8 +328,10 @@ async function main(): Promise<number> {
   for (const t of targets) await t.stop();
 
   const scaleResults: Record<string, Record<string, number>> = {};
-  if (args.entry === "engine" && (args.only.has("scale") || args.only.has("workers"))) {
-    note("--entry engine: the scale and workers tests need the whole program and are skipped");
+  if (args.entry !== "main" && (args.only.has("scale") || args.only.has("workers"))) {
+    note(
+      `--entry ${args.entry}: the scale and workers tests need the whole program and are skipped`,
+    );
     args.only.delete("scale");
     args.only.delete("workers");
   }
@@ -420,7 +426,7 @@ async function main(): Promise<number> {
         `  ${rt}: cold start ${r.open_cold_ms} ms, hot ${r.open_hot_ms} ms from the file write, ` +
           `one change ${r.change_ms?.toFixed(1)} ms (${
             r.change_net_ms?.toFixed(1)
-          } ms net of the ${r.debounce_ms} ms debounce), ` +
+          } ms net of the ${r.debounce_ms} ms debounce, from the saved file; writing it took ${r.change_write_ms} ms), ` +
           `idle CPU ${r.idle_cpu_pct?.toFixed(2)} %, RSS ${
             Math.round((r.idle_rss_kib ?? 0) / 1024)
           } MiB`,

@@ -198,7 +198,7 @@ export const GOALS: readonly Goal[] = [
     limit: 2000,
   },
   {
-    what: "one change applied (write -> accept, minus debounce)",
+    what: "one change applied (saved file -> accept, minus debounce)",
     target: "scale",
     key: "change_net_ms",
     kind: "abs",

@@ -38,7 +38,7 @@ export interface TargetOptions {
   /** haproxy nbthread / nginx worker_processes. */
   readonly threads?: number;
   /** sluice: the whole program (main.ts run --forward) or only its data path (engine_only.ts). */
-  readonly entry?: "main" | "engine";
+  readonly entry?: "main" | "engine" | "bare";
 }
 
 /** Why a target cannot run here, or undefined when it can. */
@@ -188,9 +188,13 @@ export async function startTarget(
   } else {
     const bin = join(o.repoRoot, "node_modules", ".bin");
     const exe = findExecutable(name, [bin])!;
-    const entry = o.entry === "engine" ? "bench/profile/engine_only.ts" : "main.ts";
+    const entry = o.entry === "engine"
+      ? "bench/profile/engine_only.ts"
+      : o.entry === "bare"
+      ? "bench/profile/bare_relay.ts"
+      : "main.ts";
     const args = name === "deno" ? ["run", "-A", "--unstable-net", entry] : [entry];
-    if (o.entry === "engine") {
+    if (o.entry === "engine" || o.entry === "bare") {
       args.push(String(echoPort), String(be.echoPort), String(bulkPort), String(be.bulkPort));
     } else {
       args.push(
