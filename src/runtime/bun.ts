@@ -242,7 +242,7 @@ class BunConn implements Conn {
    * no promise; false when the caller must use closeWrite() and wait.
    */
   shutdownNow(): boolean {
-    if (this.#writeClosed || this.#closed || !this.t.idle()) return false;
+    if (!this.idle()) return false;
     this.#writeClosed = true;
     this.t.shutdown(NOOP);
     return true;
@@ -629,11 +629,7 @@ function forgetAnswered(d: Destination): void {
 }
 
 function connect(o: ConnectOptions): Promise<Conn> {
-  if (o.signal?.aborted) {
-    return Promise.reject(
-      new SluiceError("ABORTED", `Cannot connect to ${o.host}:${o.port}: aborted`),
-    );
-  }
+  if (o.signal?.aborted) return Promise.reject(aborted(o));
   const host = bareHost(o.host);
   const d = pendingNative < MAX_PENDING_NATIVE ? findAnswered(host, o.port) : undefined;
   return d ? nativeConnect(o, d) : nodeConnect(o, host);
@@ -784,7 +780,13 @@ function nodeConnect(o: ConnectOptions, host: string): Promise<Conn> {
       s.destroy(); // frees the fd even while the SYN is unanswered
       reject(e);
     };
-    const timer = setTimeout(() => fail(timedOut(o)), o.timeoutMs);
+    // The deadline is an entry of the shared sweeper, as a native dial's is.
+    const deadline: IdleEntry = {
+      lastActivity: Date.now(),
+      idleMs: o.timeoutMs,
+      onIdle: () => fail(timedOut(o)),
+    };
+    idleSweeper.add(deadline);
     const onError = (e: Error) => fail(toSluiceError(e, `connect to ${o.host}:${o.port}`));
     const onConnect = () => {
       if (o.signal?.aborted) return fail(aborted(o));
@@ -796,7 +798,7 @@ function nodeConnect(o: ConnectOptions, host: string): Promise<Conn> {
     };
     const watch = o.signal && watchAbort(o.signal, () => fail(aborted(o)));
     function cleanup() {
-      clearTimeout(timer);
+      idleSweeper.delete(deadline);
       watch?.cancel();
       s.off("error", onError);
       s.off("connect", onConnect);
