@@ -3,7 +3,8 @@
 import type { Config } from "./config/types.ts";
 import type { HttpHandle, Listener, Runtime } from "./runtime/types.ts";
 import type { ProviderRoutes, RouteProblem, ServiceSpec } from "./routing/types.ts";
-import { buildTable, tableConfigFrom } from "./routing/table.ts";
+import { tableConfigFrom } from "./routing/table.ts";
+import { createTableBuilder } from "./routing/table_builder.ts";
 import type { Provider, ProviderStatus } from "./providers/types.ts";
 import { createProviders } from "./providers/create.ts";
 import { createStaticProvider } from "./providers/static.ts";
@@ -71,6 +72,8 @@ export async function startApp(o: AppOptions): Promise<App> {
   });
 
   const routes = new Map<string, readonly ServiceSpec[]>();
+  // Rebuilds reuse the previous build's work: one edit among thousands of listeners stays cheap.
+  const tables = createTableBuilder();
   let providers: Provider[] = [];
   let logged = new Set<string>();
   const routingLog = log.child("routing");
@@ -80,7 +83,7 @@ export async function startApp(o: AppOptions): Promise<App> {
       provider,
       services,
     }));
-    const { table, problems } = buildTable(all, tableConfigFrom(config));
+    const { table, problems } = tables.build(all, tableConfigFrom(config));
     // A problem is logged when it appears, not again at every rebuild.
     const now = new Set<string>();
     for (const p of problems) {

@@ -5,7 +5,7 @@ import { SluiceError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { HttpFetch } from "../runtime/types.ts";
 import type { RouteProblem, ServiceSpec } from "../routing/types.ts";
-import { validateServices } from "../routing/service.ts";
+import { createServiceValidator } from "../routing/validator.ts";
 import {
   type Backoff,
   createBackoff,
@@ -250,6 +250,7 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
   const tracker = createStatusTracker({ name: o.name, kind: source.kind, log });
   const stopCtl = new AbortController();
   const get = createJsonGet(o.fetch, source, stopCtl.signal, { forbiddenMs, badRequestMs });
+  const validator = createServiceValidator(source.kind);
   let loop: Promise<void> | undefined;
 
   // Last good instances per service key, reused when that service's detail read fails (T12).
@@ -346,7 +347,7 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
       const notes: string[] = [];
       const all = [...instances.values()].flat();
       const raw = buildRawServices(all, source.tag, notes);
-      const { services, problems } = validateServices(raw, source.kind);
+      const { services, problems } = validator.validate(raw);
       const pk = problemsText(problems, notes);
       if (pk !== lastProblemsKey) {
         lastProblemsKey = pk;

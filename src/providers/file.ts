@@ -6,7 +6,7 @@ import { dirname, resolve } from "node:path";
 import { errorMessage } from "../errors.ts";
 import type { FileProviderConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
-import { formatFromPath, parseRoutingDocument } from "../routing/document.ts";
+import { createDocumentParser, formatFromPath } from "../routing/document.ts";
 import type { ServiceSpec } from "../routing/types.ts";
 import type { Runtime, Watcher } from "../runtime/types.ts";
 import { contentHash, logRouteProblems } from "./document_source.ts";
@@ -42,6 +42,8 @@ export function createFileProvider(o: FileProviderOptions): Provider {
   // The last document delivered: an identical read is recognised by comparing bytes, which is
   // cheaper than hashing them; the hash (the status `index`) is taken after the routes apply.
   let lastGood: Buffer | undefined;
+  // Successive versions of the file: an edit re-parses and re-validates only what it touched.
+  const parser = createDocumentParser(path);
 
   /** Reads and applies the file. Synchronous, so two reads never overlap. */
   function readOnce(): void {
@@ -74,7 +76,7 @@ export function createFileProvider(o: FileProviderOptions): Provider {
     }
     let parsed;
     try {
-      parsed = parseRoutingDocument(text, format, path);
+      parsed = parser.parse(text, format);
     } catch (err) {
       // The message carries path:line:column. Keyed by it: a different mistake is news.
       const message = errorMessage(err);

@@ -4,10 +4,10 @@ import { errorCode, errorMessage, SluiceError } from "../errors.ts";
 import type { HttpProviderConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import {
+  createDocumentParser,
   type DocumentFormat,
   formatFromContentType,
   formatFromPath,
-  parseRoutingDocument,
 } from "../routing/document.ts";
 import type { ServiceSpec } from "../routing/types.ts";
 import type { HttpFetch, Runtime, TlsClientOptions } from "../runtime/types.ts";
@@ -119,6 +119,8 @@ export function createHttpProvider(o: HttpProviderOptions): Provider {
   const log = o.log;
   const where = redactUrl(c.endpoint);
   const source = `http:${where}`;
+  // Successive answers: an edit re-parses and re-validates only what it touched.
+  const parser = createDocumentParser(source);
   const tracker = createStatusTracker({ name, kind: "http", log });
   const backoff = createBackoff({
     baseMs: o.backoff?.baseMs ?? 1000,
@@ -249,7 +251,7 @@ export function createHttpProvider(o: HttpProviderOptions): Provider {
       }
       let parsed;
       try {
-        parsed = parseRoutingDocument(decode(body, contentType), format, source);
+        parsed = parser.parse(decode(body, contentType), format);
       } catch (err) {
         const message = err instanceof SluiceError && err.message.startsWith(source)
           ? err.message

@@ -163,7 +163,7 @@ export function createEngine(o: EngineOptions): Engine {
       // A table built on the one applied last names the keys where they differ: a change in a
       // table of thousands of listeners then costs only the listeners it touched.
       const delta = table.changedSince;
-      if (delta && delta.base === applied) {
+      if (delta && applied && delta.base.deref() === applied) {
         for (const key of delta.keys) applyKey(key, table.listeners.get(key));
       } else {
         for (const [key, l] of active) {

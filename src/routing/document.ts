@@ -5,15 +5,11 @@ import { formatFromPath as formatOfPath } from "../config/text_format.ts";
 import { hint } from "../config/did_you_mean.ts";
 import { show } from "../config/issues.ts";
 import { validateServices } from "./service.ts";
-import { parseTomlServices, type TomlPieceCache } from "./toml_services.ts";
-import type { RouteProblem, ServiceSpec } from "./types.ts";
+import { createTomlPieceParser, type TomlPieceParser } from "./toml_services.ts";
+import { createServiceValidator } from "./validator.ts";
+import type { ParsedDocument, RouteProblem } from "./types.ts";
 
 export type DocumentFormat = "toml" | "yaml" | "json";
-
-export interface ParsedDocument {
-  readonly services: ServiceSpec[];
-  readonly problems: RouteProblem[];
-}
 
 /** By extension: .toml, .yaml/.yml, .json. */
 export function formatFromPath(path: string): DocumentFormat | undefined {
@@ -35,44 +31,31 @@ const TOP_KEYS = ["services", "$schema"];
 /** An optional BOM and whitespace only; stops at the first other character (no copy). */
 const BLANK = /^\uFEFF?\s*$/;
 
-/** The last TOML pieces of the most recent sources (a file path, an HTTP URL), oldest first. */
-const tomlCaches = new Map<string, TomlPieceCache>();
-const TOML_CACHE_SOURCES = 8;
-
-function tomlCacheFor(source: string): TomlPieceCache {
-  let c = tomlCaches.get(source);
-  if (c) tomlCaches.delete(source); // re-inserted below: most recent last
-  else c = { pieces: new Map() };
-  tomlCaches.set(source, c);
-  if (tomlCaches.size > TOML_CACHE_SOURCES) {
-    tomlCaches.delete(tomlCaches.keys().next().value as string);
-  }
-  return c;
-}
-
-function parseData(text: string, format: DocumentFormat, source: string): unknown {
-  if (format === "toml") {
-    const fast = parseTomlServices(text, tomlCacheFor(source));
+function parseData(
+  text: string,
+  format: DocumentFormat,
+  toml: TomlPieceParser | undefined,
+): unknown {
+  if (format === "toml" && toml) {
+    const fast = toml.parse(text);
     if (fast !== undefined) return fast;
   }
   return parseText(text, format);
 }
 
-/**
- * Parses and validates a routing document. Throws SluiceError("ROUTING",
- * "<source>:<line>:<column>: <message>") when the text does not parse or is not a routing
- * document (the caller then keeps the previous routing). An empty document is no services.
- */
-export function parseRoutingDocument(
+/** Parses a document and validates its services with `validate`; see parseRoutingDocument. */
+function parseDocument(
   text: string,
   format: DocumentFormat,
   source: string,
+  toml: TomlPieceParser | undefined,
+  validate: (raw: readonly unknown[]) => ParsedDocument,
 ): ParsedDocument {
   // Whitespace only (a truncated or fresh file) is "no services" in every format.
   if (BLANK.test(text)) return { services: [], problems: [] };
   let data: unknown;
   try {
-    data = parseData(text, format, source);
+    data = parseData(text, format, toml);
   } catch (err) {
     if (err instanceof TextSyntaxError) {
       throw new SluiceError("ROUTING", `${source}:${err.line}:${err.column}: ${err.reason}`, {
@@ -119,6 +102,43 @@ export function parseRoutingDocument(
       `${source}:1:1: expected "services" to be a list, got ${show(services)}`,
     );
   }
-  const parsed = validateServices(services, source);
+  const parsed = validate(services);
   return { services: parsed.services, problems: [...problems, ...parsed.problems] };
+}
+
+/**
+ * Parses and validates a routing document. Throws SluiceError("ROUTING",
+ * "<source>:<line>:<column>: <message>") when the text does not parse or is not a routing
+ * document (the caller then keeps the previous routing). An empty document is no services.
+ * Pure; createDocumentParser() gives the same result for successive versions of one document
+ * while reusing the work done on the previous one.
+ */
+export function parseRoutingDocument(
+  text: string,
+  format: DocumentFormat,
+  source: string,
+): ParsedDocument {
+  return parseDocument(text, format, source, undefined, (raw) => validateServices(raw, source));
+}
+
+/** Parses successive versions of the routing document of one source (a file, an HTTP URL). */
+export interface DocumentParser {
+  /** What parseRoutingDocument(text, format, source) gives (or throws). */
+  parse(text: string, format: DocumentFormat): ParsedDocument;
+  /** How many TOML parses re-used which path (tests and profiling look). */
+  readonly stats: TomlPieceParser["stats"];
+}
+
+/**
+ * One parser per provider (per source): a TOML document is re-parsed piecewise after an edit,
+ * and services whose raw object did not change are handed on as the same ServiceSpec objects
+ * without being validated again, which lets a table builder skip them as well.
+ */
+export function createDocumentParser(source: string): DocumentParser {
+  const toml = createTomlPieceParser();
+  const validator = createServiceValidator(source);
+  return {
+    parse: (text, format) => parseDocument(text, format, source, toml, validator.validate),
+    stats: toml.stats,
+  };
 }

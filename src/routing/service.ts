@@ -17,7 +17,6 @@ import { parseDuration } from "../config/duration.ts";
 import { describeIssue, show } from "../config/issues.ts";
 import { hint } from "../config/did_you_mean.ts";
 import { formatHostPort, parseHostPort, parsePort } from "./address.ts";
-import type { ParsedDocument } from "./document.ts";
 import { parseProxyUrl } from "./proxy_url.ts";
 import { backendShape, healthShape, serviceShape } from "./schema.ts";
 import type {
@@ -26,6 +25,7 @@ import type {
   HashKey,
   HealthSpec,
   ListenerRef,
+  ParsedDocument,
   ProxyUrl,
   RouteProblem,
   ServiceSettings,
@@ -71,7 +71,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** Health defaults for keys a `health` table leaves out. */
-export const HEALTH_DEFAULTS: Omit<HealthSpec, "type"> = {
+const HEALTH_DEFAULTS: Omit<HealthSpec, "type"> = {
   intervalMs: 5000,
   timeoutMs: 2000,
   rise: 2,
@@ -96,7 +96,7 @@ export function parseHashKey(text: string): HashKey | string {
 }
 
 /** Normalises "10.0.0.0/8" (a bare IP means one host); a string is the reason it is invalid. */
-export function parseCidr(text: string): string | { cidr: string } {
+function parseCidr(text: string): string | { cidr: string } {
   const [ip = "", prefix, ...rest] = text.trim().split("/");
   const family = isIP(ip);
   if (family === 0 || rest.length) {
@@ -131,7 +131,7 @@ export function healthFromRaw(raw: z.infer<typeof healthSchema>, path: string): 
   return out;
 }
 
-export const HEALTH_KEYS: readonly string[] = Object.keys(healthShape);
+const HEALTH_KEYS: readonly string[] = Object.keys(healthShape);
 const SERVICE_KEYS: readonly string[] = Object.keys(serviceShape);
 const BACKEND_KEYS: readonly string[] = Object.keys(backendShape);
 
@@ -211,7 +211,8 @@ function parseBackend(ctx: Ctx, raw: unknown, i: number): BackendSpec | undefine
   }
 }
 
-function validateOne(
+/** One raw service object (at `index` in its list) to a ServiceSpec; its problems are appended. */
+export function validateService(
   raw: unknown,
   index: number,
   source: string,
@@ -316,95 +317,17 @@ function validateOne(
   return spec;
 }
 
-/** A service validated before, by its raw object: documents re-parsed piecewise hand it on again. */
-interface Validated {
-  readonly source: string;
-  /** Only for a service without a name: its problems name it by position ("#3"). */
-  readonly index: number | undefined;
-  readonly spec: ServiceSpec | undefined;
-  readonly problems: readonly RouteProblem[];
-}
-const validated = new WeakMap<object, Validated>();
-
-/** The last call per source, when every raw object gave a service and no problem. */
-interface CleanRun {
-  readonly raw: readonly unknown[];
-  readonly services: readonly ServiceSpec[];
-}
-const lastClean = new Map<string, CleanRun>();
-const CLEAN_SOURCES = 8;
-/** More changed objects than this: the general path is as quick. */
-const MAX_QUICK = 64;
-
 /**
  * Validates raw service objects (SPEC section 3 schema) from `source` (a file path, "consul",
  * "http:https://..."). Invalid services are dropped alone; see the rules at the top of the file.
- * A raw object seen before (the same object, from the same source) gives the same result
- * object again without new work: raw data is never changed after parsing. When the list
- * differs from the source's previous clean list in a few objects only, the rest of the result
- * is copied from that list instead of looked up one by one.
+ * Pure: createServiceValidator() (validator.ts) gives the same result while reusing earlier work.
  */
 export function validateServices(raw: readonly unknown[], source: string): ParsedDocument {
-  const quick = quickValidate(raw, source);
-  if (quick) return quick;
   const services: ServiceSpec[] = [];
   const problems: RouteProblem[] = [];
-  raw.forEach((r, i) => validateInto(r, i, source, services, problems));
-  lastClean.delete(source);
-  if (problems.length === 0 && services.length === raw.length) {
-    // Copies: a caller may change its lists later; these must stay as they were.
-    lastClean.set(source, { raw: raw.slice(), services: services.slice() });
-    if (lastClean.size > CLEAN_SOURCES) lastClean.delete(lastClean.keys().next().value as string);
-  }
+  raw.forEach((r, i) => {
+    const spec = validateService(r, i, source, problems);
+    if (spec) services.push(spec);
+  });
   return { services, problems };
-}
-
-function validateInto(
-  r: unknown,
-  i: number,
-  source: string,
-  services: ServiceSpec[],
-  problems: RouteProblem[],
-): void {
-  const known = isPlainObject(r) ? validated.get(r) : undefined;
-  if (known && known.source === source && (known.index === undefined || known.index === i)) {
-    if (known.spec) services.push(known.spec);
-    for (const p of known.problems) problems.push(p);
-    return;
-  }
-  const mine: RouteProblem[] = [];
-  const spec = validateOne(r, i, source, mine);
-  if (spec) services.push(spec);
-  for (const p of mine) problems.push(p);
-  if (isPlainObject(r)) {
-    const named = typeof r.name === "string" && r.name !== "";
-    validated.set(r, { source, index: named ? undefined : i, spec, problems: mine });
-  }
-}
-
-/** The result from the source's last clean list and the few objects that changed, if clean. */
-function quickValidate(raw: readonly unknown[], source: string): ParsedDocument | undefined {
-  const prev = lastClean.get(source);
-  if (!prev) return undefined;
-  const a = prev.raw;
-  const n = Math.min(a.length, raw.length);
-  let head = 0;
-  while (head < n && a[head] === raw[head]) head++;
-  let tail = 0;
-  while (tail < n - head && a[a.length - 1 - tail] === raw[raw.length - 1 - tail]) tail++;
-  if (raw.length - head - tail > MAX_QUICK) return undefined;
-  const middle: ServiceSpec[] = [];
-  const problems: RouteProblem[] = [];
-  for (let i = head; i < raw.length - tail; i++) {
-    validateInto(raw[i], i, source, middle, problems);
-  }
-  // A problem, or a dropped service, and the list is no longer one result per object.
-  if (problems.length || middle.length !== raw.length - head - tail) return undefined;
-  // Clean lists hold one service per raw object, in order: prev.services[i] is a[i]'s.
-  const services = prev.services.slice(0, head).concat(
-    middle,
-    prev.services.slice(prev.services.length - tail),
-  );
-  lastClean.set(source, { raw: raw.slice(), services });
-  return { services: services.slice(), problems: [] };
 }

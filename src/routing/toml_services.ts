@@ -13,15 +13,18 @@ import { parseText } from "../config/text_format.ts";
 
 const HEADER = "[[services]]";
 
-/** How many parses took which path (tests and profiling look). */
-export const pieceParseCounts = { diff: 0, pieces: 0 };
-
-/** Parsed pieces by their exact text, for the documents of a few sources. */
-export interface TomlPieceCache {
-  /** Piece text -> parsed piece (a prefix object, or the service entries of one piece). */
-  pieces: Map<string, unknown>;
-  /** The previous version, piece by piece, for a text diff against it. */
-  prev?: PieceLayout | undefined;
+/** Re-parses versions of one document piecewise; owned by whoever reads that document. */
+export interface TomlPieceParser {
+  /**
+   * The document's data as a whole-text parse would give it, or undefined when the text is not
+   * in the shape described at the top of the file. Remembers this version's pieces on success.
+   * The `services` list is the parser's own: read it, never change it.
+   */
+  parse(text: string): Record<string, unknown> | undefined;
+  /** How many pieces are remembered. */
+  readonly size: number;
+  /** How many parses took which path (tests and profiling look). */
+  readonly stats: { readonly diff: number; readonly pieces: number };
 }
 
 /** A document cut into pieces: the prefix (index 0) and each `[[services]]` piece. */
@@ -77,45 +80,52 @@ function prefixOf(piece: string): Record<string, unknown> | undefined {
   return data;
 }
 
-/**
- * The document's data as a whole-text parse would give it, or undefined when the text is not
- * in the shape described at the top of the file. `cache` holds the previous version's pieces
- * and is replaced by this version's on success. The `services` list is the cache's own: read it,
- * never change it.
- */
-export function parseTomlServices(
-  text: string,
-  cache: TomlPieceCache,
-): Record<string, unknown> | undefined {
-  const quick = cache.prev && fromPrevious(cache.prev, text);
-  cache.prev = undefined;
-  if (quick) {
-    pieceParseCounts.diff++;
-    cache.prev = quick;
-    return { ...(quick.values[0] as Record<string, unknown>), services: quick.services };
+export function createTomlPieceParser(): TomlPieceParser {
+  /** Piece text -> parsed piece (a prefix object, or the service entries of one piece). */
+  let pieces = new Map<string, unknown>();
+  /** The previous version, piece by piece, for a text diff against it. */
+  let prev: PieceLayout | undefined;
+  const stats = { diff: 0, pieces: 0 };
+
+  function parse(text: string): Record<string, unknown> | undefined {
+    const quick = prev && fromPrevious(prev, text);
+    prev = undefined;
+    if (quick) {
+      stats.diff++;
+      prev = quick;
+      return { ...(quick.values[0] as Record<string, unknown>), services: quick.services };
+    }
+    const starts = headerStarts(text);
+    if (starts.length === 0) return undefined; // no [[services]]: nothing to gain
+    const next = new Map<string, unknown>();
+    const head = text.slice(0, starts[0]);
+    const prefix = pieces.get(head) ?? prefixOf(head);
+    if (prefix === undefined) return undefined;
+    next.set(head, prefix);
+    const values: unknown[] = [prefix];
+    for (let k = 0; k < starts.length; k++) {
+      const piece = text.slice(starts[k], starts[k + 1] ?? text.length);
+      // A piece repeated within the document is parsed again: two services must never be one
+      // object (the table builder tells members apart by identity).
+      const parsed = (next.has(piece) ? undefined : pieces.get(piece)) ?? servicesOf(piece);
+      if (parsed === undefined) return undefined;
+      next.set(piece, parsed);
+      values.push(parsed);
+    }
+    stats.pieces++;
+    pieces = next;
+    const services = flatten(values, 1, values.length);
+    prev = { text, starts: [0, ...starts], values, services };
+    return { ...prefix, services };
   }
-  const starts = headerStarts(text);
-  if (starts.length === 0) return undefined; // no [[services]]: nothing to gain
-  const next = new Map<string, unknown>();
-  const head = text.slice(0, starts[0]);
-  const prefix = cache.pieces.get(head) ?? prefixOf(head);
-  if (prefix === undefined) return undefined;
-  next.set(head, prefix);
-  const values: unknown[] = [prefix];
-  for (let k = 0; k < starts.length; k++) {
-    const piece = text.slice(starts[k], starts[k + 1] ?? text.length);
-    // A piece repeated within the document is parsed again: two services must never be one
-    // object (the table builder tells members apart by identity).
-    const parsed = (next.has(piece) ? undefined : cache.pieces.get(piece)) ?? servicesOf(piece);
-    if (parsed === undefined) return undefined;
-    next.set(piece, parsed);
-    values.push(parsed);
-  }
-  pieceParseCounts.pieces++;
-  cache.pieces = next;
-  const services = flatten(values, 1, values.length);
-  cache.prev = { text, starts: [0, ...starts], values, services };
-  return { ...prefix, services };
+
+  return {
+    parse,
+    get size() {
+      return pieces.size;
+    },
+    stats,
+  };
 }
 
 /** The service entries of pieces [from, to) in order. */

@@ -130,8 +130,18 @@ export interface RoutingTable {
   /**
    * Set when this table equals `base` except at `keys` (listeners added, changed or removed):
    * a consumer that applied `base` may apply only those keys instead of walking every listener.
+   * The base is named, not held (a chain of every table built would never be freed).
    */
-  readonly changedSince?: { readonly base: RoutingTable; readonly keys: readonly string[] };
+  readonly changedSince?: {
+    readonly base: WeakRef<RoutingTable>;
+    readonly keys: readonly string[];
+  };
+}
+
+/** A table and the problems found while building it. */
+export interface BuiltTable {
+  readonly table: RoutingTable;
+  readonly problems: RouteProblem[];
 }
 
 /** What the table builder needs from the main config. */
@@ -146,4 +156,10 @@ export interface ProviderRoutes {
   /** Provider name, e.g. "file", "consul" */
   readonly provider: string;
   readonly services: readonly ServiceSpec[];
+}
+
+/** A routing document's (or a provider answer's) validated services and the problems found. */
+export interface ParsedDocument {
+  readonly services: ServiceSpec[];
+  readonly problems: RouteProblem[];
 }

@@ -237,7 +237,10 @@ describe("engine", () => {
     try {
       // p2 goes, p3 comes, p1 keeps its plan object: only the named keys are touched.
       const l3 = listener(p3!, [backend(b.port)]);
-      const t2 = { ...table(l1, l3), changedSince: { base: t1, keys: [l2.key, l3.key] } };
+      const t2 = {
+        ...table(l1, l3),
+        changedSince: { base: new WeakRef(t1), keys: [l2.key, l3.key] },
+      };
       e.apply(t2);
       const open = e.listeners().filter((v) => v.state !== "draining").map((v) => v.port);
       assert.deepEqual(new Set(open), new Set([p1, p3]));
@@ -245,7 +248,10 @@ describe("engine", () => {
       await waitFor(async () => !(await canConnect(rt, p2!)), { what: "p2 to close" });
       // A delta on a table this engine never applied is not trusted: the full table applies.
       const stranger = table(l1);
-      const t3 = { ...table(l1, l2), changedSince: { base: stranger, keys: [l2.key] } };
+      const t3 = {
+        ...table(l1, l2),
+        changedSince: { base: new WeakRef(stranger), keys: [l2.key] },
+      };
       e.apply(t3);
       await waitFor(() => canConnect(rt, p2!), { what: "p2 back" });
       // p3 is not in the full table.
