@@ -37,12 +37,6 @@ export interface HealthChecker {
   stop(): void;
 }
 
-/** `http://host:port/path`, with an IPv6 host in brackets. */
-export function checkUrl(target: { host: string; port: number }, path: string): string {
-  const host = target.host.includes(":") ? `[${target.host}]` : target.host;
-  return `http://${host}:${target.port}${path.startsWith("/") ? path : `/${path}`}`;
-}
-
 /** Where checks connect: straight through the runtime, or through the backend's dialer (SOCKS5). */
 function connectTo(o: HealthCheckerOptions, signal: AbortSignal): Promise<Conn> {
   const { host, port } = o.target;

@@ -11,7 +11,7 @@ const HOSTNAME =
   /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
 
 /** True for an IPv4/IPv6 literal or a syntactically valid host name. */
-export function isValidHost(host: string): boolean {
+function isValidHost(host: string): boolean {
   return isIP(host) !== 0 || HOSTNAME.test(host);
 }
 

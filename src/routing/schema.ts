@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { DURATION_PATTERN } from "../config/duration.ts";
 
-export const BALANCE_NAMES = [
+const BALANCE_NAMES = [
   "round_robin",
   "weighted",
   "least_conn",
@@ -11,15 +11,15 @@ export const BALANCE_NAMES = [
   "p2c",
   "hash",
 ] as const;
-export const HASH_KEY_PATTERN = "^(?:client_ip|first_bytes:\\d+-\\d+)$";
-export const LISTENER_PATTERN = "^[^:\\s]+:\\d{1,5}$";
+const HASH_KEY_PATTERN = "^(?:client_ip|first_bytes:\\d+-\\d+)$";
+const LISTENER_PATTERN = "^[^:\\s]+:\\d{1,5}$";
 
 export const durationSchema = z.union([
   z.string().regex(new RegExp(DURATION_PATTERN)),
   z.number().nonnegative(),
 ]).meta({ description: 'Go-style duration ("250ms", "5s", "1m30s") or a number of seconds' });
 
-export const listenerStringSchema = z.string().regex(new RegExp(LISTENER_PATTERN)).meta({
+const listenerStringSchema = z.string().regex(new RegExp(LISTENER_PATTERN)).meta({
   description: 'LABEL:PORT, the label being a key of listeners.allowed, e.g. "any:5432"',
 });
 
@@ -114,7 +114,7 @@ export const serviceShape = {
 };
 
 /** The published schema: strict objects so editors flag unknown keys (sluice itself warns). */
-export function routingJsonSchemaSource() {
+function routingJsonSchemaSource() {
   const backend = z.union([
     z.string().meta({ description: "host:port" }),
     z.strictObject(backendShape),

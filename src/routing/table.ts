@@ -123,7 +123,7 @@ export function groupServices(
 }
 
 /** A group's plan: its placements sorted (in place) by member, then built. */
-export function planOf(
+function planOf(
   key: string,
   g: Placement[],
   defaults: ServiceSettings,
