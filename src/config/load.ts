@@ -16,6 +16,7 @@ import { parseDuration } from "./duration.ts";
 import { describeIssue, formatPath, show } from "./issues.ts";
 import { configSchema, keysAt, type LeafKind, type RawConfig, schemaLeaves } from "./schema.ts";
 import { formatFromPath, parseText, TextSyntaxError } from "./text_format.ts";
+import { redactUserinfo } from "../text/redact.ts";
 import type {
   Config,
   ConsulProviderConfig,
@@ -255,10 +256,11 @@ function httpUrl(c: Collector, text: string, at: string): string {
   try {
     const u = new URL(withScheme);
     if (u.protocol !== "http:" && u.protocol !== "https:") {
-      c.add(at, `expected an http:// or https:// URL, got ${show(text)}`);
+      c.add(at, `expected an http:// or https:// URL, got ${show(redactUserinfo(text))}`);
     }
   } catch {
-    c.add(at, `expected a URL such as "http://127.0.0.1:8500", got ${show(text)}`);
+    const shown = show(redactUserinfo(text));
+    c.add(at, `expected a URL such as "http://127.0.0.1:8500", got ${shown}`);
   }
   return withScheme.replace(/\/+$/, "");
 }
@@ -377,7 +379,8 @@ async function resolveConfig(
       const u = new URL(endpoint);
       if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error("scheme");
     } catch {
-      c.add("routing.http.endpoint", `expected an http:// or https:// URL, got ${show(endpoint)}`);
+      const shown = show(redactUserinfo(endpoint));
+      c.add("routing.http.endpoint", `expected an http:// or https:// URL, got ${shown}`);
     }
     const http: HttpProviderConfig = {
       endpoint,

@@ -9,6 +9,7 @@
 // another's backend. A service with one group keeps its plain name; with several, each is named
 // `name[label:port,...]` (plus `#2`, `#3` when only other settings differ).
 import { formatHostPort } from "../routing/address.ts";
+import { redactUserinfo } from "../text/redact.ts";
 
 /** One registered instance, as both providers see it. */
 export interface TaggedInstance {
@@ -63,7 +64,7 @@ export function readInstanceTags(
     if (!t.startsWith(prefix)) continue;
     const eq = t.indexOf("=");
     if (eq < 0) {
-      notes?.push(`tag "${t}" has no "=VALUE", ignored`);
+      notes?.push(`tag "${redactUserinfo(t)}" has no "=VALUE", ignored`);
       continue;
     }
     const key = t.slice(prefix.length, eq);
@@ -73,7 +74,8 @@ export function readInstanceTags(
     } else if (SINGLE_KEYS.includes(key)) {
       if (key in single) {
         if (String(single[key]) !== value) {
-          notes?.push(`tag "${prefix}${key}" repeated with another value, "${single[key]}" kept`);
+          const kept = redactUserinfo(String(single[key]));
+          notes?.push(`tag "${prefix}${key}" repeated with another value, "${kept}" kept`);
         }
         continue;
       }

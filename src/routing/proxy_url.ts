@@ -1,53 +1,42 @@
 // The `proxy` field of a service: parsed once, shown everywhere with the password redacted.
 import { SluiceError } from "../errors.ts";
+import { redactUserinfo } from "../text/redact.ts";
 import type { ProxyUrl } from "./types.ts";
 
-/** Parses "socks5://user:pass@host:port" or "socks5h://..."; throws SluiceError("ROUTING"). */
+/**
+ * Parses "socks5://user:pass@host:port" or "socks5h://..."; throws SluiceError("ROUTING"). Error
+ * messages show the text with its password redacted before parsing (redactUserinfo), so a URL
+ * that does not parse (a "/" or "@" in the password, a bad port) never shows any of it.
+ */
 export function parseProxyUrl(text: string): ProxyUrl {
+  const shown = redactUserinfo(text);
+  const fail = (why: string): never => {
+    throw new SluiceError("ROUTING", `Cannot use proxy "${shown}": ${why}`);
+  };
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new SluiceError(
-      "ROUTING",
-      `Cannot parse proxy URL "${redactProxyText(text)}": not a URL`,
-    );
+    throw new SluiceError("ROUTING", `Cannot parse proxy URL "${shown}": not a URL`);
   }
   const scheme = url.protocol.slice(0, -1);
   if (scheme !== "socks5" && scheme !== "socks5h") {
-    throw new SluiceError(
-      "ROUTING",
-      `Cannot use proxy "${
-        redactProxyText(text)
-      }": scheme "${scheme}" is not supported (expected socks5 or socks5h)`,
-    );
+    return fail(`scheme "${scheme}" is not supported (expected socks5 or socks5h)`);
   }
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  if (!host) {
-    throw new SluiceError("ROUTING", `Cannot use proxy "${redactProxyText(text)}": no host`);
-  }
+  if (!host) return fail("no host");
   const port = url.port === "" ? 1080 : Number(url.port);
-  if (url.pathname !== "" && url.pathname !== "/") {
-    throw new SluiceError(
-      "ROUTING",
-      `Cannot use proxy "${redactProxyText(text)}": unexpected path "${url.pathname}"`,
-    );
-  }
+  // The path is not shown: with an unencoded "@" in it, it may be part of a password.
+  if (url.pathname !== "" && url.pathname !== "/") return fail("unexpected path after the host");
   const out: { -readonly [K in keyof ProxyUrl]: ProxyUrl[K] } = { scheme, host, port };
   try {
     if (url.username) out.username = decodeURIComponent(url.username);
     if (url.password) out.password = decodeURIComponent(url.password);
   } catch {
-    throw new SluiceError(
-      "ROUTING",
-      `Cannot use proxy "${redactProxyText(text)}": bad percent-encoding in credentials`,
-    );
+    return fail("bad percent-encoding in credentials");
   }
   if ((out.username?.length ?? 0) > 255 || (out.password?.length ?? 0) > 255) {
-    throw new SluiceError(
-      "ROUTING",
-      `Cannot use proxy "${redactProxyText(text)}": user or password longer than 255 bytes`,
-    );
+    return fail("user or password longer than 255 bytes");
   }
   return out;
 }
@@ -64,9 +53,4 @@ export function formatProxyUrl(p: ProxyUrl): string {
     ? `${encodeURIComponent(p.username)}${p.password !== undefined ? ":***" : ""}@`
     : "";
   return `${p.scheme}://${user}${host}:${p.port}`;
-}
-
-/** Redacts the password of a proxy URL that may not even parse (for error messages). */
-export function redactProxyText(text: string): string {
-  return text.replace(/^([a-z0-9+.-]*:\/\/[^:@/]*):[^@/]*@/i, "$1:***@");
 }

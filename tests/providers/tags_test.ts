@@ -96,6 +96,30 @@ describe("readInstanceTags", () => {
   }
 });
 
+describe("readInstanceTags notes", () => {
+  it("never show a proxy password, even one that does not parse", () => {
+    const notes: string[] = [];
+    const got = readInstanceTags(
+      [
+        "sluice",
+        "sluice.listener=local:80",
+        "sluice.proxy=socks5://user:se/cretX9@10.0.0.1:1080",
+        "sluice.proxy=socks5://user:other@10.0.0.1:1080",
+        "sluice.proxy socks5://user:p@Zq7@host:99999",
+      ],
+      "sluice",
+      notes,
+    );
+    assert.equal(got?.proxy, "socks5://user:se/cretX9@10.0.0.1:1080");
+    assert.equal(notes.length, 2, notes.join("; "));
+    const text = notes.join("\n");
+    for (const secret of ["se/cretX9", "cretX9", "p@Zq7", "Zq7"]) {
+      assert.equal(text.includes(secret), false, text);
+    }
+    assert.match(text, /user:\*\*\*@/);
+  });
+});
+
 describe("buildRawServices", () => {
   it("groups instances of one service; backends sorted; equal for any input order", () => {
     const a = [
