@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { SluiceError } from "../errors.ts";
 
-export type Command = "run" | "check" | "bootstrap" | "version" | "help";
+export type Command = "run" | "check" | "bootstrap" | "health" | "version" | "help";
 
 export interface CliArgs {
   readonly command: Command;
@@ -14,9 +14,11 @@ export interface CliArgs {
   readonly out?: string;
   readonly logLevel?: string;
   readonly logFormat?: string;
+  /** For "health": the admin URL or HOST:PORT to probe */
+  readonly admin?: string;
 }
 
-const COMMANDS = new Set(["run", "check", "bootstrap", "version", "help"]);
+const COMMANDS = new Set(["run", "check", "bootstrap", "health", "version", "help"]);
 
 /** dill spells it `-config PATH`; node's parser would read that as -c -o -n ... */
 function normaliseDillFlags(argv: readonly string[]): string[] {
@@ -33,7 +35,9 @@ export function parseCli(argv: readonly string[]): CliArgs {
     if (!COMMANDS.has(args[0])) {
       throw new SluiceError(
         "CONFIG",
-        `Cannot run "${args[0]}": unknown command (expected run, check, bootstrap or version)`,
+        `Cannot run "${
+          args[0]
+        }": unknown command (expected run, check, bootstrap, health or version)`,
       );
     }
     command = args.shift() as Command;
@@ -51,6 +55,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
         out: { type: "string", short: "o" },
         "log-level": { type: "string" },
         "log-format": { type: "string" },
+        admin: { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
       },
@@ -72,6 +77,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
     run: ["config", "forward", "log-level", "log-format"],
     check: ["config", "routing", "log-level", "log-format"],
     bootstrap: ["forward", "out"],
+    health: ["config", "admin"],
     version: [],
     help: [],
   };
@@ -108,5 +114,6 @@ export function parseCli(argv: readonly string[]): CliArgs {
     ...(v.out !== undefined ? { out: v.out } : {}),
     ...(v["log-level"] !== undefined ? { logLevel: v["log-level"] } : {}),
     ...(v["log-format"] !== undefined ? { logFormat: v["log-format"] } : {}),
+    ...(v.admin !== undefined ? { admin: v.admin } : {}),
   };
 }

@@ -7,12 +7,14 @@ Usage:
   sluice run --forward [LABEL:]PORT:HOST:PORT ...
   sluice check [-c PATH] [--routing PATH]
   sluice bootstrap --forward [LABEL:]PORT:HOST:PORT ... -o DIR
+  sluice health [-c PATH] [--admin URL|HOST:PORT]
   sluice version
 
 Commands:
   run        run the proxy (the default)
   check      validate the config and routing, print the resolved table
   bootstrap  write config.toml and routing.toml for the given forwards
+  health     probe a running sluice's admin /healthz: exit 0 healthy, 1 not
   version    print the version
 
 Run 'sluice <command> --help' for a command's options.
@@ -39,6 +41,17 @@ dropped, 2 when a file cannot be used at all.
   bootstrap: `Usage: sluice bootstrap --forward [LABEL:]PORT:HOST:PORT ... -o DIR
 
 Writes DIR/config.toml and DIR/routing.toml that give the same routes as these forwards.
+`,
+  health: `Usage: sluice health [-c|--config PATH] [--admin URL|HOST:PORT]
+
+Probes GET /healthz on a running sluice's admin API (no token needed) and prints one line.
+Exit 0 when it answers 200 within 5 s, 1 otherwise (refused, timeout, another status, or the
+admin API is off). Without --admin the address is admin.listener from the config (-c), the
+SLUICE_ADMIN_LISTENER variable or the default 127.0.0.1:9090; a wildcard listener (0.0.0.0,
+[::]) is probed on loopback. For a container HEALTHCHECK or a watchdog, with no curl needed.
+
+  -c, --config PATH     main config whose admin.listener to probe
+  --admin ADDRESS       http(s)://HOST:PORT[/healthz] or HOST:PORT (overrides the config)
 `,
   version: `Usage: sluice version
 

@@ -17,6 +17,7 @@ import { type CliArgs, parseCli } from "./args.ts";
 import { forwardServices, parseForward } from "./forward.ts";
 import { writeBootstrap } from "./bootstrap.ts";
 import { USAGE } from "./help.ts";
+import { healthzUrl, probeHealth } from "./health.ts";
 
 function out(text: string): void {
   process.stdout.write(text.endsWith("\n") ? text : text + "\n");
@@ -117,6 +118,34 @@ async function run(a: CliArgs, rt: Runtime): Promise<number> {
   return code;
 }
 
+/** `sluice health`: 0 when the admin /healthz answers 200, else 1 (a bad config too). */
+async function health(a: CliArgs): Promise<number> {
+  let admin = a.admin;
+  if (admin === undefined) {
+    try {
+      admin = (await load(a)).admin.listener;
+    } catch (e) {
+      err(`unhealthy: cannot read the config: ${errorMessage(e)}`);
+      return 1;
+    }
+    if (admin === "") {
+      err("unhealthy: the admin API is off (admin.listener is empty); give --admin URL");
+      return 1;
+    }
+  }
+  const url = healthzUrl(admin);
+  if (!url) {
+    throw new SluiceError(
+      "CONFIG",
+      `Cannot probe "${admin}": expected http(s)://HOST:PORT[/healthz] or HOST:PORT`,
+    );
+  }
+  const r = await probeHealth(url);
+  if (r.healthy) out(r.message);
+  else err(r.message);
+  return r.healthy ? 0 : 1;
+}
+
 export async function main(argv: readonly string[], rt: Runtime): Promise<number> {
   let a: CliArgs;
   try {
@@ -134,6 +163,8 @@ export async function main(argv: readonly string[], rt: Runtime): Promise<number
         await writeBootstrap(a.out!, a.forwards.map(parseForward));
         out(`wrote ${a.out}/config.toml and ${a.out}/routing.toml`);
         return 0;
+      case "health":
+        return await health(a);
       case "run":
         return await run(a, rt);
     }

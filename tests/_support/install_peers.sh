@@ -12,6 +12,8 @@ need iperf3 iperf3
 need promtool prometheus
 need chromium chromium
 need openssl openssl
+# systemd-analyze verify checks deploy/systemd/sluice.service (nothing is started: no PID 1 here).
+need systemd-analyze systemd
 # nginx as a PROXY-protocol consumer and bench target needs its stream module.
 [ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || want+=(libnginx-mod-stream)
 [ ${#want[@]} -eq 0 ] && exit 0
