@@ -5,17 +5,16 @@ import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { dirname, isAbsolute, resolve } from "node:path";
 import type { z } from "zod";
-import { errorMessage } from "../errors.ts";
+import { ConfigError, type ConfigProblem, errorMessage } from "../errors.ts";
 import type { LogFormat, LogLevel } from "../log.ts";
 import type { HashKey, ServiceSettings } from "../routing/types.ts";
 import { healthFromRaw, parseHashKey } from "../routing/service.ts";
-import { ConfigError, type ConfigProblem } from "./config_error.ts";
-import { parseByteSize } from "./byte_size.ts";
-import { hint } from "./did_you_mean.ts";
-import { parseDuration } from "./duration.ts";
-import { describeIssue, formatPath, show } from "./issues.ts";
+import { parseByteSize } from "../text/byte_size.ts";
+import { hint } from "../text/did_you_mean.ts";
+import { parseDuration } from "../text/duration.ts";
+import { describeIssue, formatPath, show } from "../text/issues.ts";
 import { configSchema, keysAt, type LeafKind, type RawConfig, schemaLeaves } from "./schema.ts";
-import { formatFromPath, parseText, TextSyntaxError } from "./text_format.ts";
+import { formatFromPath, parseText, TextSyntaxError } from "../text/text_format.ts";
 import type {
   Config,
   ConsulProviderConfig,
@@ -25,8 +24,8 @@ import type {
 } from "./types.ts";
 import { isLoopbackHost, parseAdminListener as parseListenAddress } from "../admin/exposure.ts";
 
-export { ConfigError } from "./config_error.ts";
-export type { ConfigProblem } from "./config_error.ts";
+export { ConfigError } from "../errors.ts";
+export type { ConfigProblem } from "../errors.ts";
 
 export interface LoadConfigOptions {
   /** The config file; none = defaults (plus environment and overrides). */

@@ -2,7 +2,7 @@
 // key optional. load.ts applies defaults and turns it into the typed Config.
 import { z } from "zod";
 import { durationSchema, healthShape, settingsShape } from "../routing/schema.ts";
-import { BYTE_SIZE_PATTERN } from "./byte_size.ts";
+import { BYTE_SIZE_PATTERN } from "../text/byte_size.ts";
 
 const port = z.int().min(1).max(65535);
 

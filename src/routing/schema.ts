@@ -1,7 +1,7 @@
 // The zod schema of a routing document (SPEC section 3): validation of each field and the
 // source of the published JSON Schema (configs/schema/routing.schema.json).
 import { z } from "zod";
-import { DURATION_PATTERN } from "../config/duration.ts";
+import { DURATION_PATTERN } from "../text/duration.ts";
 
 export const BALANCE_NAMES = [
   "round_robin",

@@ -13,9 +13,9 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { errorMessage } from "../errors.ts";
-import { parseDuration } from "../config/duration.ts";
-import { describeIssue, show } from "../config/issues.ts";
-import { hint } from "../config/did_you_mean.ts";
+import { parseDuration } from "../text/duration.ts";
+import { describeIssue, show } from "../text/issues.ts";
+import { hint } from "../text/did_you_mean.ts";
 import { formatHostPort, parseHostPort, parsePort } from "./address.ts";
 import type { ParsedDocument } from "./document.ts";
 import { parseProxyUrl } from "./proxy_url.ts";

@@ -1,5 +1,5 @@
 // Byte sizes: a number of bytes, or "512KiB", "4MiB", "1GiB", "10kB", "2MB".
-import { ConfigError } from "./config_error.ts";
+import { ConfigError } from "../errors.ts";
 
 const UNITS: Record<string, number> = {
   b: 1,

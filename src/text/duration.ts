@@ -1,5 +1,5 @@
 // Go-style durations ("250ms", "5s", "1m30s", "1h"); a bare number is seconds. Result in ms.
-import { ConfigError } from "./config_error.ts";
+import { ConfigError } from "../errors.ts";
 
 const UNIT_MS: Record<string, number> = {
   ns: 1e-6,

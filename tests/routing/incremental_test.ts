@@ -3,7 +3,7 @@
 // builder hands unchanged listeners their previous plan object (the engine skips those).
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { parseText } from "../../src/config/text_format.ts";
+import { parseText } from "../../src/text/text_format.ts";
 import { parseRoutingDocument } from "../../src/routing/document.ts";
 import {
   parseTomlServices,

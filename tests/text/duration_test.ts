@@ -1,10 +1,10 @@
 // Go-style durations, byte sizes and "did you mean" hints.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { formatDuration, parseDuration } from "../../src/config/duration.ts";
-import { parseByteSize } from "../../src/config/byte_size.ts";
-import { closest, hint, levenshtein } from "../../src/config/did_you_mean.ts";
-import { ConfigError } from "../../src/config/load.ts";
+import { formatDuration, parseDuration } from "../../src/text/duration.ts";
+import { parseByteSize } from "../../src/text/byte_size.ts";
+import { closest, hint, levenshtein } from "../../src/text/did_you_mean.ts";
+import { ConfigError } from "../../src/errors.ts";
 
 describe("parseDuration()", () => {
   const good: [unknown, number][] = [
