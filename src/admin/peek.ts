@@ -6,7 +6,7 @@ import type { ListenerPlan } from "../routing/types.ts";
 import { formatProxyUrl, formatRoute } from "../routing/proxy_url.ts";
 import type { Logger } from "../log.ts";
 import type { ListenerView } from "../proxy/types.ts";
-import { parseHostPort } from "../routing/address.ts";
+import { parseHostPort } from "../net/host_port.ts";
 
 function backendLine(address: string, via: string | undefined, notes: string[]): string {
   return `  ├──➤ ${formatRoute(via, address)}${notes.length ? ` [${notes.join(", ")}]` : ""}`;

@@ -2,7 +2,7 @@
 // IPv4 mapped into ::ffff:0:0/96, so "10.0.0.0/8" also matches a client seen as ::ffff:10.1.2.3
 // and "::ffff:0:0/96" matches every IPv4 client.
 import { SluiceError } from "../errors.ts";
-import { parseIPv4, parseIPv6 } from "../socks5/ip_literal.ts";
+import { parseIPv4, parseIPv6 } from "./ip_literal.ts";
 
 interface Prefix {
   readonly bytes: Uint8Array;

@@ -5,7 +5,7 @@
 // the form SockAddr uses everywhere.
 import type { Conn, SockAddr } from "../runtime/types.ts";
 import { SluiceError } from "../errors.ts";
-import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from "../socks5/ip_literal.ts";
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from "../net/ip_literal.ts";
 
 /** The 12-byte v2 signature: "\r\n\r\n\0\r\nQUIT\n". */
 export const V2_SIGNATURE: Uint8Array = new Uint8Array([

@@ -16,7 +16,7 @@ import { errorMessage } from "../errors.ts";
 import { parseDuration } from "../text/duration.ts";
 import { describeIssue, show } from "../text/issues.ts";
 import { hint } from "../text/did_you_mean.ts";
-import { formatHostPort, parseHostPort, parsePort } from "./address.ts";
+import { formatHostPort, parseHostPort, parsePort } from "../net/host_port.ts";
 import type { ParsedDocument } from "./document.ts";
 import { parseProxyUrl } from "./proxy_url.ts";
 import { backendShape, healthShape, serviceShape } from "./schema.ts";

@@ -2,7 +2,7 @@
 // defaults applied, services on the same listener sharing one pool. Pure and deterministic.
 import { isDeepStrictEqual } from "node:util";
 import type { Config } from "../config/types.ts";
-import { formatHostPort } from "./address.ts";
+import { formatHostPort } from "../net/host_port.ts";
 import { formatProxyUrl } from "./proxy_url.ts";
 import type {
   AcceptSettings,

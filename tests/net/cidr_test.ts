@@ -1,7 +1,7 @@
 // trusted_proxies matching: IPv4, IPv6, IPv4-mapped, edges of prefixes, bad input.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createCidrMatcher } from "../../src/proxy/cidr.ts";
+import { createCidrMatcher } from "../../src/net/cidr.ts";
 import { SluiceError } from "../../src/errors.ts";
 
 describe("createCidrMatcher", () => {

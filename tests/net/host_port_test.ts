@@ -1,7 +1,7 @@
 // host:port parsing: IPv4, bracketed IPv6, host names; every malformed form is refused.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { formatHostPort, parseHostPort } from "../../src/routing/address.ts";
+import { formatHostPort, parseHostPort } from "../../src/net/host_port.ts";
 import { SluiceError } from "../../src/errors.ts";
 
 describe("parseHostPort()", () => {
