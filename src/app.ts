@@ -16,6 +16,7 @@ import { configureLogging, type Logger, rootLogger } from "./log.ts";
 import { errorMessage } from "./errors.ts";
 import { VERSION } from "./version.ts";
 import { installCrashGuard } from "./crash_guard.ts";
+import { formatHostPort } from "./net/host_port.ts";
 
 export interface AppOptions {
   rt: Runtime;
@@ -153,7 +154,7 @@ export async function startApp(o: AppOptions): Promise<App> {
           },
         });
         admin = handle;
-        log.info("admin listening", { address: `${handle.host}:${handle.port}` });
+        log.info("admin listening", { address: formatHostPort(handle.host, handle.port) });
       } catch (err) {
         log.error("admin listener failed", { address: c.admin.listener, error: errorMessage(err) });
       }

@@ -6,7 +6,7 @@ import type { ListenerPlan } from "../routing/types.ts";
 import { formatProxyUrl, formatRoute } from "../routing/proxy_url.ts";
 import type { Logger } from "../log.ts";
 import type { ListenerView } from "../proxy/types.ts";
-import { parseHostPort } from "../net/host_port.ts";
+import { formatHostPort, parseHostPort } from "../net/host_port.ts";
 
 function backendLine(address: string, via: string | undefined, notes: string[]): string {
   return `  ├──➤ ${formatRoute(via, address)}${notes.length ? ` [${notes.join(", ")}]` : ""}`;
@@ -72,6 +72,6 @@ export function startPeek(o: PeekOptions): Listener {
       c.close();
     })();
   });
-  o.log.info("peek listening", { address: `${l.addr.host}:${l.addr.port}` });
+  o.log.info("peek listening", { address: formatHostPort(l.addr.host, l.addr.port) });
   return l;
 }

@@ -6,6 +6,7 @@ import { isIP } from "node:net";
 import { dirname, isAbsolute, resolve } from "node:path";
 import type { z } from "zod";
 import { ConfigError, type ConfigProblem, errorMessage } from "../errors.ts";
+import { checkProviderUrl } from "../net/url.ts";
 import type { LogFormat, LogLevel } from "../log.ts";
 import type { HashKey, ServiceSettings } from "../routing/types.ts";
 import { healthFromRaw, parseHashKey } from "../routing/service.ts";
@@ -249,17 +250,12 @@ async function resolveTls(
 }
 
 function httpUrl(c: Collector, text: string, at: string): string {
-  // Consul and Nomad addresses are often written without a scheme ("127.0.0.1:8500").
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`;
-  try {
-    const u = new URL(withScheme);
-    if (u.protocol !== "http:" && u.protocol !== "https:") {
-      c.add(at, `expected an http:// or https:// URL, got ${show(text)}`);
-    }
-  } catch {
-    c.add(at, `expected a URL such as "http://127.0.0.1:8500", got ${show(text)}`);
+  const r = checkProviderUrl(text);
+  if (typeof r === "string") {
+    c.add(at, r);
+    return text;
   }
-  return withScheme.replace(/\/+$/, "");
+  return r.url;
 }
 
 function resolveDefaults(

@@ -1,6 +1,7 @@
 // The `proxy` field of a service: parsed once, shown everywhere with the password redacted.
 import { SluiceError } from "../errors.ts";
 import type { ProxyUrl } from "./types.ts";
+import { bracketHost } from "../net/host_port.ts";
 
 /** Parses "socks5://user:pass@host:port" or "socks5h://..."; throws SluiceError("ROUTING"). */
 export function parseProxyUrl(text: string): ProxyUrl {
@@ -59,7 +60,7 @@ export function formatRoute(via: string | undefined, address: string): string {
 
 /** "socks5://user:***@10.0.0.5:1080": never shows the password. */
 export function formatProxyUrl(p: ProxyUrl): string {
-  const host = p.host.includes(":") ? `[${p.host}]` : p.host;
+  const host = bracketHost(p.host);
   const user = p.username !== undefined
     ? `${encodeURIComponent(p.username)}${p.password !== undefined ? ":***" : ""}@`
     : "";
