@@ -23,7 +23,7 @@ import type {
   NomadProviderConfig,
   TlsFiles,
 } from "./types.ts";
-import { isLoopbackHost, parseAdminListener as parseListenAddress } from "../admin/exposure.ts";
+import { adminExposureProblem, parseListenAddress } from "./exposure.ts";
 
 export { ConfigError } from "../errors.ts";
 export type { ConfigProblem } from "../errors.ts";
@@ -344,12 +344,9 @@ async function resolveConfig(
         "admin.listener",
         `expected "" (off) or HOST:PORT such as "127.0.0.1:9090", got ${show(adminListener)}`,
       );
-    } else if (!isLoopbackHost(a.host) && adminToken === "") {
-      c.add(
-        "admin.listener",
-        `${show(adminListener)} is not a loopback address, so admin.token must be set: ` +
-          "the admin API can drain backends and must not be open to the network without a token",
-      );
+    } else {
+      const problem = adminExposureProblem(adminListener, a, adminToken);
+      if (problem) c.add("admin.listener", problem);
     }
   }
 
