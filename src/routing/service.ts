@@ -31,6 +31,7 @@ import type {
   ServiceSettings,
   ServiceSpec,
 } from "./types.ts";
+import { DEFAULTS } from "../config/defaults.ts";
 
 const serviceSchema = z.object(serviceShape);
 const backendObjectSchema = z.object(backendShape);
@@ -72,15 +73,15 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 /** Health defaults for keys a `health` table leaves out. */
 export const HEALTH_DEFAULTS: Omit<HealthSpec, "type"> = {
-  intervalMs: 5000,
-  timeoutMs: 2000,
-  rise: 2,
-  fall: 3,
-  path: "/",
-  method: "GET",
-  status: 200,
+  intervalMs: DEFAULTS.health.intervalMs,
+  timeoutMs: DEFAULTS.health.timeoutMs,
+  rise: DEFAULTS.health.rise,
+  fall: DEFAULTS.health.fall,
+  path: DEFAULTS.health.path,
+  method: DEFAULTS.health.method,
+  status: DEFAULTS.health.status,
   headers: {},
-  body: "",
+  body: DEFAULTS.health.body,
 };
 
 /** Parses "client_ip" | "first_bytes:START-END" (END exclusive, START < END). */
