@@ -127,11 +127,11 @@ export async function startApp(o: AppOptions): Promise<App> {
   let admin: HttpHandle | undefined;
   async function startControl(c: Config): Promise<void> {
     if (!control) return;
-    if (c.peek.listener) {
+    if (c.peek.address) {
       try {
         peek = startPeek({
           rt,
-          listener: c.peek.listener,
+          address: c.peek.address,
           view: () => engine.listeners(),
           log: log.child("peek"),
         });
