@@ -1,22 +1,22 @@
 // The running sluice: wires config, providers, the routing table, the engine, peek and admin,
 // and owns the process lifecycle (reload on SIGHUP/SIGUSR1, drain and exit on SIGTERM/SIGINT).
-import type { Config } from "./config/types.ts";
-import type { HttpHandle, Listener, Runtime } from "./runtime/types.ts";
-import type { ProviderRoutes, RouteProblem, ServiceSpec } from "./routing/types.ts";
-import { buildTable, tableConfigFrom } from "./routing/table.ts";
-import type { Provider, ProviderStatus } from "./providers/types.ts";
-import { createProviders } from "./providers/create.ts";
-import { createStaticProvider } from "./providers/static.ts";
-import { createEngine, type Engine } from "./proxy/engine.ts";
-import { createSocks5Dialer } from "./socks5/dialer.ts";
-import { startPeek } from "./admin/peek.ts";
-import { startAdmin } from "./admin/server.ts";
-import { createMetrics } from "./admin/metrics.ts";
-import { configureLogging, type Logger, rootLogger } from "./log.ts";
-import { errorMessage } from "./errors.ts";
-import { VERSION } from "./version.ts";
+import type { Config } from "../config/types.ts";
+import type { HttpHandle, Listener, Runtime } from "../runtime/types.ts";
+import type { ProviderRoutes, RouteProblem, ServiceSpec } from "../routing/types.ts";
+import { buildTable, tableConfigFrom } from "../routing/table.ts";
+import type { Provider, ProviderStatus } from "../providers/types.ts";
+import { createProviders } from "../providers/create.ts";
+import { createStaticProvider } from "../providers/static.ts";
+import { createEngine, type Engine } from "../proxy/engine.ts";
+import { createSocks5Dialer } from "../socks5/dialer.ts";
+import { startPeek } from "../admin/peek.ts";
+import { startAdmin } from "../admin/server.ts";
+import { createMetrics } from "../admin/metrics.ts";
+import { configureLogging, type Logger, rootLogger } from "../log.ts";
+import { errorMessage } from "../errors.ts";
+import { VERSION } from "../version.ts";
 import { installCrashGuard } from "./crash_guard.ts";
-import { formatHostPort } from "./net/host_port.ts";
+import { formatHostPort } from "../net/host_port.ts";
 
 export interface AppOptions {
   rt: Runtime;
