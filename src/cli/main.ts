@@ -67,7 +67,7 @@ async function check(a: CliArgs): Promise<number> {
     try {
       doc = parseRoutingDocument(text, format, path);
     } catch (e) {
-      throw new SluiceError("CONFIG", errorMessage(e));
+      throw new SluiceError("CONFIG", errorMessage(e), { cause: e });
     }
     problems.push(...doc.problems);
     routes.push({ provider: "file", services: doc.services });
