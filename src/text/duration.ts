@@ -12,7 +12,7 @@ const UNIT_MS: Record<string, number> = {
   h: 3_600_000,
 };
 
-const PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
+const PART = "(\\d+(?:\\.\\d*)?|\\.\\d+)(ns|us|µs|μs|ms|s|m|h)";
 
 /** A JSON-Schema-friendly pattern for duration strings (also accepts a bare number). */
 export const DURATION_PATTERN =
@@ -42,17 +42,16 @@ export function parseDuration(v: unknown, path: string): number {
   if (text.startsWith("-")) fail(path, v, "negative");
   const body = text.startsWith("+") ? text.slice(1) : text;
   let total = 0;
-  PART.lastIndex = 0;
-  while (PART.lastIndex < body.length) {
-    const at = PART.lastIndex;
-    const m = PART.exec(body);
+  // A sticky regex per call: its lastIndex is state, so it is not shared at module level.
+  const part = new RegExp(PART, "y");
+  while (part.lastIndex < body.length) {
+    const at = part.lastIndex;
+    const m = part.exec(body);
     if (!m) {
-      PART.lastIndex = 0;
       fail(path, v, `cannot read "${body.slice(at)}"`);
     }
     total += Number(m[1]) * (UNIT_MS[m[2] as string] ?? Number.NaN);
   }
-  PART.lastIndex = 0;
   if (!Number.isFinite(total)) fail(path, v);
   return total;
 }
