@@ -139,11 +139,12 @@ export async function startApp(o: AppOptions): Promise<App> {
         log.error("peek listener failed", { address: c.peek.listener, error: errorMessage(err) });
       }
     }
-    if (c.admin.listener) {
+    if (c.admin.address) {
       try {
         const handle = await startAdmin({
           rt,
           listener: c.admin.listener,
+          address: c.admin.address,
           deps: {
             engine,
             providers: () => providers.map((p) => p.status()),

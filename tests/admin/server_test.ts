@@ -102,6 +102,20 @@ describe("startAdmin", () => {
     d.metrics.close();
   });
 
+  it("applies the exposure rule to an address parsed at load, too", async () => {
+    const d = deps("");
+    await assert.rejects(
+      startAdmin({
+        rt: getRuntime(),
+        listener: "0.0.0.0:0",
+        address: { host: "0.0.0.0", port: 0 },
+        deps: d,
+      }),
+      isConfigError(/not a loopback address, so admin\.token must be set/),
+    );
+    d.metrics.close();
+  });
+
   it("serves on an ephemeral loopback port and frees it on close", async () => {
     const d = deps("");
     const h = await startAdmin({ rt: getRuntime(), listener: "127.0.0.1:0", deps: d });
