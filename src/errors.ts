@@ -31,6 +31,26 @@ export class SluiceError extends Error {
   }
 }
 
+export interface ConfigProblem {
+  /** Key path, e.g. "listeners.port_min" */
+  readonly path: string;
+  /** What was wrong and what was expected; may name the source (file, env variable, flag) */
+  readonly message: string;
+}
+
+/**
+ * The SluiceError with code "CONFIG" (usage and configuration errors, exit 2) that carries
+ * every problem found, so a config is reported whole rather than one problem per run.
+ */
+export class ConfigError extends SluiceError {
+  readonly problems: readonly ConfigProblem[];
+  constructor(message: string, problems: readonly ConfigProblem[], options?: { cause?: unknown }) {
+    super("CONFIG", message, options);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
 /** The code of any thrown value: ours, or "EUNKNOWN". */
 export function errorCode(err: unknown): ErrorCode {
   return err instanceof SluiceError ? err.code : "EUNKNOWN";

@@ -6,7 +6,7 @@ import type { ListenerPlan } from "../routing/types.ts";
 import { formatProxyUrl, formatRoute } from "../routing/proxy_url.ts";
 import type { Logger } from "../log.ts";
 import type { ListenerView } from "../proxy/types.ts";
-import { parseHostPort } from "../routing/address.ts";
+import { formatHostPort, type HostPort } from "../net/host_port.ts";
 
 function backendLine(address: string, via: string | undefined, notes: string[]): string {
   return `  ├──➤ ${formatRoute(via, address)}${notes.length ? ` [${notes.join(", ")}]` : ""}`;
@@ -53,15 +53,15 @@ export function formatPlans(plans: Iterable<ListenerPlan>): string {
 
 export interface PeekOptions {
   rt: Runtime;
-  /** "host:port" */
-  listener: string;
+  /** Where to listen, parsed at load (config.peek.address); port 0 = any free port, logged. */
+  address: HostPort;
   view: () => readonly ListenerView[];
   log: Logger;
 }
 
 /** Starts the peek listener; throws a SluiceError when it cannot bind. */
 export function startPeek(o: PeekOptions): Listener {
-  const { host, port } = parseHostPort(o.listener);
+  const { host, port } = o.address;
   const encoder = new TextEncoder();
   const l = o.rt.listen({ host, port }, (c) => {
     void (async () => {
@@ -72,6 +72,6 @@ export function startPeek(o: PeekOptions): Listener {
       c.close();
     })();
   });
-  o.log.info("peek listening", { address: `${l.addr.host}:${l.addr.port}` });
+  o.log.info("peek listening", { address: formatHostPort(l.addr.host, l.addr.port) });
   return l;
 }

@@ -1,16 +1,27 @@
-// Serves the admin app through the runtime adapter, after the exposure check (exposure.ts):
+// Serves the admin app through the runtime adapter, after the exposure check (config/exposure.ts):
 // a non-loopback admin.listener without admin.token is refused before anything binds.
 import type { HttpHandle, Runtime } from "../runtime/types.ts";
+import { SluiceError } from "../errors.ts";
 import { type AdminDeps, createAdminApp } from "./app.ts";
-import { checkAdminExposure, parseAdminListener } from "./exposure.ts";
-
-export { checkAdminExposure, isLoopbackHost, parseAdminListener } from "./exposure.ts";
+import { adminExposureProblem, checkAdminExposure } from "../config/exposure.ts";
+import type { HostPort } from "../net/host_port.ts";
 
 export async function startAdmin(
-  o: { rt: Runtime; listener: string; deps: AdminDeps },
+  o: {
+    rt: Runtime;
+    /** admin.listener as written (for messages) */
+    listener: string;
+    /** The same, parsed at load (config.admin.address); parsed here when absent. */
+    address?: HostPort | undefined;
+    deps: AdminDeps;
+  },
 ): Promise<HttpHandle> {
-  checkAdminExposure(o.listener, o.deps.token);
-  const a = parseAdminListener(o.listener) as { host: string; port: number };
+  let a = o.address;
+  if (a) {
+    const problem = adminExposureProblem(o.listener, a, o.deps.token);
+    if (problem) throw new SluiceError("CONFIG", `admin.listener: ${problem}`);
+  } else a = checkAdminExposure(o.listener, o.deps.token);
+  if (!a) throw new SluiceError("CONFIG", "Cannot start admin: admin.listener is off");
   const app = createAdminApp(o.deps);
   const handle = await o.rt.serveHttp(a, (req) => app.fetch(req));
   return {

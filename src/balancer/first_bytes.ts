@@ -2,6 +2,7 @@
 // before the timeout or EOF) before a backend is chosen, and gives every byte read back to the
 // connection, so the backend receives the stream unchanged.
 import type { Conn } from "../runtime/types.ts";
+import { deadline } from "../net/abortable.ts";
 
 function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
   if (chunks.length === 1) return chunks[0]!;
@@ -25,15 +26,14 @@ export async function readKeyBytes(
 ): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let total = 0;
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), o.timeoutMs);
+  const dl = deadline(o.timeoutMs);
   try {
     while (total < o.end) {
       let chunk: Uint8Array | null;
       try {
-        chunk = await conn.read({ signal: ac.signal });
+        chunk = await conn.read({ signal: dl.signal });
       } catch (err) {
-        if (ac.signal.aborted) break;
+        if (dl.expired) break;
         throw err;
       }
       if (chunk === null) break;
@@ -42,7 +42,7 @@ export async function readKeyBytes(
       total += chunk.length;
     }
   } finally {
-    clearTimeout(timer);
+    dl.clear();
     if (total > 0) conn.unshift(concat(chunks, total));
   }
   if (total === 0) return new Uint8Array(0);

@@ -3,19 +3,24 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stringify } from "smol-toml";
 import { type Forward, forwardServices } from "./forward.ts";
-
-const DEFAULT_ALLOWED: Record<string, string> = { local: "127.0.0.1", any: "0.0.0.0" };
+import { DEFAULTS } from "../config/defaults.ts";
+import { formatDuration } from "../text/duration.ts";
 
 export async function writeBootstrap(dir: string, forwards: readonly Forward[]): Promise<void> {
-  const allowed = { ...DEFAULT_ALLOWED };
+  const allowed: Record<string, string> = { ...DEFAULTS.listeners.allowed };
   for (const f of forwards) {
     // An unknown label is most likely meant as all interfaces; the file says so for review.
     if (!(f.label in allowed)) allowed[f.label] = "0.0.0.0";
   }
   const config = {
-    listeners: { allowed, port_min: 1024, port_max: 49151, drain_timeout: "30s" },
-    admin: { listener: "127.0.0.1:9090" },
-    routing: { file: { path: "routing.toml", watch: true } },
+    listeners: {
+      allowed,
+      port_min: DEFAULTS.listeners.portMin,
+      port_max: DEFAULTS.listeners.portMax,
+      drain_timeout: formatDuration(DEFAULTS.listeners.drainTimeoutMs),
+    },
+    admin: { listener: DEFAULTS.admin.listener },
+    routing: { file: { path: "routing.toml", watch: DEFAULTS.routing.file.watch } },
   };
   const routing = {
     services: forwardServices(forwards).map((s) => ({

@@ -2,6 +2,7 @@
 // same listener become one service balancing over all their backends.
 import { SluiceError } from "../errors.ts";
 import type { BackendSpec, ServiceSpec } from "../routing/types.ts";
+import { formatHostPort } from "../net/host_port.ts";
 
 export interface Forward {
   readonly label: string;
@@ -45,9 +46,7 @@ export function forwardServices(forwards: readonly Forward[]): ServiceSpec[] {
     const key = `${f.label}:${f.port}`;
     let entry = byListener.get(key);
     if (!entry) byListener.set(key, entry = { label: f.label, port: f.port, backends: [] });
-    const address = f.host.includes(":")
-      ? `[${f.host}]:${f.backendPort}`
-      : `${f.host}:${f.backendPort}`;
+    const address = formatHostPort(f.host, f.backendPort);
     if (entry.backends.some((b) => b.address === address)) continue;
     entry.backends.push({
       address,

@@ -1,6 +1,6 @@
 // `sluice health`: probes a running sluice's admin GET /healthz and exits 0 (healthy) or 1, so a
 // container HEALTHCHECK or a watchdog needs no curl. /healthz answers without the admin token.
-import { parseAdminListener } from "../admin/exposure.ts";
+import { parseListenAddress } from "../config/exposure.ts";
 import { errorMessage } from "../errors.ts";
 
 export interface HealthResult {
@@ -29,7 +29,7 @@ export function healthzUrl(admin: string): string | undefined {
     if (!u.pathname.endsWith("/healthz")) u.pathname = u.pathname.replace(/\/*$/, "/healthz");
     return u.toString();
   }
-  const a = parseAdminListener(admin);
+  const a = parseListenAddress(admin);
   if (!a) return undefined;
   const host = a.host === "0.0.0.0" ? "127.0.0.1" : a.host === "::" ? "::1" : a.host;
   return `http://${host.includes(":") ? `[${host}]` : host}:${a.port}/healthz`;

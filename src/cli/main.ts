@@ -10,9 +10,9 @@ import { formatFromPath, parseRoutingDocument } from "../routing/document.ts";
 import { buildTable, tableConfigFrom } from "../routing/table.ts";
 import type { ProviderRoutes, RouteProblem } from "../routing/types.ts";
 import { formatPlans } from "../admin/peek.ts";
-import { applyLogConfig, runUntilSignalled } from "../app.ts";
+import { applyLogConfig, runUntilSignalled } from "./app.ts";
 import { VERSION } from "../version.ts";
-import { startWorkers, workerIndex } from "../workers.ts";
+import { startWorkers, workerIndex } from "./workers.ts";
 import { type CliArgs, parseCli } from "./args.ts";
 import { forwardServices, parseForward } from "./forward.ts";
 import { writeBootstrap } from "./bootstrap.ts";
@@ -68,7 +68,7 @@ async function check(a: CliArgs): Promise<number> {
     try {
       doc = parseRoutingDocument(text, format, path);
     } catch (e) {
-      throw new SluiceError("CONFIG", errorMessage(e));
+      throw new SluiceError("CONFIG", errorMessage(e), { cause: e });
     }
     problems.push(...doc.problems);
     routes.push({ provider: "file", services: doc.services });

@@ -2,7 +2,13 @@
 // key optional. load.ts applies defaults and turns it into the typed Config.
 import { z } from "zod";
 import { durationSchema, healthShape, settingsShape } from "../routing/schema.ts";
-import { BYTE_SIZE_PATTERN } from "./byte_size.ts";
+import { BYTE_SIZE_PATTERN } from "../text/byte_size.ts";
+import { formatDuration } from "../text/duration.ts";
+import { DEFAULTS, EXAMPLE_PEEK_LISTENER } from "./defaults.ts";
+
+const L = DEFAULTS.listeners;
+const R = DEFAULTS.routing;
+const d = (ms: number) => formatDuration(ms);
 
 const port = z.int().min(1).max(65535);
 
@@ -21,14 +27,33 @@ export const configSchema = z.strictObject({
     allowed: z.record(z.string(), z.string()).optional().meta({
       description: 'label -> IP that routes may bind to, e.g. {local = "127.0.0.1", v6 = "::"}',
     }),
-    port_min: port.optional(),
-    port_max: port.optional(),
-    drain_timeout: durationSchema.optional(),
-    bind_retry: durationSchema.optional(),
+    port_min: port.optional().meta({
+      description: `lowest port a route may bind, inclusive (default ${L.portMin})`,
+    }),
+    port_max: port.optional().meta({
+      description: `highest port a route may bind, inclusive (default ${L.portMax})`,
+    }),
+    drain_timeout: durationSchema.optional().meta({
+      description: `time connections get to finish on shutdown (default ${d(L.drainTimeoutMs)})`,
+    }),
+    bind_retry: durationSchema.optional().meta({
+      description: `delay before retrying a port that failed to bind (default ${d(L.bindRetryMs)})`,
+    }),
   }).optional(),
-  peek: z.strictObject({ listener: z.string().optional() }).optional(),
-  admin: z.strictObject({ listener: z.string().optional(), token: z.string().optional() })
-    .optional(),
+  peek: z.strictObject({
+    listener: z.string().optional().meta({
+      description:
+        `HOST:PORT of the peek endpoint, e.g. "${EXAMPLE_PEEK_LISTENER}" (default "": off)`,
+    }),
+  }).optional(),
+  admin: z.strictObject({
+    listener: z.string().optional().meta({
+      description: `HOST:PORT of the admin API, "" = off (default "${DEFAULTS.admin.listener}")`,
+    }),
+    token: z.string().optional().meta({
+      description: "bearer token; required when the listener is not loopback",
+    }),
+  }).optional(),
   log: z.strictObject({
     level: z.enum(["debug", "info", "warn", "error"]).optional(),
     format: z.enum(["text", "json"]).optional(),
@@ -39,7 +64,9 @@ export const configSchema = z.strictObject({
     health: z.union([z.literal("none"), z.strictObject(healthShape)]).optional(),
   }).optional(),
   runtime: z.strictObject({
-    workers: z.int().min(1).max(1024).optional(),
+    workers: z.int().min(1).max(1024).optional().meta({
+      description: `processes sharing the listeners (default ${DEFAULTS.runtime.workers})`,
+    }),
     gomaxprocs: z.int().min(1).max(1024).optional().meta({
       description: "dill's name for workers",
     }),
@@ -48,8 +75,12 @@ export const configSchema = z.strictObject({
     file: z.strictObject({ path: z.string().min(1), watch: z.boolean().optional() }).optional(),
     http: z.strictObject({
       endpoint: z.string().min(1),
-      poll_interval: durationSchema.optional(),
-      poll_timeout: durationSchema.optional(),
+      poll_interval: durationSchema.optional().meta({
+        description: `time between polls (default ${d(R.http.pollIntervalMs)})`,
+      }),
+      poll_timeout: durationSchema.optional().meta({
+        description: `time a poll may take (default ${d(R.http.pollTimeoutMs)})`,
+      }),
       headers: z.record(z.string(), z.string()).optional(),
       max_bytes: sizeSchema.optional(),
       tls: tlsSchema.optional(),
@@ -59,7 +90,9 @@ export const configSchema = z.strictObject({
       token: z.string().optional(),
       datacenter: z.string().optional(),
       namespace: z.string().optional(),
-      wait: durationSchema.optional(),
+      wait: durationSchema.optional().meta({
+        description: `longest blocking query (default ${d(R.consul.waitMs)})`,
+      }),
       // "" is dill's "no parameter"; sluice reads it as its default, stale.
       consistency_mode: z.enum(["stale", "consistent", "leader", ""]).optional(),
       tag: z.string().min(1).optional(),
@@ -69,7 +102,9 @@ export const configSchema = z.strictObject({
       address: z.string().min(1),
       token: z.string().optional(),
       namespace: z.string().optional(),
-      wait: durationSchema.optional(),
+      wait: durationSchema.optional().meta({
+        description: `longest blocking query (default ${d(R.nomad.waitMs)})`,
+      }),
       stale: z.boolean().optional(),
       tag: z.string().min(1).optional(),
       tls: tlsSchema.optional(),

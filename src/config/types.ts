@@ -1,6 +1,7 @@
 // The resolved main configuration (SPEC section 2): every default applied, durations in ms.
 import type { ServiceSettings } from "../routing/types.ts";
 import type { LogFormat, LogLevel } from "../log.ts";
+import type { HostPort } from "../net/host_port.ts";
 
 export interface TlsFiles {
   /** Paths as configured (kept for messages) and the PEM text read at load time. */
@@ -58,9 +59,13 @@ export interface Config {
     readonly drainTimeoutMs: number;
     readonly bindRetryMs: number;
   };
-  /** "" = off; "host:port" */
-  readonly peek: { readonly listener: string };
-  readonly admin: { readonly listener: string; readonly token: string };
+  /** listener: "" = off, or "host:port" as written; address: the same, parsed once at load. */
+  readonly peek: { readonly listener: string; readonly address?: HostPort };
+  readonly admin: {
+    readonly listener: string;
+    readonly token: string;
+    readonly address?: HostPort;
+  };
   readonly log: { readonly level: LogLevel; readonly format: LogFormat; readonly access: boolean };
   readonly defaults: ServiceSettings;
   readonly runtime: { readonly workers: number };

@@ -14,6 +14,8 @@ import type { Conn, Runtime } from "../runtime/types.ts";
 import type { Dialer } from "../proxy/types.ts";
 import { errorCode, errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { bracketHost, formatHostPort } from "../net/host_port.ts";
+import { deadline } from "../net/abortable.ts";
 
 export interface HealthCheckerOptions {
   readonly rt: Runtime;
@@ -46,7 +48,7 @@ function connectTo(o: HealthCheckerOptions, signal: AbortSignal): Promise<Conn> 
 
 /** The request bytes of an http check (HTTP/1.1, one request, connection closed after). */
 export function checkRequest(spec: HealthSpec, target: { host: string; port: number }): Uint8Array {
-  const host = target.host.includes(":") ? `[${target.host}]` : target.host;
+  const host = bracketHost(target.host);
   const path = spec.path.startsWith("/") ? spec.path : `/${spec.path}`;
   const body = new TextEncoder().encode(spec.body);
   const lines = [`${spec.method} ${path} HTTP/1.1`];
@@ -87,23 +89,16 @@ async function runCheck(
 ): Promise<{ ok: boolean; reason: string }> {
   const { spec } = o;
   const what = spec.type === "tcp" ? "tcp connect" : `http ${spec.method} ${spec.path}`;
-  const ac = new AbortController();
-  const onStop = () => ac.abort();
-  stop.addEventListener("abort", onStop, { once: true });
-  let timedOut = false;
   // One budget for the whole check: connect, send, status line.
-  const timer = setTimeout(() => {
-    timedOut = true;
-    ac.abort();
-  }, spec.timeoutMs);
+  const dl = deadline(spec.timeoutMs, { signal: stop });
   let conn: Conn | undefined;
   try {
-    conn = await connectTo(o, ac.signal);
+    conn = await connectTo(o, dl.signal);
     if (spec.type === "tcp") return { ok: true, reason: "ok" };
     await conn.write(checkRequest(spec, o.target));
     let buf = new Uint8Array(0);
     for (;;) {
-      const chunk = await conn.read({ signal: ac.signal });
+      const chunk = await conn.read({ signal: dl.signal });
       if (chunk === null) throw new Error("connection closed before a status line");
       const next = new Uint8Array(buf.length + chunk.length);
       next.set(buf);
@@ -115,7 +110,7 @@ async function runCheck(
       return { ok: false, reason: `${what} answered ${status}, expected ${spec.status}` };
     }
   } catch (err) {
-    if (timedOut || errorCode(err) === "ETIMEDOUT") {
+    if (dl.expired || errorCode(err) === "ETIMEDOUT") {
       return { ok: false, reason: `${what} timed out after ${spec.timeoutMs}ms` };
     }
     const code = errorCode(err);
@@ -126,8 +121,7 @@ async function runCheck(
       }`,
     };
   } finally {
-    clearTimeout(timer);
-    stop.removeEventListener("abort", onStop);
+    dl.clear();
     conn?.close();
   }
 }
@@ -160,7 +154,7 @@ export function createHealthChecker(o: HealthCheckerOptions): HealthChecker {
     lastOk = ok;
     if (!ok && o.log?.enabled("debug")) {
       o.log.debug("health check failed", {
-        backend: `${o.target.host}:${o.target.port}`,
+        backend: formatHostPort(o.target.host, o.target.port),
         reason,
         streak,
       });

@@ -11,6 +11,7 @@ import type { Runtime } from "../runtime/types.ts";
 import type { Dialer, HealthState } from "../proxy/types.ts";
 import type { Logger } from "../log.ts";
 import { createHealthChecker, type HealthChecker } from "./checker.ts";
+import { formatHostPort } from "../net/host_port.ts";
 
 export interface MonitoredBackend {
   readonly key: string;
@@ -73,7 +74,7 @@ export function createHealthMonitor(
           running.target.setHealth(healthy ? "up" : "down", reason);
           const fields = {
             listener: scope,
-            backend: `${b.host}:${b.port}`,
+            backend: formatHostPort(b.host, b.port),
             via: b.dialer?.via,
             reason,
           };

@@ -1,7 +1,6 @@
 // The blocking-query loop shared by the Consul and Nomad providers (protocol reference 1.9 and
 // 4.1): index rules C1-C6, a token bucket instead of a fixed sleep, backoff with jitter on
 // errors, canonical snapshots, and failures logged once per change of state.
-import { SluiceError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { HttpFetch } from "../runtime/types.ts";
 import type { RouteProblem, ServiceSpec } from "../routing/types.ts";
@@ -405,30 +404,5 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
   };
 }
 
-/**
- * Validates and normalises a provider address to "http(s)://host:port" without a trailing
- * slash ("127.0.0.1:8500" gets "http://"). Throws SluiceError("CONFIG") naming the key path.
- */
-export function normaliseAddress(address: unknown, keyPath: string): string {
-  const bad = (why: string): never => {
-    throw new SluiceError("CONFIG", `${keyPath}: ${why}`);
-  };
-  if (typeof address !== "string" || address.trim() === "") {
-    return bad('missing (expected a URL such as "http://127.0.0.1:8500")');
-  }
-  let text = address.trim();
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) text = `http://${text}`;
-  let url: URL | undefined;
-  try {
-    url = new URL(text);
-  } catch {
-    // reported below
-  }
-  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") {
-    return bad(`expected an http:// or https:// URL such as "http://127.0.0.1:8500"`);
-  }
-  if (url.search || url.hash || url.username || url.password) {
-    return bad("expected a plain URL without query, fragment or credentials");
-  }
-  return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, "")}`;
-}
+// The one provider-address normalisation lives in src/net/url.ts.
+export { normaliseAddress } from "../net/url.ts";

@@ -8,7 +8,7 @@
 // each keep serving the listener they ask for, and one instance's proxy is never applied to
 // another's backend. A service with one group keeps its plain name; with several, each is named
 // `name[label:port,...]` (plus `#2`, `#3` when only other settings differ).
-import { formatHostPort } from "../routing/address.ts";
+import { formatHostPort } from "../net/host_port.ts";
 import { redactUserinfo } from "../text/redact.ts";
 
 /** One registered instance, as both providers see it. */

@@ -11,6 +11,7 @@ import type { BackendRuntime } from "./backend.ts";
 import type { ListenerRuntime } from "./listener.ts";
 import { encodeProxyV1, encodeProxyV2, readProxyHeader } from "./proxy_protocol.ts";
 import type { Dialer, EngineObserver } from "./types.ts";
+import { formatHostPort } from "../net/host_port.ts";
 
 /** How long a trusted peer may take to send its PROXY header. */
 const PROXY_HEADER_TIMEOUT_MS = 5000;
@@ -61,7 +62,7 @@ function routeText(b: BackendRuntime): string | undefined {
 const ANY_CLIENT: ClientInfo = { ip: "" };
 
 function hostPort(a: SockAddr): string {
-  return a.family === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+  return formatHostPort(a.host, a.port);
 }
 
 export async function handleConnection(
@@ -76,7 +77,7 @@ export async function handleConnection(
     if (ctx.log.enabled("debug")) {
       ctx.log.debug("connection refused: max_connections", {
         listener: l.key,
-        client_addr: `${client.remote.host}:${client.remote.port}`,
+        client_addr: hostPort(client.remote),
       });
     }
     return;

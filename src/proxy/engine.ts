@@ -11,13 +11,14 @@ import { ListenerRuntime } from "./listener.ts";
 import { createResolver, type Resolver } from "./resolver.ts";
 import { createHealthMonitor } from "../health/monitor.ts";
 import type { Dialer, EngineControl, EngineObserver, ListenerView } from "./types.ts";
+import { DEFAULTS } from "../config/defaults.ts";
 
 export interface EngineOptions {
   rt: Runtime;
   log: Logger;
-  /** @default 30000 */
+  /** @default DEFAULTS.listeners.drainTimeoutMs */
   drainTimeoutMs?: number;
-  /** @default 5000 */
+  /** @default DEFAULTS.listeners.bindRetryMs */
   bindRetryMs?: number;
   /** One line per finished connection. @default true */
   accessLog?: boolean;
@@ -41,8 +42,8 @@ export interface Engine extends EngineControl {
 
 export function createEngine(o: EngineOptions): Engine {
   const log = o.log;
-  let drainTimeoutMs = o.drainTimeoutMs ?? 30_000;
-  let bindRetryMs = o.bindRetryMs ?? 5_000;
+  let drainTimeoutMs = o.drainTimeoutMs ?? DEFAULTS.listeners.drainTimeoutMs;
+  let bindRetryMs = o.bindRetryMs ?? DEFAULTS.listeners.bindRetryMs;
   const active = new Map<string, ListenerRuntime>();
   /** Removed listeners whose connections may still finish, with the promise of their end. */
   const draining = new Map<ListenerRuntime, Promise<void>>();

@@ -4,7 +4,7 @@
 // has resolved once, it stays a single backend dialed by name, so a new route works at once.
 // socks5h backends are left alone: their proxy resolves the name.
 import type { BackendPlan } from "../routing/types.ts";
-import { formatHostPort } from "../routing/address.ts";
+import { formatHostPort } from "../net/host_port.ts";
 import { isIpLiteral } from "./resolver.ts";
 
 /** True when sluice, not a proxy, must resolve this backend's host. */

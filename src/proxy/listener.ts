@@ -7,7 +7,7 @@ import { createStrategy } from "../balancer/create.ts";
 import { errorCode, errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { BackendRuntime } from "./backend.ts";
-import { createCidrMatcher } from "./cidr.ts";
+import { createCidrMatcher } from "../net/cidr.ts";
 import { type ActiveConnection, closeConnection } from "./connection.ts";
 import { expandBackends, needsResolution } from "./expand.ts";
 import type { Resolver } from "./resolver.ts";

@@ -5,7 +5,8 @@
 // the form SockAddr uses everywhere.
 import type { Conn, SockAddr } from "../runtime/types.ts";
 import { SluiceError } from "../errors.ts";
-import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from "../socks5/ip_literal.ts";
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from "../net/ip_literal.ts";
+import { deadline } from "../net/abortable.ts";
 
 /** The 12-byte v2 signature: "\r\n\r\n\0\r\nQUIT\n". */
 export const V2_SIGNATURE: Uint8Array = new Uint8Array([
@@ -276,16 +277,15 @@ export async function readProxyHeader(
   conn: Conn,
   o: { timeoutMs: number },
 ): Promise<{ src?: SockAddr; dst?: SockAddr }> {
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), o.timeoutMs);
+  const dl = deadline(o.timeoutMs);
   let buf: Uint8Array = new Uint8Array(0);
   try {
     for (;;) {
       let chunk: Uint8Array | null;
       try {
-        chunk = await conn.read({ signal: ac.signal });
+        chunk = await conn.read({ signal: dl.signal });
       } catch (err) {
-        if (ac.signal.aborted) {
+        if (dl.expired) {
           throw new SluiceError(
             "PROXY_PROTOCOL",
             `no complete PROXY header within ${o.timeoutMs}ms (got ${buf.length} bytes)`,
@@ -309,6 +309,6 @@ export async function readProxyHeader(
       return out;
     }
   } finally {
-    clearTimeout(timer);
+    dl.clear();
   }
 }

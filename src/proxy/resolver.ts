@@ -11,6 +11,7 @@ import { isIP } from "node:net";
 import dns from "node:dns/promises";
 import { SluiceError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { abortable, deadline } from "../net/abortable.ts";
 
 export interface LookupResult {
   /** IPv4 and IPv6 addresses, any order */
@@ -127,13 +128,8 @@ export function createResolver(o: ResolverOptions = {}): Resolver {
   };
 
   const withTimeout = (p: Promise<LookupResult>): Promise<LookupResult> => {
-    let t: ReturnType<typeof setTimeout> | undefined;
-    return Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        t = setTimeout(() => reject(new Error(`no answer within ${timeoutMs}ms`)), timeoutMs);
-      }),
-    ]).finally(() => clearTimeout(t));
+    const dl = deadline(timeoutMs, { reason: () => new Error(`no answer within ${timeoutMs}ms`) });
+    return abortable(p, dl.signal).finally(() => dl.clear());
   };
 
   const notify = (e: Entry) => {

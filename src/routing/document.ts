@@ -1,9 +1,9 @@
 // A routing document (TOML, YAML or JSON text) to validated services, or a located parse error.
 import { SluiceError } from "../errors.ts";
-import { parseText, TextSyntaxError } from "../config/text_format.ts";
-import { formatFromPath as formatOfPath } from "../config/text_format.ts";
-import { hint } from "../config/did_you_mean.ts";
-import { show } from "../config/issues.ts";
+import { parseText, TextSyntaxError } from "../text/text_format.ts";
+import { formatFromPath as formatOfPath } from "../text/text_format.ts";
+import { hint } from "../text/did_you_mean.ts";
+import { show } from "../text/issues.ts";
 import { validateServices } from "./service.ts";
 import { createTomlPieceParser, type TomlPieceParser } from "./toml_services.ts";
 import { createServiceValidator } from "./validator.ts";

@@ -2,6 +2,7 @@
 import { SluiceError } from "../errors.ts";
 import { redactUserinfo } from "../text/redact.ts";
 import type { ProxyUrl } from "./types.ts";
+import { bracketHost } from "../net/host_port.ts";
 
 /**
  * Parses "socks5://user:pass@host:port" or "socks5h://..."; throws SluiceError("ROUTING"). Error
@@ -48,7 +49,7 @@ export function formatRoute(via: string | undefined, address: string): string {
 
 /** "socks5://user:***@10.0.0.5:1080": never shows the password. */
 export function formatProxyUrl(p: ProxyUrl): string {
-  const host = p.host.includes(":") ? `[${p.host}]` : p.host;
+  const host = bracketHost(p.host);
   const user = p.username !== undefined
     ? `${encodeURIComponent(p.username)}${p.password !== undefined ? ":***" : ""}@`
     : "";

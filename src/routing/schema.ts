@@ -1,7 +1,11 @@
 // The zod schema of a routing document (SPEC section 3): validation of each field and the
 // source of the published JSON Schema (configs/schema/routing.schema.json).
 import { z } from "zod";
-import { DURATION_PATTERN } from "../config/duration.ts";
+import { DURATION_PATTERN, formatDuration } from "../text/duration.ts";
+import { DEFAULTS } from "../config/defaults.ts";
+
+const H_ = DEFAULTS.health;
+const S_ = DEFAULTS.settings;
 
 const BALANCE_NAMES = [
   "round_robin",
@@ -26,22 +30,26 @@ const listenerStringSchema = z.string().regex(new RegExp(LISTENER_PATTERN)).meta
 /** The shape of `health`, shared by services and `defaults.health` in the main config. */
 export const healthShape = {
   type: z.enum(["tcp", "http"]).optional().meta({ description: "tcp (default) or http" }),
-  interval: durationSchema.optional().meta({ description: "time between checks (default 5s)" }),
-  timeout: durationSchema.optional().meta({ description: "time a check may take (default 2s)" }),
+  interval: durationSchema.optional().meta({
+    description: `time between checks (default ${formatDuration(H_.intervalMs)})`,
+  }),
+  timeout: durationSchema.optional().meta({
+    description: `time a check may take (default ${formatDuration(H_.timeoutMs)})`,
+  }),
   rise: z.int().min(1).optional().meta({
-    description: "successes that mark a backend up (default 2)",
+    description: `successes that mark a backend up (default ${H_.rise})`,
   }),
   fall: z.int().min(1).optional().meta({
-    description: "failures that mark a backend down (default 3)",
+    description: `failures that mark a backend down (default ${H_.fall})`,
   }),
   path: z.string().regex(/^\//).optional().meta({
-    description: 'http only: request path (default "/")',
+    description: `http only: request path (default "${H_.path}")`,
   }),
   method: z.string().regex(/^[A-Z]+$/).optional().meta({
-    description: 'http only (default "GET")',
+    description: `http only (default "${H_.method}")`,
   }),
   status: z.int().min(100).max(599).optional().meta({
-    description: "http only: expected status (default 200)",
+    description: `http only: expected status (default ${H_.status})`,
   }),
   headers: z.record(z.string(), z.string()).optional().meta({
     description: "http only: request headers",
@@ -68,22 +76,24 @@ export const backendShape = {
 /** Per-service settings marked (D) in SPEC section 3 (also `defaults.*` in the main config). */
 export const settingsShape = {
   balance: z.enum(BALANCE_NAMES).optional().meta({
-    description: "balancing strategy (default round_robin)",
+    description: `balancing strategy (default ${S_.balance})`,
   }),
   hash_key: z.string().regex(new RegExp(HASH_KEY_PATTERN)).optional().meta({
     description: 'for balance = "hash": client_ip or "first_bytes:START-END" (END exclusive)',
   }),
   connect_timeout: durationSchema.optional().meta({
-    description: "dial timeout per backend (default 5s)",
+    description: `dial timeout per backend (default ${formatDuration(S_.connectTimeoutMs)})`,
   }),
   connect_attempts: z.int().min(1).optional().meta({
-    description: "backends tried before the client is closed (default 3)",
+    description: `backends tried before the client is closed (default ${S_.connectAttempts})`,
   }),
   idle_timeout: durationSchema.optional().meta({
-    description: "close a connection with no bytes either way (default 1h; 0 = never)",
+    description: `close a connection with no bytes either way (default ${
+      formatDuration(S_.idleTimeoutMs)
+    }; 0 = never)`,
   }),
   max_connections: z.int().min(0).optional().meta({
-    description: "per listener, 0 = unlimited (default 0)",
+    description: `per listener, 0 = unlimited (default ${S_.maxConnections})`,
   }),
   proxy_protocol: z.enum(["", "v1", "v2"]).optional().meta({
     description: 'PROXY protocol header sent to backends: "", "v1" or "v2"',

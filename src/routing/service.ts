@@ -10,13 +10,13 @@
 //   at once (a pool whose members all went away is a routing state, not a syntax error).
 // - Unknown keys are a warning with a "did you mean" hint; the service is kept.
 // - `listener` and `listeners` may both be given; their union is used.
-import { isIP } from "node:net";
 import { z } from "zod";
 import { errorMessage } from "../errors.ts";
-import { parseDuration } from "../config/duration.ts";
-import { describeIssue, show } from "../config/issues.ts";
-import { hint } from "../config/did_you_mean.ts";
-import { formatHostPort, parseHostPort, parsePort } from "./address.ts";
+import { parseDuration } from "../text/duration.ts";
+import { describeIssue, show } from "../text/issues.ts";
+import { hint } from "../text/did_you_mean.ts";
+import { formatHostPort, parseHostPort, parsePort } from "../net/host_port.ts";
+import { checkCidr } from "../net/cidr.ts";
 import { parseProxyUrl } from "./proxy_url.ts";
 import { backendShape, healthShape, serviceShape } from "./schema.ts";
 import type {
@@ -31,6 +31,7 @@ import type {
   ServiceSettings,
   ServiceSpec,
 } from "./types.ts";
+import { DEFAULTS } from "../config/defaults.ts";
 
 const serviceSchema = z.object(serviceShape);
 const backendObjectSchema = z.object(backendShape);
@@ -72,15 +73,15 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 /** Health defaults for keys a `health` table leaves out. */
 const HEALTH_DEFAULTS: Omit<HealthSpec, "type"> = {
-  intervalMs: 5000,
-  timeoutMs: 2000,
-  rise: 2,
-  fall: 3,
-  path: "/",
-  method: "GET",
-  status: 200,
+  intervalMs: DEFAULTS.health.intervalMs,
+  timeoutMs: DEFAULTS.health.timeoutMs,
+  rise: DEFAULTS.health.rise,
+  fall: DEFAULTS.health.fall,
+  path: DEFAULTS.health.path,
+  method: DEFAULTS.health.method,
+  status: DEFAULTS.health.status,
   headers: {},
-  body: "",
+  body: DEFAULTS.health.body,
 };
 
 /** Parses "client_ip" | "first_bytes:START-END" (END exclusive, START < END). */
@@ -97,17 +98,7 @@ export function parseHashKey(text: string): HashKey | string {
 
 /** Normalises "10.0.0.0/8" (a bare IP means one host); a string is the reason it is invalid. */
 function parseCidr(text: string): string | { cidr: string } {
-  const [ip = "", prefix, ...rest] = text.trim().split("/");
-  const family = isIP(ip);
-  if (family === 0 || rest.length) {
-    return `expected a CIDR such as "10.0.0.0/8" or "::1/128", got ${show(text)}`;
-  }
-  const max = family === 4 ? 32 : 128;
-  if (prefix === undefined) return { cidr: `${ip}/${max}` };
-  if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max) {
-    return `expected a prefix length from 0 to ${max} in ${show(text)}`;
-  }
-  return { cidr: `${ip}/${Number(prefix)}` };
+  return checkCidr(text);
 }
 
 /** Resolves a validated raw health table, defaults applied (durations already validated). */

@@ -3,7 +3,7 @@
 // buildTable() depends on its arguments only. createTableBuilder() (table_builder.ts) gives the
 // same tables while reusing the work of its previous build.
 import type { Config } from "../config/types.ts";
-import { formatHostPort } from "./address.ts";
+import { formatHostPort } from "../net/host_port.ts";
 import { buildPlan, compareListeners, compareMembers, type Member } from "./plan.ts";
 import type {
   BuiltTable,

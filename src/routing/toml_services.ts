@@ -9,7 +9,7 @@
 // parse on its own, such as a multi-line string that contains a `[[services]]` line, or another
 // table after a service) returns undefined and the caller parses the whole text, which also
 // gives syntax errors their true line numbers.
-import { parseText } from "../config/text_format.ts";
+import { parseText } from "../text/text_format.ts";
 
 const HEADER = "[[services]]";
 

@@ -1,7 +1,7 @@
 // The SOCKS5 wire codec (RFC 1928 CONNECT, RFC 1929 username/password): pure bytes in, data out.
 // Parsers are incremental: "incomplete" until the whole frame is there; garbage throws Socks5Error.
 import { Socks5Error } from "./errors.ts";
-import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from "./ip_literal.ts";
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from "../net/ip_literal.ts";
 
 export const SOCKS_VERSION = 0x05;
 /** RFC 1929 sub-negotiation version */

@@ -24,6 +24,8 @@ import {
   SOCKS_VERSION,
 } from "./codec.ts";
 import { Socks5Error } from "./errors.ts";
+import { formatHostPort } from "../net/host_port.ts";
+import { abortable, deadline } from "../net/abortable.ts";
 
 export interface Socks5DialerOptions {
   rt: Runtime;
@@ -46,29 +48,12 @@ async function lookupAll(host: string): Promise<string[]> {
   return found.map((a) => a.address);
 }
 
-function hostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
   if (a.length === 0) return b;
   const out = new Uint8Array(a.length + b.length);
   out.set(a, 0);
   out.set(b, a.length);
   return out;
-}
-
-/** Rejects as soon as `signal` aborts, whatever `p` does; the caller closes the socket. */
-function guard<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  let onAbort = () => {};
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      onAbort = () => reject(signal.reason);
-      signal.addEventListener("abort", onAbort, { once: true });
-    }),
-  ]).finally(() => signal.removeEventListener("abort", onAbort));
 }
 
 type Stage = "greeting" | "authentication" | "connect request";
@@ -85,7 +70,7 @@ export function createSocks5Dialer(o: Socks5DialerOptions): Dialer {
     const started = Date.now();
     const left = () => Math.max(1, d.timeoutMs - (Date.now() - started));
     const host = target.host.replace(/^\[(.*)\]$/, "$1");
-    const backend = hostPort(host, target.port);
+    const backend = formatHostPort(host, target.port);
     const prefix = `Cannot connect to backend ${backend} through SOCKS5 proxy ${via}`;
     if (d.signal?.aborted) throw new SluiceError("ABORTED", `${prefix}: aborted`);
 
@@ -124,31 +109,25 @@ export function createSocks5Dialer(o: Socks5DialerOptions): Dialer {
     }
 
     const handshakeMs = o.handshakeTimeoutMs ?? left();
-    const ac = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ac.abort(new SluiceError("ETIMEDOUT", "SOCKS5 handshake timed out"));
-    }, handshakeMs);
-    const onCallerAbort = () => ac.abort(new SluiceError("ABORTED", "aborted"));
-    d.signal?.addEventListener("abort", onCallerAbort, { once: true });
-    // An abort between the connect and the listener above would otherwise go unseen.
-    if (d.signal?.aborted) onCallerAbort();
+    const dl = deadline(handshakeMs, {
+      signal: d.signal,
+      reason: () => new SluiceError("ETIMEDOUT", "SOCKS5 handshake timed out"),
+    });
     let stage: Stage = "greeting";
     try {
-      await handshake(conn, request, auth, ac.signal, (s) => stage = s);
+      await handshake(conn, request, auth, dl.signal, (s) => stage = s);
       return conn;
     } catch (err) {
       // Every failure path closes the proxy socket: nothing leaks, nothing hangs.
       conn.close();
-      if (timedOut) {
+      if (dl.expired) {
         throw new Socks5Error(
           "handshake_timeout",
           `${prefix}: no answer to the ${stage} within ${handshakeMs} ms`,
           { cause: err },
         );
       }
-      if (ac.signal.aborted) throw new SluiceError("ABORTED", `${prefix}: aborted`, { cause: err });
+      if (dl.signal.aborted) throw new SluiceError("ABORTED", `${prefix}: aborted`, { cause: err });
       if (err instanceof Socks5Error) {
         const why = err.kind === "garbage"
           ? `the proxy's answer to the ${stage} is not SOCKS5 (${err.message})`
@@ -165,8 +144,7 @@ export function createSocks5Dialer(o: Socks5DialerOptions): Dialer {
         { cause: err },
       );
     } finally {
-      clearTimeout(timer);
-      d.signal?.removeEventListener("abort", onCallerAbort);
+      dl.clear();
     }
   }
 
@@ -180,7 +158,7 @@ export function createSocks5Dialer(o: Socks5DialerOptions): Dialer {
     const both = signal ? AbortSignal.any([signal, limit]) : limit;
     let addrs: string[];
     try {
-      addrs = await guard(resolve(host), both);
+      addrs = await abortable(resolve(host), both);
     } catch (err) {
       const code = signal?.aborted ? "ABORTED" : limit.aborted ? "ETIMEDOUT" : "ENOTFOUND";
       const why = code === "ETIMEDOUT" ? `no answer within ${timeoutMs} ms` : errorMessage(err);
@@ -219,7 +197,7 @@ export function createSocks5Dialer(o: Socks5DialerOptions): Dialer {
           buf = buf.subarray(r.consumed);
           return r;
         }
-        const chunk = await guard(conn.read({ signal }), signal);
+        const chunk = await abortable(conn.read({ signal }), signal);
         if (chunk === null) throw closedEarly();
         buf = concatBytes(buf, chunk.slice());
       }
@@ -247,7 +225,7 @@ export function createSocks5Dialer(o: Socks5DialerOptions): Dialer {
       setStage(s);
     }
 
-    await guard(conn.write(encodeGreeting(methods)), signal);
+    await abortable(conn.write(encodeGreeting(methods)), signal);
     const { method } = await next(parseMethodSelection);
     if (method === METHOD_NO_ACCEPTABLE) {
       throw new Socks5Error(
@@ -268,7 +246,7 @@ export function createSocks5Dialer(o: Socks5DialerOptions): Dialer {
 
     if (method === METHOD_USERPASS && auth) {
       enter("authentication");
-      await guard(conn.write(auth), signal);
+      await abortable(conn.write(auth), signal);
       const answer = await next(parseUserPassReply);
       if (!answer.ok) {
         throw new Socks5Error(
@@ -281,7 +259,7 @@ export function createSocks5Dialer(o: Socks5DialerOptions): Dialer {
     }
 
     enter("connect request");
-    await guard(conn.write(request), signal);
+    await abortable(conn.write(request), signal);
     const { reply } = await next(parseReply);
     if (reply.reply !== REPLY_SUCCEEDED) {
       throw new Socks5Error("reply", replyMessage(reply.reply), { reply: reply.reply });

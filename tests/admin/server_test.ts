@@ -2,7 +2,9 @@
 // refused before anything binds, with an error that says why.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { checkAdminExposure, isLoopbackHost, startAdmin } from "../../src/admin/server.ts";
+import { startAdmin } from "../../src/admin/server.ts";
+import { checkAdminExposure } from "../../src/config/exposure.ts";
+import { isLoopbackHost } from "../../src/net/host_port.ts";
 import { createMetrics } from "../../src/admin/metrics.ts";
 import { SluiceError } from "../../src/errors.ts";
 import { getRuntime } from "../../src/runtime/detect.ts";
@@ -95,6 +97,20 @@ describe("startAdmin", () => {
     const d = deps("");
     await assert.rejects(
       startAdmin({ rt: getRuntime(), listener: "0.0.0.0:0", deps: d }),
+      isConfigError(/not a loopback address, so admin\.token must be set/),
+    );
+    d.metrics.close();
+  });
+
+  it("applies the exposure rule to an address parsed at load, too", async () => {
+    const d = deps("");
+    await assert.rejects(
+      startAdmin({
+        rt: getRuntime(),
+        listener: "0.0.0.0:0",
+        address: { host: "0.0.0.0", port: 0 },
+        deps: d,
+      }),
       isConfigError(/not a loopback address, so admin\.token must be set/),
     );
     d.metrics.close();

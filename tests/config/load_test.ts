@@ -50,7 +50,11 @@ describe("loadConfig() defaults", () => {
       drainTimeoutMs: 30_000,
       bindRetryMs: 5_000,
     });
-    assert.deepEqual(c.admin, { listener: "127.0.0.1:9090", token: "" });
+    assert.deepEqual(c.admin, {
+      listener: "127.0.0.1:9090",
+      token: "",
+      address: { host: "127.0.0.1", port: 9090 },
+    });
     assert.deepEqual(c.peek, { listener: "" });
     assert.deepEqual(c.log, { level: "info", format: "text", access: true });
     assert.deepEqual(c.runtime, { workers: 1 });
@@ -65,6 +69,15 @@ describe("loadConfig() defaults", () => {
       health: undefined,
     });
     assert.deepEqual(c.routing, {});
+  });
+
+  it("parses each listen address once, at load, port 0 (any free port) included", async () => {
+    const c = await loadConfig({
+      env: {},
+      overrides: { "peek.listener": "127.0.0.1:0", "admin.listener": "[::1]:0" },
+    });
+    assert.deepEqual(c.peek, { listener: "127.0.0.1:0", address: { host: "127.0.0.1", port: 0 } });
+    assert.deepEqual(c.admin.address, { host: "::1", port: 0 });
   });
 
   it("reads an empty file as all defaults", async () => {

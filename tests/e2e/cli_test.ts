@@ -9,6 +9,7 @@ import {
   canConnect,
   fetchBanner,
   freePort,
+  readAll,
   ROOT,
   runtime,
   spawnSluice,
@@ -108,6 +109,40 @@ describe("sluice CLI", () => {
     const r = await sluice(["check", "-config", "c.toml"]);
     assert.equal(r.code, 0, r.out);
   });
+
+  it(
+    "peek.listener on port 0: check accepts it and run serves peek on a port the log names",
+    { timeout: 60_000 },
+    async () => {
+      // Regression: check (one parser) accepted "127.0.0.1:0" and run (another) failed to
+      // start peek. Both now use the address parsed once at load.
+      await writeFile(
+        join(dir.path, "peek0.toml"),
+        '[peek]\nlistener = "127.0.0.1:0"\n[admin]\nlistener = ""\n',
+      );
+      const c = await sluice(["check", "-c", "peek0.toml"]);
+      assert.equal(c.code, 0, c.out);
+      const p = spawnSluice(rt, ["run", "-c", "peek0.toml"], { cwd: dir.path });
+      try {
+        const line = await p.waitForLine(/peek listening/, 20_000);
+        const m = /127\.0\.0\.1:(\d+)/.exec(line);
+        assert.ok(m, line);
+        const port = Number(m[1]);
+        assert.ok(port > 0, line);
+        assert.ok(!p.lines.some((l) => /peek listener failed/.test(l)), p.lines.join("\n"));
+        const conn = await rt.connect({ host: "127.0.0.1", port, timeoutMs: 5_000 });
+        try {
+          assert.match(await readAll(conn), /no listeners/);
+        } finally {
+          conn.close();
+        }
+        p.signal("SIGINT");
+        assert.equal(await p.exited(10_000), 0);
+      } finally {
+        p.kill();
+      }
+    },
+  );
 
   it(
     "run --forward twice on one port balances over both backends",

@@ -4,7 +4,7 @@
 // cache belongs to an object a test creates, so no test sees another's work.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { parseText } from "../../src/config/text_format.ts";
+import { parseText } from "../../src/text/text_format.ts";
 import { createDocumentParser, parseRoutingDocument } from "../../src/routing/document.ts";
 import { createTomlPieceParser } from "../../src/routing/toml_services.ts";
 import { validateServices } from "../../src/routing/service.ts";

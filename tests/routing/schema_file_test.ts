@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { schemaFiles } from "../../src/routing/schema_files.ts";
 import { validateServices } from "../../src/routing/service.ts";
 import { configSchema } from "../../src/config/schema.ts";
-import { parseText, type TextFormat } from "../../src/config/text_format.ts";
+import { parseText, type TextFormat } from "../../src/text/text_format.ts";
 import { checkJsonSchema } from "./_json_schema_check.ts";
 
 const ROOT = join(fileURLToPath(new URL(".", import.meta.url)), "../..");

@@ -21,7 +21,7 @@ import {
   replyMessage,
 } from "../../src/socks5/codec.ts";
 import { Socks5Error } from "../../src/socks5/errors.ts";
-import { formatIPv6, parseIPv4, parseIPv6 } from "../../src/socks5/ip_literal.ts";
+import { formatIPv6, parseIPv4, parseIPv6 } from "../../src/net/ip_literal.ts";
 
 const b = (...xs: number[]) => Uint8Array.from(xs);
 

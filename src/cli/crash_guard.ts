@@ -3,8 +3,8 @@
 // process keeps serving (listeners, open connections and providers are independent of the code
 // that failed). Installed only by `sluice run`; tests and tools keep the runtime's default.
 import process from "node:process";
-import { errorMessage } from "./errors.ts";
-import type { Logger } from "./log.ts";
+import { errorMessage } from "../errors.ts";
+import type { Logger } from "../log.ts";
 
 /** Installs the guard; returns the function that removes it. */
 export function installCrashGuard(log: Logger): () => void {

@@ -2,7 +2,7 @@
 // IPv4 mapped into ::ffff:0:0/96, so "10.0.0.0/8" also matches a client seen as ::ffff:10.1.2.3
 // and "::ffff:0:0/96" matches every IPv4 client.
 import { SluiceError } from "../errors.ts";
-import { parseIPv4, parseIPv6 } from "../socks5/ip_literal.ts";
+import { parseIPv4, parseIPv6 } from "./ip_literal.ts";
 
 interface Prefix {
   readonly bytes: Uint8Array;
@@ -28,25 +28,30 @@ export function ipBytes(ip: string): { bytes: Uint8Array; family: 4 | 6 } | null
   return v6 ? { bytes: v6, family: 6 } : null;
 }
 
-/** Parses "10.0.0.0/8", "::1/128" or a bare address (a single host); throws ROUTING when invalid. */
-export function parseCidrPrefix(text: string): Prefix {
+/**
+ * Validates "10.0.0.0/8", "::1/128" or a bare address (a single host), the one CIDR rule:
+ * the normalised text ("10.0.0.0/8", "10.0.0.1/32") and its prefix, or the reason it is invalid.
+ */
+export function checkCidr(text: string): { cidr: string; prefix: Prefix } | string {
   const [ip = "", len, ...rest] = text.trim().split("/");
   const a = rest.length === 0 ? ipBytes(ip) : null;
-  if (!a) {
-    throw new SluiceError(
-      "ROUTING",
-      `trusted_proxies: expected a CIDR such as "10.0.0.0/8" or "::1/128", got "${text}"`,
-    );
-  }
+  if (!a) return `expected a CIDR such as "10.0.0.0/8" or "::1/128", got ${JSON.stringify(text)}`;
   const max = a.family === 4 ? 32 : 128;
   if (len !== undefined && (!/^\d{1,3}$/.test(len) || Number(len) > max)) {
-    throw new SluiceError(
-      "ROUTING",
-      `trusted_proxies: expected a prefix length from 0 to ${max} in "${text}"`,
-    );
+    return `expected a prefix length from 0 to ${max} in ${JSON.stringify(text)}`;
   }
   const n = len === undefined ? max : Number(len);
-  return { bytes: a.bytes, bits: a.family === 4 ? 96 + n : n };
+  return {
+    cidr: `${ip}/${n}`,
+    prefix: { bytes: a.bytes, bits: a.family === 4 ? 96 + n : n },
+  };
+}
+
+/** Parses like checkCidr; throws SluiceError("ROUTING", "trusted_proxies: reason"). */
+export function parseCidrPrefix(text: string): Prefix {
+  const r = checkCidr(text);
+  if (typeof r === "string") throw new SluiceError("ROUTING", `trusted_proxies: ${r}`);
+  return r.prefix;
 }
 
 function matches(p: Prefix, b: Uint8Array): boolean {

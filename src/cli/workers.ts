@@ -5,8 +5,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { basename } from "node:path";
 import process from "node:process";
-import type { Logger } from "./log.ts";
-import type { Runtime, SignalName } from "./runtime/types.ts";
+import type { Logger } from "../log.ts";
+import type { Runtime, SignalName } from "../runtime/types.ts";
 
 /** Set in a worker's environment: its index (1..N-1). */
 export const WORKER_ENV = "SLUICE_WORKER_INDEX";

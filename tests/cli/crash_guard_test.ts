@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import process from "node:process";
-import { ROOT, runtime } from "./_support/helpers.ts";
+import { ROOT, runtime } from "../_support/helpers.ts";
 
 describe("crash guard", () => {
   it("logs an unhandled rejection and an uncaught exception, and the process goes on", async () => {

@@ -2,16 +2,20 @@
 // Used for the main config and for routing documents alike.
 import { parse as parseToml, TomlError } from "smol-toml";
 import { parseDocument } from "yaml";
+import { SluiceError } from "../errors.ts";
 
 export type TextFormat = "toml" | "yaml" | "json";
 
-/** A syntax error at a 1-based line and column. */
-export class TextSyntaxError extends Error {
+/**
+ * A syntax error at a 1-based line and column: the SluiceError with code "CONFIG" (a file
+ * that cannot be used at all, exit 2) that also carries where it is.
+ */
+export class TextSyntaxError extends SluiceError {
   readonly line: number;
   readonly column: number;
   readonly reason: string;
   constructor(reason: string, line: number, column: number) {
-    super(`${line}:${column}: ${reason}`);
+    super("CONFIG", `${line}:${column}: ${reason}`);
     this.name = "TextSyntaxError";
     this.reason = reason;
     this.line = line;

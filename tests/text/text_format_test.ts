@@ -2,7 +2,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { findJsonError, parseText, TextSyntaxError } from "../../src/config/text_format.ts";
+import { findJsonError, parseText, TextSyntaxError } from "../../src/text/text_format.ts";
 
 function located(f: () => unknown): TextSyntaxError {
   try {

@@ -1,7 +1,13 @@
 // host:port parsing: IPv4, bracketed IPv6, host names; every malformed form is refused.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { formatHostPort, parseHostPort } from "../../src/routing/address.ts";
+import {
+  bracketHost,
+  checkHostPort,
+  formatHostPort,
+  isLoopbackHost,
+  parseHostPort,
+} from "../../src/net/host_port.ts";
 import { SluiceError } from "../../src/errors.ts";
 
 describe("parseHostPort()", () => {
@@ -51,6 +57,42 @@ describe("formatHostPort()", () => {
     for (const s of ["[fe80::1]:9", "1.2.3.4:5", "a.b:6"]) {
       const { host, port } = parseHostPort(s);
       assert.equal(formatHostPort(host, port), s);
+    }
+  });
+});
+
+describe("checkHostPort() for listen addresses", () => {
+  it("allows port 0 only when asked", () => {
+    assert.deepEqual(checkHostPort("127.0.0.1:0", { allowPortZero: true }), {
+      host: "127.0.0.1",
+      port: 0,
+    });
+    assert.match(checkHostPort("127.0.0.1:0") as string, /from 1 to 65535/);
+    assert.deepEqual(checkHostPort("[::1]:0", { allowPortZero: true }), { host: "::1", port: 0 });
+  });
+  it("returns a reason instead of throwing", () => {
+    assert.match(checkHostPort("::1:80", { allowPortZero: true }) as string, /brackets/);
+  });
+  it("throws with the code asked for", () => {
+    assert.throws(
+      () => parseHostPort("x", { code: "CONFIG" }),
+      (e: unknown) => e instanceof SluiceError && e.code === "CONFIG",
+    );
+  });
+});
+
+describe("bracketHost() and isLoopbackHost()", () => {
+  it("brackets IPv6 literals only", () => {
+    assert.equal(bracketHost("::1"), "[::1]");
+    assert.equal(bracketHost("10.0.0.1"), "10.0.0.1");
+    assert.equal(bracketHost("db"), "db");
+  });
+  it("knows 127.0.0.0/8, ::1 and localhost only", () => {
+    for (const h of ["127.0.0.1", "127.9.9.9", "::1", "LOCALHOST", "::ffff:127.0.0.1"]) {
+      assert.equal(isLoopbackHost(h), true, h);
+    }
+    for (const h of ["0.0.0.0", "::", "10.0.0.1", "127.example.com"]) {
+      assert.equal(isLoopbackHost(h), false, h);
     }
   });
 });

@@ -1,22 +1,23 @@
 // The running sluice: wires config, providers, the routing table, the engine, peek and admin,
 // and owns the process lifecycle (reload on SIGHUP/SIGUSR1, drain and exit on SIGTERM/SIGINT).
-import type { Config } from "./config/types.ts";
-import type { HttpHandle, Listener, Runtime } from "./runtime/types.ts";
-import type { ProviderRoutes, RouteProblem, ServiceSpec } from "./routing/types.ts";
-import { tableConfigFrom } from "./routing/table.ts";
-import { createTableBuilder } from "./routing/table_builder.ts";
-import type { Provider, ProviderStatus } from "./providers/types.ts";
-import { createProviders } from "./providers/create.ts";
-import { createStaticProvider } from "./providers/static.ts";
-import { createEngine, type Engine } from "./proxy/engine.ts";
-import { createSocks5Dialer } from "./socks5/dialer.ts";
-import { startPeek } from "./admin/peek.ts";
-import { startAdmin } from "./admin/server.ts";
-import { createMetrics } from "./admin/metrics.ts";
-import { configureLogging, type Logger, rootLogger } from "./log.ts";
-import { errorMessage } from "./errors.ts";
-import { VERSION } from "./version.ts";
+import type { Config } from "../config/types.ts";
+import type { HttpHandle, Listener, Runtime } from "../runtime/types.ts";
+import type { ProviderRoutes, RouteProblem, ServiceSpec } from "../routing/types.ts";
+import { tableConfigFrom } from "../routing/table.ts";
+import { createTableBuilder } from "../routing/table_builder.ts";
+import type { Provider, ProviderStatus } from "../providers/types.ts";
+import { createProviders } from "../providers/create.ts";
+import { createStaticProvider } from "../providers/static.ts";
+import { createEngine, type Engine } from "../proxy/engine.ts";
+import { createSocks5Dialer } from "../socks5/dialer.ts";
+import { startPeek } from "../admin/peek.ts";
+import { startAdmin } from "../admin/server.ts";
+import { createMetrics } from "../admin/metrics.ts";
+import { configureLogging, type Logger, rootLogger } from "../log.ts";
+import { errorMessage } from "../errors.ts";
+import { VERSION } from "../version.ts";
 import { installCrashGuard } from "./crash_guard.ts";
+import { formatHostPort } from "../net/host_port.ts";
 
 export interface AppOptions {
   rt: Runtime;
@@ -129,11 +130,11 @@ export async function startApp(o: AppOptions): Promise<App> {
   let admin: HttpHandle | undefined;
   async function startControl(c: Config): Promise<void> {
     if (!control) return;
-    if (c.peek.listener) {
+    if (c.peek.address) {
       try {
         peek = startPeek({
           rt,
-          listener: c.peek.listener,
+          address: c.peek.address,
           view: () => engine.listeners(),
           log: log.child("peek"),
         });
@@ -141,11 +142,12 @@ export async function startApp(o: AppOptions): Promise<App> {
         log.error("peek listener failed", { address: c.peek.listener, error: errorMessage(err) });
       }
     }
-    if (c.admin.listener) {
+    if (c.admin.address) {
       try {
         const handle = await startAdmin({
           rt,
           listener: c.admin.listener,
+          address: c.admin.address,
           deps: {
             engine,
             providers: () => providers.map((p) => p.status()),
@@ -156,7 +158,7 @@ export async function startApp(o: AppOptions): Promise<App> {
           },
         });
         admin = handle;
-        log.info("admin listening", { address: `${handle.host}:${handle.port}` });
+        log.info("admin listening", { address: formatHostPort(handle.host, handle.port) });
       } catch (err) {
         log.error("admin listener failed", { address: c.admin.listener, error: errorMessage(err) });
       }

@@ -1,7 +1,7 @@
 // trusted_proxies matching: IPv4, IPv6, IPv4-mapped, edges of prefixes, bad input.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createCidrMatcher } from "../../src/proxy/cidr.ts";
+import { checkCidr, createCidrMatcher } from "../../src/net/cidr.ts";
 import { SluiceError } from "../../src/errors.ts";
 
 describe("createCidrMatcher", () => {
@@ -75,4 +75,16 @@ describe("createCidrMatcher", () => {
       });
     });
   }
+});
+
+describe("checkCidr()", () => {
+  it("normalises a bare address to a single-host prefix", () => {
+    assert.equal((checkCidr("10.0.0.1") as { cidr: string }).cidr, "10.0.0.1/32");
+    assert.equal((checkCidr(" ::1 ") as { cidr: string }).cidr, "::1/128");
+    assert.equal((checkCidr("10.0.0.0/8") as { cidr: string }).cidr, "10.0.0.0/8");
+  });
+  it("returns the reason for an invalid CIDR (the rule routing documents use too)", () => {
+    assert.match(checkCidr("10.0.0.0/33") as string, /prefix length from 0 to 32/);
+    assert.match(checkCidr("example.com") as string, /expected a CIDR/);
+  });
 });

@@ -1,5 +1,5 @@
 // Byte sizes: a number of bytes, or "512KiB", "4MiB", "1GiB", "10kB", "2MB".
-import { ConfigError } from "./config_error.ts";
+import { ConfigError } from "../errors.ts";
 
 const UNITS: Record<string, number> = {
   b: 1,
@@ -26,6 +26,6 @@ export function parseByteSize(v: unknown, path: string): number {
   }
   const shown = typeof v === "string" ? `"${v}"` : String(v);
   const message =
-    `Cannot parse size: got ${shown} (expected bytes as a whole number, or "512KiB", "4MiB", "1GiB")`;
+    `expected a size in bytes (a whole number) or such as "512KiB", "4MiB", "1GiB", got ${shown}`;
   throw new ConfigError(`${path}: ${message}`, [{ path, message }]);
 }
