@@ -4,7 +4,7 @@ import process from "node:process";
 import { writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { schemaFiles } from "../src/routing/schema_files.ts";
+import { schemaFiles } from "../src/config/schema_files.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 for (const [path, text] of Object.entries(schemaFiles())) {

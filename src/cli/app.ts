@@ -3,7 +3,7 @@
 import type { Config } from "../config/types.ts";
 import type { HttpHandle, Listener, Runtime } from "../runtime/types.ts";
 import type { ProviderRoutes, RouteProblem, ServiceSpec } from "../routing/types.ts";
-import { tableConfigFrom } from "../routing/table.ts";
+import { tableConfigFrom } from "../config/table_config.ts";
 import { createTableBuilder } from "../routing/table_builder.ts";
 import type { Provider, ProviderStatus } from "../providers/types.ts";
 import { createProviders } from "../providers/create.ts";

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stringify } from "smol-toml";
 import { type Forward, forwardServices } from "./forward.ts";
-import { DEFAULTS } from "../config/defaults.ts";
+import { DEFAULTS } from "../defaults.ts";
 import { formatDuration } from "../text/duration.ts";
 
 export async function writeBootstrap(dir: string, forwards: readonly Forward[]): Promise<void> {

@@ -2,7 +2,7 @@
 // (the API can drain backends). The config loader applies it at load; startAdmin applies it
 // again to whatever it is handed, with the same words.
 import { SluiceError } from "../errors.ts";
-import { DEFAULTS } from "./defaults.ts";
+import { DEFAULTS } from "../defaults.ts";
 import { checkHostPort, type HostPort, isLoopbackHost } from "../net/host_port.ts";
 
 /** "host:port" or "[v6]:port", port 0..65535 (0 = any free port); undefined when malformed. */

@@ -1,6 +1,6 @@
 // Loads the main config: file (TOML/YAML/JSON) < DILL_* < SLUICE_* environment < flags, then
 // defaults and validation. Every problem is collected and thrown at once as a ConfigError.
-// The parts: read.ts (the only I/O), layers.ts, resolve.ts, problems.ts, defaults.ts.
+// The parts: read.ts (the only I/O), layers.ts, resolve.ts, problems.ts; defaults in src/defaults.ts.
 import process from "node:process";
 import type { Config } from "./types.ts";
 import { configSchema, type RawConfig, schemaLeaves } from "./schema.ts";

@@ -76,7 +76,7 @@ export function fail(c: Collector, source: string): never {
   );
 }
 
-const DURATION_KEYS = new Set([
+const DURATION_KEYS: ReadonlySet<string> = new Set([
   "drain_timeout",
   "bind_retry",
   "connect_timeout",

@@ -14,7 +14,7 @@ import { parseDuration } from "../text/duration.ts";
 import { show } from "../text/issues.ts";
 import { formatFromPath } from "../text/text_format.ts";
 import { redactUserinfo } from "../text/redact.ts";
-import { DEFAULTS, EXAMPLE_PEEK_LISTENER } from "./defaults.ts";
+import { DEFAULTS, EXAMPLE_PEEK_LISTENER } from "../defaults.ts";
 import { adminExposureProblem, parseListenAddress } from "./exposure.ts";
 import type { Collector } from "./problems.ts";
 import type { RawConfig } from "./schema.ts";

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { durationSchema, healthShape, settingsShape } from "../routing/schema.ts";
 import { BYTE_SIZE_PATTERN } from "../text/byte_size.ts";
 import { formatDuration } from "../text/duration.ts";
-import { DEFAULTS, EXAMPLE_PEEK_LISTENER } from "./defaults.ts";
+import { DEFAULTS, EXAMPLE_PEEK_LISTENER } from "../defaults.ts";
 
 const L = DEFAULTS.listeners;
 const R = DEFAULTS.routing;

@@ -11,7 +11,7 @@ import { ListenerRuntime } from "./listener.ts";
 import { createResolver, type Resolver } from "./resolver.ts";
 import { createHealthMonitor } from "../health/monitor.ts";
 import type { Dialer, EngineControl, EngineObserver, ListenerView } from "./types.ts";
-import { DEFAULTS } from "../config/defaults.ts";
+import { DEFAULTS } from "../defaults.ts";
 
 export interface EngineOptions {
   rt: Runtime;

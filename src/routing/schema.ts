@@ -2,7 +2,7 @@
 // source of the published JSON Schema (configs/schema/routing.schema.json).
 import { z } from "zod";
 import { DURATION_PATTERN, formatDuration } from "../text/duration.ts";
-import { DEFAULTS } from "../config/defaults.ts";
+import { DEFAULTS } from "../defaults.ts";
 
 const H_ = DEFAULTS.health;
 const S_ = DEFAULTS.settings;

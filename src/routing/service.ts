@@ -31,7 +31,7 @@ import type {
   ServiceSettings,
   ServiceSpec,
 } from "./types.ts";
-import { DEFAULTS } from "../config/defaults.ts";
+import { DEFAULTS } from "../defaults.ts";
 
 const serviceSchema = z.object(serviceShape);
 const backendObjectSchema = z.object(backendShape);

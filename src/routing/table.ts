@@ -2,7 +2,6 @@
 // defaults applied, services on the same listener sharing one pool. Pure and deterministic:
 // buildTable() depends on its arguments only. createTableBuilder() (table_builder.ts) gives the
 // same tables while reusing the work of its previous build.
-import type { Config } from "../config/types.ts";
 import { formatHostPort } from "../net/host_port.ts";
 import { buildPlan, compareListeners, compareMembers, type Member } from "./plan.ts";
 import type {
@@ -14,16 +13,6 @@ import type {
   ServiceSpec,
   TableConfig,
 } from "./types.ts";
-
-/** The part of the main config the table builder needs. */
-export function tableConfigFrom(config: Config): TableConfig {
-  return {
-    allowed: config.listeners.allowed,
-    portMin: config.listeners.portMin,
-    portMax: config.listeners.portMax,
-    defaults: config.defaults,
-  };
-}
 
 /** One listener ref of a service, resolved against the config. */
 export interface Placement {

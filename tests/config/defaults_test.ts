@@ -1,11 +1,11 @@
-// Defaults are declared once (src/config/defaults.ts): the loader, the published schema and
+// Defaults are declared once (src/defaults.ts): the loader, the published schema and
 // `sluice bootstrap` all say the same thing.
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULTS } from "../../src/config/defaults.ts";
+import { DEFAULTS } from "../../src/defaults.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { configJsonSchema } from "../../src/config/schema.ts";
 import { writeBootstrap } from "../../src/cli/bootstrap.ts";

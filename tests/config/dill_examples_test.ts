@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../../src/config/load.ts";
 import { parseRoutingDocument } from "../../src/routing/document.ts";
-import { buildTable, tableConfigFrom } from "../../src/routing/table.ts";
+import { buildTable } from "../../src/routing/table.ts";
+import { tableConfigFrom } from "../../src/config/table_config.ts";
 import type { DocumentFormat } from "../../src/routing/document.ts";
 
 const DIR = join(fileURLToPath(new URL(".", import.meta.url)), "../../configs/dill");

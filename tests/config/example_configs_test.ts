@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../../src/config/load.ts";
 import { formatFromPath, parseRoutingDocument } from "../../src/routing/document.ts";
-import { buildTable, tableConfigFrom } from "../../src/routing/table.ts";
+import { buildTable } from "../../src/routing/table.ts";
+import { tableConfigFrom } from "../../src/config/table_config.ts";
 import type { Config } from "../../src/config/types.ts";
 import type { RoutingTable } from "../../src/routing/types.ts";
 

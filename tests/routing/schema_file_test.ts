@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { schemaFiles } from "../../src/routing/schema_files.ts";
+import { schemaFiles } from "../../src/config/schema_files.ts";
 import { validateServices } from "../../src/routing/service.ts";
 import { configSchema } from "../../src/config/schema.ts";
 import { parseText, type TextFormat } from "../../src/text/text_format.ts";

@@ -1,7 +1,8 @@
 // The table builder: labels, inclusive port range, shared pools, settings precedence, defaults.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { buildTable, tableConfigFrom } from "../../src/routing/table.ts";
+import { buildTable } from "../../src/routing/table.ts";
+import { tableConfigFrom } from "../../src/config/table_config.ts";
 import { validateServices } from "../../src/routing/service.ts";
 import { DEFAULT_CONFIG, DEFAULT_SETTINGS } from "../../src/config/load.ts";
 import type { ProviderRoutes, ServiceSpec, TableConfig } from "../../src/routing/types.ts";

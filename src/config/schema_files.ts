@@ -1,6 +1,6 @@
 // The text of the JSON Schema files published under configs/schema/, by repository path.
-import { configJsonSchema } from "../config/schema.ts";
-import { routingJsonSchema } from "./schema.ts";
+import { configJsonSchema } from "./schema.ts";
+import { routingJsonSchema } from "../routing/schema.ts";
 
 export function schemaFiles(): Record<string, string> {
   return {
