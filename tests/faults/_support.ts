@@ -148,7 +148,7 @@ ${o.config ?? ""}
   return s;
 }
 
-/** One [[services]] block of a routing document. */
+/** One [[services]] block of a routing document (a backend starting with "{" is inline TOML). */
 export function service(
   name: string,
   port: number,
@@ -158,7 +158,7 @@ export function service(
   return `[[services]]
 name = "${name}"
 listener = "local:${port}"
-backends = [${backends.map((b) => JSON.stringify(b)).join(", ")}]
+backends = [${backends.map((b) => b.startsWith("{") ? b : JSON.stringify(b)).join(", ")}]
 ${settings}
 `;
 }
