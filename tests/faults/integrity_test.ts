@@ -1,10 +1,10 @@
 // Data integrity under routing churn and SIGHUP storms (issue 12, fault suite): parallel
 // connections stream random bytes both ways through sluice, hashed with SHA-256 at both ends,
 // while the routing file is rewritten again and again (other listeners added and removed, the
-// busy listener's pool changed and changed back) and SIGHUPs arrive. Half-close both ways is
-// part of it: some clients end their send early and still receive the rest; some backends end
-// theirs early and still receive the rest. Every byte must arrive, and every connection must
-// end with a clean FIN in both directions.
+// busy listener's pool changed and changed back, half-saved documents that do not parse) and
+// SIGHUPs arrive. Half-close both ways is part of it: some clients end their send early and
+// still receive the rest; some backends end theirs early and still receive the rest. Every
+// byte must arrive, and every connection must end with a clean FIN in both directions.
 //
 // The issue's attack ran 200 connections moving 10.7 GiB each way through 50 rewrites and 20
 // SIGHUPs; this case runs 16 connections through 14 rewrites and 5 SIGHUPs (a few hundred MiB
@@ -175,6 +175,7 @@ describe("integrity under routing churn and SIGHUP storms", () => {
 
     // The churn: other listeners come and go, the busy pool changes and changes back, SIGHUPs.
     let hups = 0;
+    let broken = 0;
     for (let i = 0; i < REWRITES; i++) {
       const present = extras.filter((_, k) => (i + k) % 2 === 0);
       const pool = i % 4 < 2 ? [`${LO4}:${a.port}`] : [`${LO4}:${a.port}`, `${LO4}:${b.port}`];
@@ -182,6 +183,17 @@ describe("integrity under routing churn and SIGHUP storms", () => {
         present.map((p) => service(`extra-${p}`, p, [`${LO4}:${echo.port}`])).join("");
       await s.writeRouting(doc);
       await s.waitListening([`${LO4}:${busy}`, ...present.map((p) => `${LO4}:${p}`)]);
+      if (i % 5 === 2) {
+        // A save that does not parse: rejected with line and column, the routes stay.
+        const logged = s.proc.lines.length;
+        await s.writeRouting(doc + `[[services]]\nname = "half-saved\n`);
+        await waitFor(
+          () => s.proc.lines.slice(logged).some((l) => /routing\.toml:\d+:\d+/.test(l)),
+          { timeoutMs: 15_000, what: "the located parse error in the log" },
+        );
+        broken++;
+        await s.waitListening([`${LO4}:${busy}`, ...present.map((p) => `${LO4}:${p}`)]);
+      }
       if (i % SIGHUP_EVERY === SIGHUP_EVERY - 1) {
         s.proc.signal("SIGHUP");
         hups++;
@@ -213,6 +225,7 @@ describe("integrity under routing churn and SIGHUP storms", () => {
       moved += clientSent.bytes + clientReceived.bytes;
     });
     assert.ok(hups >= 4, "SIGHUPs were sent");
+    assert.ok(broken >= 2, "broken documents were saved");
     assert.ok(moved > CONNECTIONS * TAIL, `moved ${moved} bytes`);
     await s.waitIdle(`${LO4}:${busy}`);
     // And the process is still serving after the storm.
