@@ -7,8 +7,9 @@
 // byte must arrive, and every connection must end with a clean FIN in both directions.
 //
 // The issue's attack ran 200 connections moving 10.7 GiB each way through 50 rewrites and 20
-// SIGHUPs; this case runs 16 connections through 14 rewrites and 5 SIGHUPs (a few hundred MiB
-// at most, paced) so that it fits the suite's time budget on a loaded 2-core machine.
+// SIGHUPs; this case runs 16 connections through 14 rewrites (3 of them followed by a broken
+// save) and 19 SIGHUPs, 15 of them back to back (a few hundred MiB at most, paced), so that it
+// fits the suite's time budget on a loaded 2-core machine.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Conn, Runtime } from "../../src/runtime/types.ts";
@@ -27,6 +28,8 @@ import { LO4, randomBytes, service, sha256, type Sluice, startSluice } from "./_
 const CONNECTIONS = 16;
 const REWRITES = 14;
 const SIGHUP_EVERY = 3;
+/** SIGHUPs sent back to back at the end of the churn. */
+const STORM = 15;
 const EXTRA_LISTENERS = 4;
 /** Random source: writes are slices of it at random offsets (cheaper than fresh randomness). */
 const POOL = randomBytes(1 << 20);
@@ -201,6 +204,13 @@ describe("integrity under routing churn and SIGHUP storms", () => {
       if (i === Math.floor(REWRITES / 3)) earlyOver = true;
       await delay(150);
     }
+    // A storm: SIGHUPs back to back while the streams still run.
+    for (let k = 0; k < STORM; k++) {
+      s.proc.signal("SIGHUP");
+      hups++;
+      await delay(25);
+    }
+    await s.waitListening([`${LO4}:${busy}`]);
     churnOver = true;
 
     const settled = await within(outcome, 90_000, "every stream to end");
@@ -224,7 +234,7 @@ describe("integrity under routing churn and SIGHUP storms", () => {
       assert.ok(rec.sent.bytes > TAIL, `connection ${id}: the backend streamed`);
       moved += clientSent.bytes + clientReceived.bytes;
     });
-    assert.ok(hups >= 4, "SIGHUPs were sent");
+    assert.ok(hups >= 4 + STORM, "SIGHUPs were sent");
     assert.ok(broken >= 2, "broken documents were saved");
     assert.ok(moved > CONNECTIONS * TAIL, `moved ${moved} bytes`);
     await s.waitIdle(`${LO4}:${busy}`);
