@@ -96,6 +96,8 @@ describe("a flood at max_connections", () => {
       const label = `listener="${LO4}:${port}"`;
       assert.equal(metricValue(metrics, "sluice_listener_active_connections", label), LIMIT);
       assert.equal(metricValue(metrics, "sluice_listener_refused_total", label), CLIENTS - LIMIT);
+      // Admitted connections only: the refused ones are counted apart.
+      assert.equal(metricValue(metrics, "sluice_listener_connections_total", label), LIMIT);
       const l = await s.listener(`${LO4}:${port}`);
       assert.equal(l.active_connections, LIMIT);
       assert.equal(l.refused_connections, CLIENTS - LIMIT);
