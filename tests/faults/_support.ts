@@ -2,7 +2,7 @@
 // fault case needs, the child's descriptors and RSS from /proc, hashed random streams, and how
 // a connection ends. Every wait is bounded; sockets are on 127.0.0.1 port 0 (or freePort()).
 import { createHash, type Hash } from "node:crypto";
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -238,6 +238,17 @@ export async function writeWithin(c: Conn, b: Uint8Array, ms: number): Promise<b
     if (/timed out/.test(String(err))) return false;
     throw err;
   }
+}
+
+/**
+ * A reason to skip (for node:test's `skip`, said loudly on stderr) when python3, which runs
+ * the never-accepting listener, is missing; false when it is there.
+ */
+export function skipUnlessPython(): string | false {
+  if (spawnSync("python3", ["-c", ""], { timeout: 10_000 }).status === 0) return false;
+  const why = "python3 not installed: the never-accepting (blackholed) backend case is skipped";
+  console.error(`SKIP ${why}`);
+  return why;
 }
 
 export interface Helper {

@@ -34,6 +34,7 @@ import {
   procStats,
   readExactly,
   service,
+  skipUnlessPython,
   type Sluice,
   startNeverAccepting,
   startSluice,
@@ -195,6 +196,7 @@ describe("backend faults", () => {
 
   it("a backend that never accepts (blackholed): connect_timeout ends the attempt", {
     timeout: 60_000,
+    skip: skipUnlessPython(),
   }, async () => {
     assert.ok(hole, "python3 runs the never-accepting listener");
     // Fill its accept queue (backlog 0 holds one), so sluice's SYNs go unanswered.
