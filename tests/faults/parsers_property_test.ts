@@ -19,7 +19,7 @@ import { stringify as toToml } from "smol-toml";
 import { stringify as toYaml } from "yaml";
 import { SluiceError } from "../../src/errors.ts";
 import { loadConfig } from "../../src/config/load.ts";
-import { parseText } from "../../src/config/text_format.ts";
+import { parseText } from "../../src/text/text_format.ts";
 import { parseRoutingDocument } from "../../src/routing/document.ts";
 import {
   decodeProxyHeader,
