@@ -55,11 +55,7 @@ export function parseClientHello(bytes: Uint8Array): ClientHelloResult {
   for (;;) {
     if (helloTotal >= 0 && declared >= helloTotal) break; // the records hold the whole message
     const left = bytes.length - off;
-    if (left <= 0) {
-      // Another record must come: its header, and at least one byte in it.
-      const missing = helloTotal >= 0 ? helloTotal - declared : 4 - declared;
-      return needMore(off + RECORD_HEADER + Math.max(1, missing));
-    }
+    if (left <= 0) break; // another record must come
     if (bytes[off] !== CONTENT_HANDSHAKE) return NOT_TLS;
     if (left >= 2 && badVersion(bytes[off + 1]!, left >= 3 ? bytes[off + 2]! : undefined)) {
       return NOT_TLS;
@@ -91,16 +87,19 @@ export function parseClientHello(bytes: Uint8Array): ClientHelloResult {
   }
   // 2. The ClientHello itself, as far as it arrived: an inconsistency is reported as soon as
   // it shows, and the answer once the whole message is here.
-  if (helloTotal < 0) return needMore(Math.max(off, bytes.length + 1));
+  if (helloTotal < 0) {
+    // The handshake header itself is incomplete: the rest of this record, or another one.
+    return needMore(have < declared ? off : off + RECORD_HEADER + (4 - declared));
+  }
   const hs = parts.length === 1 ? parts[0]! : join(parts, Math.min(have, helloTotal));
   const r = parseHelloBody(hs.subarray(0, Math.min(hs.length, helloTotal)), helloTotal);
   if (r !== undefined) return r;
-  // Where the last handshake byte will sit: the current record's end, or beyond it.
-  const missing = helloTotal - Math.min(have, helloTotal);
-  const atLeast = declared >= helloTotal
-    ? off - (declared - helloTotal)
-    : off + RECORD_HEADER + (helloTotal - declared);
-  return needMore(Math.max(atLeast, bytes.length + Math.max(1, missing)));
+  // Where the last handshake byte will sit: in the current record, or in records to come.
+  return needMore(
+    declared >= helloTotal
+      ? off - (declared - helloTotal)
+      : off + RECORD_HEADER + (helloTotal - declared),
+  );
 }
 
 /** The first `n` bytes of `parts` in one array. */
