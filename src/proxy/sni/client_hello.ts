@@ -121,8 +121,8 @@ function join(parts: readonly Uint8Array[], n: number): Uint8Array {
  */
 function parseHelloBody(hs: Uint8Array, total: number): ClientHelloResult | undefined {
   let p = 4;
-  // Each `fits(n)` asks whether n more bytes lie within the declared message (else it lies);
-  // each `got(n)` whether they have arrived.
+  // `fits(n)`: n more bytes lie within the declared message (else it lies); `got(n)`: they
+  // have arrived. Each got() follows a fits(), so a complete message always gets an answer.
   const fits = (n: number) => p + n <= total;
   const got = (n: number) => p + n <= hs.length;
   const u16 = (at: number) => (hs[at]! << 8) | hs[at + 1]!;
@@ -132,22 +132,26 @@ function parseHelloBody(hs: Uint8Array, total: number): ClientHelloResult | unde
   if (badVersion(hs[p]!, hs[p + 1]!)) return NOT_TLS;
   p += 2 + 32; // random
   // session_id<0..32>
+  if (!fits(1)) return NOT_TLS;
   if (!got(1)) return undefined;
   const sid = hs[p]!;
   if (sid > 32 || !fits(1 + sid)) return NOT_TLS;
   p += 1 + sid;
   // cipher_suites<2..2^16-2>
+  if (!fits(2)) return NOT_TLS;
   if (!got(2)) return undefined;
   const cs = u16(p);
   if (cs < 2 || cs % 2 !== 0 || !fits(2 + cs)) return NOT_TLS;
   p += 2 + cs;
   // legacy_compression_methods<1..2^8-1>
+  if (!fits(1)) return NOT_TLS;
   if (!got(1)) return undefined;
   const cm = hs[p]!;
   if (cm < 1 || !fits(1 + cm)) return NOT_TLS;
   p += 1 + cm;
   // Extensions are optional before TLS 1.3: a message that ends here has no server name.
   if (p === total) return NO_SNI;
+  if (!fits(2)) return NOT_TLS;
   if (!got(2)) return undefined;
   const extLen = u16(p);
   p += 2;
