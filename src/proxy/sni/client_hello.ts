@@ -13,8 +13,8 @@ export type ClientHelloResult =
   | { readonly kind: "not_tls" }
   /**
    * Everything so far is consistent with a ClientHello that has not fully arrived. `atLeast`
-   * is a lower bound on the total bytes needed before an answer (always > bytes given), so a
-   * caller with a byte limit can give up early.
+   * is a lower bound on the total bytes the whole ClientHello takes (always > bytes given), so
+   * a caller with a byte limit can give up early. (Later bytes may still show it is not TLS.)
    */
   | { readonly kind: "need_more"; readonly atLeast: number };
 
