@@ -91,8 +91,27 @@ if (has("curl")) {
     `curl.example.com:${p}:127.0.0.1`,
     `https://curl.example.com:${p}/`,
   ]);
+  // curl sends no server name for an IP address.
+  out["curl_nosni"] = await capture((p) => [
+    "curl",
+    "-sk",
+    "--max-time",
+    "4",
+    `https://127.0.0.1:${p}/`,
+  ]);
+  out["curl_tls12_sni"] = await capture((p) => [
+    "curl",
+    "-sk",
+    "--max-time",
+    "4",
+    "--tls-max",
+    "1.2",
+    "--resolve",
+    `Old.Example.com:${p}:127.0.0.1`,
+    `https://Old.Example.com:${p}/`,
+  ]);
 } else {
-  console.error("curl not installed: no curl fixture");
+  console.error("curl not installed: no curl fixtures");
 }
 // openssl >= 3.5 sends an ML-KEM key share (> 1 KiB); older ones get a large extension instead.
 const pq = await capture((p) =>

@@ -19,6 +19,10 @@ const FIXTURES: Record<string, ClientHelloResult> = {
   openssl_tls13_sni: { kind: "name", name: "web.apps.example.com" },
   openssl_tls13_nosni: { kind: "no_sni" },
   curl_sni: { kind: "name", name: "curl.example.com" },
+  // curl to an IP address sends no server name
+  curl_nosni: { kind: "no_sni" },
+  // sent as "Old.Example.com", TLS 1.2 at most
+  curl_tls12_sni: { kind: "name", name: "old.example.com" },
   fragmented: { kind: "name", name: "web.apps.example.com" },
   large: { kind: "name", name: "web.apps.example.com" },
 };
