@@ -63,7 +63,7 @@ export function parseClientHello(bytes: Uint8Array): ClientHelloResult {
     if (left < RECORD_HEADER) {
       // An impossible length is known from its high byte alone.
       if (left >= 4 && bytes[off + 3]! > MAX_RECORD >> 8) return NOT_TLS;
-      return needMore(off + RECORD_HEADER + 1);
+      break; // the records before still get checked below
     }
     const len = (bytes[off + 3]! << 8) | bytes[off + 4]!;
     // RFC 8446 5.1: zero-length handshake fragments MUST NOT be sent.

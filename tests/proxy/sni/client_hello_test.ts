@@ -207,6 +207,11 @@ describe("parseClientHello on other and malformed input", () => {
     const longer = patch(at.cs, [0x10, 0]);
     longer.set([0, 0x03, 0xe8], 6); // handshake length 1000: the record holds only part of it
     assert.deepEqual(parseClientHello(longer), { kind: "not_tls" });
+    // The same in a first record of 50 bytes, with 2 bytes of the next record's header
+    // (regression: a partial header answered need_more before the records before were read).
+    const split = frame(handshakeBytes(patch(at.sid, [33])), [50]);
+    assert.deepEqual(parseClientHello(split.subarray(0, 55)), { kind: "not_tls" });
+    assert.deepEqual(parseClientHello(split.subarray(0, 57)), { kind: "not_tls" });
     // A message that ends one byte into the extensions length (regression: need_more forever).
     const cut = base.slice();
     cut.set([0, 0, 42], 6);
@@ -226,14 +231,17 @@ function checkFeeding(b: Uint8Array, cuts: readonly number[]): void {
   const t0 = performance.now();
   const whole = parseClientHello(b);
   assert.ok(KINDS.has(whole.kind));
+  let answeredAt = -1;
   for (const end of [...cuts].sort((x, y) => x - y)) {
     const r = parseClientHello(b.subarray(0, end));
     assert.ok(KINDS.has(r.kind), r.kind);
     if (r.kind === "need_more") {
       assert.ok(r.atLeast > end, `need_more at ${end} with atLeast ${r.atLeast}`);
+      assert.equal(answeredAt, -1, `need_more at ${end} after an answer at ${answeredAt}`);
     } else {
       // Once an answer is known, more bytes never change it.
       assert.deepEqual(whole, r, `prefix ${end}`);
+      if (answeredAt < 0) answeredAt = end;
     }
   }
   if (whole.kind === "need_more") assert.ok(whole.atLeast > b.length);
@@ -289,6 +297,33 @@ describe("parseClientHello properties", () => {
         },
       ),
       { numRuns: 3000 },
+    );
+  });
+
+  it("captured handshakes changed, then framed in small records: answers never change", () => {
+    const names = Object.keys(ALL);
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...names),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        fc.array(fc.integer({ min: 1, max: 60 }), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.nat(), { maxLength: 12 }),
+        (name, flips, sizes, cuts) => {
+          const hs = handshakeBytes(ALL[name]!).slice();
+          for (const [i, v] of flips) hs[i % hs.length] = v;
+          const b = frame(hs, sizes);
+          // Every record boundary and the byte after it, where a header is partial.
+          const bounds: number[] = [];
+          for (let at = 0; at < b.length; at += 5 + ((b[at + 3]! << 8) | b[at + 4]!)) {
+            if (bounds.length < 300) bounds.push(at, at + 1, at + 3);
+          }
+          checkFeeding(b, [...bounds, ...cuts].map((c) => c % (b.length + 1)));
+        },
+      ),
+      { numRuns: 1500 },
     );
   });
 
