@@ -2,6 +2,7 @@
 // reported for conflicting or invalid claims.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import {
   compileSniMatcher,
   normalizeSniName,
@@ -125,5 +126,35 @@ describe("normalizeSniName", () => {
     assert.equal(normalizeSniName("localhost"), "localhost");
     assert.equal(normalizeSniName("a.com.."), null);
     assert.equal(normalizeSniName("x".repeat(64) + ".com"), null);
+  });
+});
+
+describe("compileSniMatcher against a reference", () => {
+  it("picks what a naive scan of the claims picks, for random claims and names", () => {
+    // Few labels, so that names collide, nest and fall under each other's wildcards.
+    const label = fc.constantFrom("a", "b", "c", "A", "B");
+    const host = fc.array(label, { minLength: 1, maxLength: 3 }).map((l) => l.join("."));
+    const rule = fc.oneof(host, host.map((h) => `*.${h}`), host.map((h) => `${h}.`));
+    const claims = fc.array(fc.array(rule, { maxLength: 3 }), { maxLength: 5 });
+    fc.assert(
+      fc.property(claims, fc.array(host, { minLength: 1, maxLength: 10 }), (sets, names) => {
+        const cs = sets.map((sni, i) => claim(`s${i}`, ...sni));
+        const { matcher } = compileSniMatcher(cs);
+        const norm = (x: string) => x.toLowerCase().replace(/\.$/, "");
+        for (const name of names) {
+          const n = norm(name);
+          const parent = n.includes(".") ? n.slice(n.indexOf(".") + 1) : undefined;
+          // Exact first (the first claim in order), then the parent's wildcard, then the
+          // first service without sni.
+          const want = cs.find((c) => c.sni.some((r) => norm(r) === n)) ??
+            (parent === undefined
+              ? undefined
+              : cs.find((c) => c.sni.some((r) => norm(r) === `*.${parent}`))) ??
+            cs.find((c) => c.sni.length === 0);
+          assert.equal(matcher.pick(name)?.service, want?.service, `${name} in ${sets}`);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });
