@@ -3,7 +3,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { connect as tlsConnect, createServer as tlsServer } from "node:tls";
 import {
   type ClientHelloReadOutcome,
   readClientHello,
@@ -20,6 +22,7 @@ import {
   waitFor,
   within,
 } from "../../_support/helpers.ts";
+import { makeTestCerts } from "../../_support/test_certs.ts";
 
 const DIR = join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "fixtures");
 const fixture = (name: string) => new Uint8Array(readFileSync(join(DIR, `${name}.bin`)));
@@ -172,5 +175,54 @@ describe("readClientHello", { timeout: 30_000 }, () => {
     const out = await within(s.outcomes[0]!, 5000, "readClientHello after abort");
     assert.deepEqual(out.result, { kind: "aborted" });
     c.close();
+  });
+
+  it("a real TLS client's handshake passes through unchanged and its name is read", async () => {
+    // The runtime's own TLS client (rustls under Deno, BoringSSL under Bun) against a node:tls
+    // server: the handshake only completes if the replayed bytes are exactly the client's.
+    const certs = makeTestCerts();
+    const server = tlsServer({ cert: certs.serverCert, key: certs.serverKey }, (sock) => {
+      sock.on("error", () => {});
+      sock.end("hello over tls");
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const tlsPort = (server.address() as AddressInfo).port;
+    const outcomes: Promise<ClientHelloReadOutcome>[] = [];
+    const front = startServer(rt, async (client: Conn) => {
+      const out = readClientHello(client, { timeoutMs: 5000 });
+      outcomes.push(out);
+      await out.catch(() => {});
+      const up = await rt.connect({ host: "127.0.0.1", port: tlsPort, timeoutMs: 2000 });
+      await rt.splice(client, up, { idleTimeoutMs: 10_000 });
+    });
+    servers.push(front);
+    try {
+      const text = await within(
+        new Promise<string>((resolve, reject) => {
+          let got = "";
+          const c = tlsConnect({
+            host: "127.0.0.1",
+            port: front.port,
+            servername: "App.Example.test",
+            ca: certs.ca,
+            rejectUnauthorized: false,
+          });
+          c.setEncoding("utf8");
+          c.on("data", (d: string) => got += d);
+          c.on("end", () => {
+            c.destroy();
+            resolve(got);
+          });
+          c.on("error", reject);
+        }),
+        10_000,
+        "TLS client through the front",
+      );
+      assert.equal(text, "hello over tls");
+      const out = await within(outcomes[0]!, 5000, "readClientHello");
+      assert.deepEqual(out.result, { kind: "name", name: "app.example.test" });
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });
