@@ -35,8 +35,15 @@ import {
   table,
 } from "./lib/report.ts";
 import { scale } from "./lib/scale.ts";
+import {
+  measureSni,
+  type SniMeasured,
+  sniMissing,
+  startSniBackends,
+  startSniTarget,
+} from "./lib/sni.ts";
 
-const TESTS = ["conn", "pingpong", "bulk", "idle", "scale", "workers"] as const;
+const TESTS = ["conn", "pingpong", "bulk", "idle", "scale", "workers", "sni"] as const;
 type Test = typeof TESTS[number];
 
 const USAGE = `usage: deno task bench [--quick] [--only ${TESTS.join(",")}]
@@ -411,6 +418,52 @@ async function main(): Promise<number> {
     }
   }
 
+  const sniResults: Record<string, SniMeasured[]> = {};
+  if (args.only.has("sni")) {
+    const why = sniMissing();
+    if (why) note(`sni skipped: ${why}`);
+    else {
+      say("sni: TLS handshakes/s, one port routed to two TLS servers by server name");
+      const be = await startSniBackends(dir, genCpus);
+      const sniTargets = [];
+      for (const name of args.proxies) {
+        try {
+          sniTargets.push(
+            await startSniTarget(name, be, { dir, cpus: proxyCpus, maxConns: 4096 }),
+          );
+        } catch (e) {
+          note(`sni on ${name} skipped: ${e instanceof Error ? e.message.split("\n")[0] : e}`);
+        }
+      }
+      for (let rep = 0; rep < args.reps; rep++) {
+        for (const t of rotate(sniTargets, rep)) {
+          try {
+            const r = await measureSni(t, be, {
+              repoRoot,
+              genCpus,
+              secs: timing.secs,
+              warm: timing.warm,
+              concurrency: 16,
+            });
+            (sniResults[t.name] ??= []).push(r);
+            addSample(samples, t.name, { sni_hs_rate: r.hs_rate });
+            say(
+              `  sni #${rep + 1} ${t.name.padEnd(7)} hs_rate=${r.hs_rate.toFixed(0)} ` +
+                `errors=${r.errors} misrouted=${r.wrong}`,
+            );
+            if (r.wrong > 0) {
+              note(`sni on ${t.name}: ${r.wrong} handshakes reached the wrong server`);
+            }
+          } catch (e) {
+            note(`sni on ${t.name} failed: ${e instanceof Error ? e.message : e}`);
+          }
+        }
+      }
+      for (const t of sniTargets) await t.stop();
+      await be.stop();
+    }
+  }
+
   // Report.
   const m = medians(samples);
   const spread = spreads(samples);
@@ -431,6 +484,16 @@ async function main(): Promise<number> {
             Math.round((r.idle_rss_kib ?? 0) / 1024)
           } MiB`,
       );
+    }
+  }
+  if (Object.keys(sniResults).length) {
+    say("");
+    say(`SNI routing, TLS handshakes/s (median of ${args.reps}; ratio to HAProxy):`);
+    const base = m.haproxy?.sni_hs_rate;
+    for (const name of Object.keys(sniResults)) {
+      const v = m[name]?.sni_hs_rate ?? NaN;
+      const r = base ? ` (${(v / base).toFixed(2)}x)` : "";
+      say(`  ${name.padEnd(8)} ${v.toFixed(0)}${r}`);
     }
   }
   if (Object.keys(workers).length) {
@@ -482,6 +545,7 @@ async function main(): Promise<number> {
     samples: Object.fromEntries([...samples].map(([t, s]) => [t, Object.fromEntries(s)])),
     scale: scaleResults,
     workers,
+    sni: sniResults,
     checks,
     goals: goals.map((g) => ({ ...g.goal, runtime: g.runtime, value: g.value, met: g.met })),
   };

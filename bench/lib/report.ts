@@ -17,6 +17,7 @@ export const METRICS: readonly Metric[] = [
   { key: "pp_p99_us", label: "  ping-pong p99 latency, us", better: "lower", digits: 0 },
   { key: "bulk1_gbps", label: "bulk 1 stream, Gbit/s", better: "higher", digits: 2 },
   { key: "bulk8_gbps", label: "bulk 8 streams, Gbit/s", better: "higher", digits: 2 },
+  { key: "sni_hs_rate", label: "TLS handshakes/s routed by SNI", better: "higher", digits: 0 },
   { key: "idle_1k_kib", label: "KiB per idle connection (1k)", better: "lower", digits: 1 },
   { key: "idle_10k_kib", label: "KiB per idle connection (10k*)", better: "lower", digits: 1 },
   { key: "conn_proxy_cpu", label: "  proxy CPU % during conn test", better: "lower", digits: 0 },
