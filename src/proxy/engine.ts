@@ -130,15 +130,15 @@ export function createEngine(o: EngineOptions): Engine {
   function retire(l: ListenerRuntime): void {
     active.delete(l.key);
     health.drop(l.key);
-    draining.set(
-      l,
-      new Promise<void>((resolve) =>
-        l.retire(drainTimeoutMs, () => {
-          draining.delete(l);
-          resolve();
-        })
-      ),
-    );
+    // The entry is stored before the listener retires: one without open connections calls
+    // back at once, and a callback that ran before the store would leave it draining forever
+    // (issue 12, bug 3: thousands of phantom listeners after routing churn).
+    let done!: () => void;
+    draining.set(l, new Promise<void>((resolve) => done = resolve));
+    l.retire(drainTimeoutMs, () => {
+      draining.delete(l);
+      done();
+    });
   }
 
   /**
