@@ -12,6 +12,7 @@ export type ErrorCode =
   | "ECONNRESET"
   | "EPIPE"
   | "ECLOSED"
+  | "ERESOURCE" // a local resource ran out (EMFILE, ENFILE, ENOBUFS, ENOMEM): not the peer's fault
   | "EUNKNOWN"
   // sluice's own
   | "CONFIG" // a usage or configuration error (exit 2)
@@ -40,4 +41,29 @@ export function errorCode(err: unknown): ErrorCode {
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
+}
+
+const RESOURCE_ERRNOS = /\b(?:EMFILE|ENFILE|ENOBUFS|ENOMEM)\b/;
+
+/**
+ * The errno behind an ERESOURCE error ("EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"), read from its
+ * code, message or cause; "unknown" when none is named.
+ */
+export function resourceErrno(err: unknown): string {
+  const seen = new Set<unknown>();
+  for (
+    let e: unknown = err;
+    e && typeof e === "object" && !seen.has(e);
+    e = (e as { cause?: unknown }).cause
+  ) {
+    seen.add(e);
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && RESOURCE_ERRNOS.test(code)) return code;
+    const m = RESOURCE_ERRNOS.exec(String((e as { message?: unknown }).message ?? ""));
+    if (m) return m[0];
+    if (/too many open files/i.test(String((e as { message?: unknown }).message ?? ""))) {
+      return "EMFILE";
+    }
+  }
+  return "unknown";
 }

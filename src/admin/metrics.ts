@@ -151,6 +151,10 @@ export function createMetrics(): Metrics {
     return k;
   }
   const tracks = new Map<string, ProviderTrack>();
+  // By errno; the four the runtime maps to ERESOURCE are always shown, from 0.
+  const resourceErrors = new Map<string, number>(
+    ["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"].map((e) => [e, 0]),
+  );
 
   function providerCounts(p: ProviderStatus): { updates: number; errors: number } {
     let t = tracks.get(p.name);
@@ -290,6 +294,16 @@ export function createMetrics(): Metrics {
     connect.write(w);
     connection.write(w);
 
+    w.family(
+      "sluice_local_resource_errors_total",
+      "counter",
+      "Backend dials that failed for want of a local resource (descriptors, buffers, memory); " +
+        "the client connection was closed and the backend not blamed.",
+    );
+    for (const [errno, n] of resourceErrors) {
+      w.sample("sluice_local_resource_errors_total", { errno }, n);
+    }
+
     const counts = o.providers.map((p) => ({ p, ...providerCounts(p) }));
     w.family(
       "sluice_provider_up",
@@ -329,6 +343,9 @@ export function createMetrics(): Metrics {
     },
     connectionDone(listener, seconds) {
       connection.observe(listener, listenerLabels, seconds);
+    },
+    localResourceError(_listener, errno) {
+      resourceErrors.set(errno, (resourceErrors.get(errno) ?? 0) + 1);
     },
     render,
     close() {

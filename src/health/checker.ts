@@ -12,7 +12,7 @@
 import type { HealthSpec } from "../routing/types.ts";
 import type { Conn, Runtime } from "../runtime/types.ts";
 import type { Dialer } from "../proxy/types.ts";
-import { errorCode, errorMessage } from "../errors.ts";
+import { errorCode, errorMessage, resourceErrno } from "../errors.ts";
 import type { Logger } from "../log.ts";
 
 export interface HealthCheckerOptions {
@@ -90,7 +90,7 @@ export function parseStatusLine(buf: Uint8Array): number | undefined {
 async function runCheck(
   o: HealthCheckerOptions,
   stop: AbortSignal,
-): Promise<{ ok: boolean; reason: string }> {
+): Promise<{ ok: boolean; reason: string; localErrno?: string }> {
   const { spec } = o;
   const what = spec.type === "tcp" ? "tcp connect" : `http ${spec.method} ${spec.path}`;
   const ac = new AbortController();
@@ -125,6 +125,14 @@ async function runCheck(
       return { ok: false, reason: `${what} timed out after ${spec.timeoutMs}ms` };
     }
     const code = errorCode(err);
+    if (code === "ERESOURCE") {
+      // Out of descriptors here says nothing about the backend: no result either way.
+      return {
+        ok: false,
+        reason: `${what} not run: ${errorMessage(err)}`,
+        localErrno: resourceErrno(err),
+      };
+    }
     return {
       ok: false,
       reason: `${what} failed: ${
@@ -187,7 +195,13 @@ export function createHealthChecker(o: HealthCheckerOptions): HealthChecker {
     const r = await runCheck(o, stopped.signal);
     if (stopped.signal.aborted) return;
     try {
-      record(r.ok, r.reason);
+      if (r.localErrno !== undefined) {
+        o.log?.warn("local resource exhausted: health check skipped", {
+          backend: `${o.target.host}:${o.target.port}`,
+          errno: r.localErrno,
+          error: r.reason,
+        });
+      } else record(r.ok, r.reason);
     } catch (err) {
       o.log?.error("health onChange failed", { error: err });
     }

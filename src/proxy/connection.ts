@@ -5,7 +5,7 @@ import { selectBackends } from "../balancer/select.ts";
 import type { ClientInfo } from "../balancer/types.ts";
 import { formatRoute } from "../routing/proxy_url.ts";
 import { readKeyBytes } from "../balancer/first_bytes.ts";
-import { errorCode, errorMessage } from "../errors.ts";
+import { errorCode, errorMessage, resourceErrno } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { BackendRuntime } from "./backend.ts";
 import type { ListenerRuntime } from "./listener.ts";
@@ -50,7 +50,7 @@ export interface ConnectionContext {
   dialerFor(b: BackendRuntime): Dialer;
 }
 
-type EndReason = SpliceEndReason | "no_backend" | "proxy_protocol";
+type EndReason = SpliceEndReason | "no_backend" | "proxy_protocol" | "local_resource";
 
 /** The route as peek shows it, for log lines; undefined when direct (`backend` says it all). */
 function routeText(b: BackendRuntime): string | undefined {
@@ -168,6 +168,22 @@ export async function handleConnection(
         break;
       } catch (err) {
         b.counters.active--;
+        if (errorCode(err) === "ERESOURCE") {
+          // Out of descriptors or buffers here: not the backend's fault, so no failure is
+          // counted and nothing is ejected; the next backend would fail the same way.
+          l.backendDone(b);
+          reason = "local_resource";
+          lastError = `ERESOURCE: ${errorMessage(err)}`;
+          const errno = resourceErrno(err);
+          ctx.observer?.localResourceError?.(l.key, errno);
+          ctx.log.warn("local resource exhausted: connection closed", {
+            listener: l.key,
+            backend: b.plan.address,
+            errno,
+            error: errorMessage(err),
+          });
+          break;
+        }
         b.counters.connectFailures++;
         if (!conn.closed) {
           const before = b.ejector.ejections;
@@ -200,7 +216,7 @@ export async function handleConnection(
     }
     const upstream = conn.upstream;
     if (!upstream || !backend || conn.closed) {
-      reason = "no_backend";
+      if (reason !== "local_resource") reason = "no_backend";
       if (order.length === 0) lastError = "no backend in the pool can take connections";
       client.close();
       return;

@@ -26,6 +26,8 @@ export interface EngineOptions {
   observer?: EngineObserver;
   /** How to reach backends behind a proxy URL; without it such backends cannot be dialed. */
   proxyDialer?: (proxy: ProxyUrl) => Dialer;
+  /** How backends without a proxy URL are reached (tests inject faults). @default rt.connect */
+  directDialer?: Dialer;
   /** Expands backend host names (tests inject lookups). @default a DNS resolver of its own */
   resolver?: Resolver;
 }
@@ -46,7 +48,7 @@ export function createEngine(o: EngineOptions): Engine {
   const active = new Map<string, ListenerRuntime>();
   /** Removed listeners whose connections may still finish, with the promise of their end. */
   const draining = new Map<ListenerRuntime, Promise<void>>();
-  const direct = createDirectDialer(o.rt);
+  const direct = o.directDialer ?? createDirectDialer(o.rt);
   const proxyDialers = new Map<string, Dialer>();
   let stopped = false;
   /** The table applied last, so that a table built on it can be applied by its changed keys. */

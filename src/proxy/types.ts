@@ -80,6 +80,8 @@ export interface ListenerView {
 export interface EngineObserver {
   connectDone?(listener: string, backend: string, seconds: number, ok: boolean): void;
   connectionDone?(listener: string, seconds: number): void;
+  /** A dial failed for want of a local resource (`errno`: EMFILE, ENFILE, ENOBUFS, ENOMEM). */
+  localResourceError?(listener: string, errno: string): void;
 }
 
 /** What admin and peek may read and do: a read-only view plus the few control verbs. */
