@@ -16,6 +16,7 @@ export const ErrorBody = z.object({
       "method_not_allowed",
       "payload_too_large",
       "unsupported_media_type",
+      "misdirected_request",
       "internal",
     ])
       .describe("Stable machine-readable code"),

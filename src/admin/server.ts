@@ -11,7 +11,7 @@ export async function startAdmin(
 ): Promise<HttpHandle> {
   checkAdminExposure(o.listener, o.deps.token);
   const a = parseAdminListener(o.listener) as { host: string; port: number };
-  const app = createAdminApp(o.deps);
+  const app = createAdminApp({ ...o.deps, listenHost: o.deps.listenHost ?? a.host });
   const handle = await o.rt.serveHttp(a, (req) => app.fetch(req));
   return {
     port: handle.port,
