@@ -11,7 +11,7 @@
 // together are not checked in lockstep; later ones vary by ±10% for the same reason.
 import type { HealthSpec } from "../routing/types.ts";
 import type { Conn, Runtime } from "../runtime/types.ts";
-import type { Dialer } from "../proxy/types.ts";
+import type { Dialer } from "../net/dial.ts";
 import { errorCode, errorMessage, resourceErrno } from "../errors.ts";
 import type { Logger } from "../log.ts";
 

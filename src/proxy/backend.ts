@@ -5,7 +5,9 @@ import type { BackendPlan } from "../routing/types.ts";
 import { formatProxyUrl } from "../routing/proxy_url.ts";
 import type { Candidate } from "../balancer/types.ts";
 import { createEjector, type Ejector } from "../health/passive.ts";
-import type { BackendCounters, BackendView, Dialer, HealthState } from "./types.ts";
+import type { Dialer } from "../net/dial.ts";
+import type { HealthState } from "../health/types.ts";
+import type { BackendCounters, BackendView } from "./types.ts";
 
 export class BackendRuntime implements Candidate {
   plan: BackendPlan;

@@ -1,6 +1,6 @@
 // One client connection, from accept to close: limits, backend choice with failover, the
 // splice, and the access-log line. Every path closes both sockets.
-import type { ByteCounters, Conn, Runtime, SockAddr, SpliceEndReason } from "../runtime/types.ts";
+import type { Conn, Runtime, SockAddr, SpliceEndReason } from "../runtime/types.ts";
 import { selectBackends } from "../balancer/select.ts";
 import type { ClientInfo } from "../balancer/types.ts";
 import { formatRoute } from "../routing/proxy_url.ts";
@@ -9,8 +9,10 @@ import { errorCode, errorMessage, resourceErrno } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { BackendRuntime } from "./backend.ts";
 import type { ListenerRuntime } from "./listener.ts";
+import type { ActiveConnection } from "./active_connection.ts";
 import { encodeProxyV1, encodeProxyV2, readProxyHeader } from "./proxy_protocol.ts";
-import type { Dialer, EngineObserver } from "./types.ts";
+import type { Dialer } from "../net/dial.ts";
+import type { EngineObserver } from "./types.ts";
 
 /** How long a trusted peer may take to send its PROXY header. */
 const PROXY_HEADER_TIMEOUT_MS = 5000;
@@ -20,26 +22,6 @@ const PROXY_HEADER_TIMEOUT_MS = 5000;
  * speaks first never send them, so this bounds the delay they would see.
  */
 export const FIRST_BYTES_TIMEOUT_MS = 1000;
-
-/**
- * One open connection as its listener sees it, and its live byte counters (up = client ->
- * backend, down = backend -> client; the splice counts into it directly). Kept small: there is
- * one per open connection, idle ones included. No AbortController: closing the two sockets ends
- * a splice or a pending read just as well, and a dial is bounded by connect_timeout.
- */
-export interface ActiveConnection extends ByteCounters {
-  readonly client: Conn;
-  upstream: Conn | undefined;
-  /** Set when the connection must end now (drain timeout): no further dial is attempted. */
-  closed: boolean;
-}
-
-/** Ends an open connection at once (drain timeout, shutdown): both sockets are closed. */
-export function closeConnection(c: ActiveConnection): void {
-  c.closed = true;
-  c.client.close();
-  c.upstream?.close();
-}
 
 export interface ConnectionContext {
   readonly rt: Runtime;

@@ -10,7 +10,8 @@ import { createDirectDialer } from "./direct_dialer.ts";
 import { ListenerRuntime } from "./listener.ts";
 import { createResolver, type Resolver } from "./resolver.ts";
 import { createHealthMonitor } from "../health/monitor.ts";
-import type { Dialer, EngineControl, EngineObserver, ListenerView } from "./types.ts";
+import type { Dialer } from "../net/dial.ts";
+import type { EngineControl, EngineObserver, ListenerView } from "./types.ts";
 
 export interface EngineOptions {
   rt: Runtime;

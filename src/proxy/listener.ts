@@ -8,10 +8,11 @@ import { errorCode, errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { BackendRuntime } from "./backend.ts";
 import { createCidrMatcher } from "./cidr.ts";
-import { type ActiveConnection, closeConnection } from "./connection.ts";
+import { type ActiveConnection, closeConnection } from "./active_connection.ts";
 import { expandBackends, needsResolution } from "./expand.ts";
 import type { Resolver } from "./resolver.ts";
-import type { DialOptions, ListenerCounters, ListenerState, ListenerView } from "./types.ts";
+import type { DialOptions } from "../net/dial.ts";
+import type { ListenerCounters, ListenerState, ListenerView } from "./types.ts";
 
 export interface ListenerRuntimeOptions {
   rt: Runtime;

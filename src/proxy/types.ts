@@ -1,27 +1,11 @@
-// The engine's contracts: how it dials backends, and the read-only view of its state that
+// The engine's contracts: the read-only view of its state that
 // admin, metrics and peek read. Counters are plain numbers mutated in place: no work per chunk.
-import type { Conn } from "../runtime/types.ts";
+import type { HealthState } from "../health/types.ts";
+
+export type { HealthState } from "../health/types.ts";
 import type { BalanceName, ListenerPlan } from "../routing/types.ts";
 
-export interface DialTarget {
-  readonly host: string;
-  readonly port: number;
-}
-
-export interface DialOptions {
-  readonly timeoutMs: number;
-  readonly signal?: AbortSignal;
-}
-
-/** Reaches a backend: directly, or through a SOCKS5 proxy. Rejects with a SluiceError. */
-export interface Dialer {
-  /** How the route is shown: undefined for direct, else the redacted proxy URL */
-  readonly via?: string;
-  dial(target: DialTarget, o: DialOptions): Promise<Conn>;
-}
-
 export type ListenerState = "pending" | "listening" | "bind_failed" | "draining";
-export type HealthState = "up" | "down" | "unknown";
 
 export interface BackendCounters {
   active: number;

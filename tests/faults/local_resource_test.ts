@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createEngine } from "../../src/proxy/engine.ts";
 import { createDirectDialer } from "../../src/proxy/direct_dialer.ts";
-import type { Dialer } from "../../src/proxy/types.ts";
+import type { Dialer } from "../../src/net/dial.ts";
 import { createHealthChecker } from "../../src/health/checker.ts";
 import { createMetrics } from "../../src/admin/metrics.ts";
 import { resourceErrno, SluiceError } from "../../src/errors.ts";
