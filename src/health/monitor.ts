@@ -70,7 +70,7 @@ export function createHealthMonitor(
         ...(o.random ? { random: o.random } : {}),
         log: o.log,
         onChange: (healthy, reason) => {
-          // `target` follows sync(), so a reloaded BackendRuntime gets the news.
+          // `target` follows sync(), so a reloaded LiveBackend gets the news.
           running.target.setHealth(healthy ? "up" : "down", reason);
           const fields = {
             listener: scope,

@@ -9,7 +9,7 @@ import type { Dialer } from "../net/dial.ts";
 import type { HealthState } from "../health/types.ts";
 import type { BackendCounters, BackendView } from "./types.ts";
 
-export class BackendRuntime implements Candidate {
+export class LiveBackend implements Candidate {
   plan: BackendPlan;
   readonly key: string;
   readonly via: string | undefined;

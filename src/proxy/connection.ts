@@ -7,8 +7,8 @@ import { formatRoute } from "../routing/proxy_url.ts";
 import { readKeyBytes } from "../balancer/first_bytes.ts";
 import { errorCode, errorMessage, resourceErrno } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { BackendRuntime } from "./backend.ts";
-import type { ListenerRuntime } from "./listener.ts";
+import type { LiveBackend } from "./backend.ts";
+import type { LiveListener } from "./listener.ts";
 import type { ActiveConnection } from "./active_connection.ts";
 import { encodeProxyV1, encodeProxyV2, readProxyHeader } from "./proxy_protocol.ts";
 import type { Dialer } from "../net/dial.ts";
@@ -29,13 +29,13 @@ export interface ConnectionContext {
   readonly access: Logger;
   accessLog: boolean;
   readonly observer: EngineObserver | undefined;
-  dialerFor(b: BackendRuntime): Dialer;
+  dialerFor(b: LiveBackend): Dialer;
 }
 
 type EndReason = SpliceEndReason | "no_backend" | "proxy_protocol" | "local_resource";
 
 /** The route as peek shows it, for log lines; undefined when direct (`backend` says it all). */
-function routeText(b: BackendRuntime): string | undefined {
+function routeText(b: LiveBackend): string | undefined {
   return b.via ? formatRoute(b.via, b.plan.address) : undefined;
 }
 
@@ -48,7 +48,7 @@ function hostPort(a: SockAddr): string {
 
 export async function handleConnection(
   ctx: ConnectionContext,
-  l: ListenerRuntime,
+  l: LiveListener,
   client: Conn,
 ): Promise<void> {
   const s = l.plan.settings;
@@ -70,7 +70,7 @@ export async function handleConnection(
   l.counters.total++;
   let clientAddr = client.remote;
   let localAddr = client.local;
-  let backend: BackendRuntime | undefined;
+  let backend: LiveBackend | undefined;
   let reason: EndReason = "error";
   let lastError = "";
   try {

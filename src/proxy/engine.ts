@@ -4,10 +4,10 @@
 import type { Conn, Runtime } from "../runtime/types.ts";
 import type { ListenerPlan, ProxyUrl, RoutingTable } from "../routing/types.ts";
 import type { Logger } from "../log.ts";
-import { BackendRuntime } from "./backend.ts";
+import { LiveBackend } from "./backend.ts";
 import { type ConnectionContext, handleConnection } from "./connection.ts";
 import { createDirectDialer } from "./direct_dialer.ts";
-import { ListenerRuntime } from "./listener.ts";
+import { LiveListener } from "./listener.ts";
 import { createResolver, type Resolver } from "./resolver.ts";
 import { createHealthMonitor } from "../health/monitor.ts";
 import type { Dialer } from "../net/dial.ts";
@@ -46,9 +46,9 @@ export function createEngine(o: EngineOptions): Engine {
   const log = o.log;
   let drainTimeoutMs = o.drainTimeoutMs ?? 30_000;
   let bindRetryMs = o.bindRetryMs ?? 5_000;
-  const active = new Map<string, ListenerRuntime>();
+  const active = new Map<string, LiveListener>();
   /** Removed listeners whose connections may still finish, with the promise of their end. */
-  const draining = new Map<ListenerRuntime, Promise<void>>();
+  const draining = new Map<LiveListener, Promise<void>>();
   const direct = o.directDialer ?? createDirectDialer(o.rt);
   const proxyDialers = new Map<string, Dialer>();
   let stopped = false;
@@ -63,13 +63,13 @@ export function createEngine(o: EngineOptions): Engine {
     access: log.child("access"),
     accessLog: o.accessLog ?? true,
     observer: o.observer,
-    dialerFor(b: BackendRuntime): Dialer {
+    dialerFor(b: LiveBackend): Dialer {
       // Found once per backend; the pool resets it when the backend's proxy URL changes.
       return b.dialer ??= findDialer(b);
     },
   };
 
-  function findDialer(b: BackendRuntime): Dialer {
+  function findDialer(b: LiveBackend): Dialer {
     const proxy = b.plan.proxy;
     if (!proxy) return direct;
     if (!o.proxyDialer) throw new Error("no proxy dialer configured");
@@ -80,12 +80,12 @@ export function createEngine(o: EngineOptions): Engine {
     return d;
   }
 
-  function onConn(l: ListenerRuntime, c: Conn): void {
+  function onConn(l: LiveListener, c: Conn): void {
     void handleConnection(ctx, l, c);
   }
 
   /** Active checks follow the pool: started, restarted or stopped per backend. */
-  function syncHealth(l: ListenerRuntime): void {
+  function syncHealth(l: LiveListener): void {
     if (l.state === "draining") return;
     const spec = l.plan.settings.health;
     // Cheap exit for the common case of a listener without checks that never had any.
@@ -117,7 +117,7 @@ export function createEngine(o: EngineOptions): Engine {
       if (l.plan !== plan) l.update(plan);
       return;
     }
-    const created = new ListenerRuntime(plan, {
+    const created = new LiveListener(plan, {
       rt: o.rt,
       log,
       bindRetryMs: () => bindRetryMs,
@@ -130,7 +130,7 @@ export function createEngine(o: EngineOptions): Engine {
     created.bind();
   }
 
-  function retire(l: ListenerRuntime): void {
+  function retire(l: LiveListener): void {
     active.delete(l.key);
     health.drop(l.key);
     // The entry is stored before the listener retires: one without open connections calls
@@ -149,7 +149,7 @@ export function createEngine(o: EngineOptions): Engine {
    * (the same address behind two proxies needs the key); or by the host name they were expanded
    * from (drain "db.internal:5432" drains each of its addresses).
    */
-  function findBackends(listener: string, backend: string): BackendRuntime[] {
+  function findBackends(listener: string, backend: string): LiveBackend[] {
     const l = active.get(listener) ??
       [...active.values()].find((x) => `${x.plan.label}:${x.plan.port}` === listener);
     if (!l) return [];

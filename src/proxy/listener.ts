@@ -1,12 +1,12 @@
-// One listening address at runtime: binds (and retries a failed bind), keeps the backend pool
-// in step with its plan, and drains its connections when the route goes away.
+// LiveListener: one listening address while it is routed. It binds (and retries a failed
+// bind), keeps the backend pool in step with its plan, and drains its connections when removed.
 import type { Conn, Listener, Runtime } from "../runtime/types.ts";
 import type { ListenerPlan } from "../routing/types.ts";
 import type { Strategy } from "../balancer/types.ts";
 import { createStrategy } from "../balancer/create.ts";
 import { errorCode, errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { BackendRuntime } from "./backend.ts";
+import { LiveBackend } from "./backend.ts";
 import { createCidrMatcher } from "./cidr.ts";
 import { type ActiveConnection, closeConnection } from "./active_connection.ts";
 import { expandBackends, needsResolution } from "./expand.ts";
@@ -14,19 +14,19 @@ import type { Resolver } from "./resolver.ts";
 import type { DialOptions } from "../net/dial.ts";
 import type { ListenerCounters, ListenerState, ListenerView } from "./types.ts";
 
-export interface ListenerRuntimeOptions {
+export interface LiveListenerOptions {
   rt: Runtime;
   log: Logger;
   bindRetryMs: () => number;
   reusePort: boolean;
-  onConn: (l: ListenerRuntime, c: Conn) => void;
+  onConn: (l: LiveListener, c: Conn) => void;
   /** Expands backend host names to their addresses; names are dialed as they are without it. */
   resolver?: Resolver;
   /** Called after the pool changed (plan update, DNS change): health checks follow it. */
-  onPoolChanged?: (l: ListenerRuntime) => void;
+  onPoolChanged?: (l: LiveListener) => void;
 }
 
-export class ListenerRuntime {
+export class LiveListener {
   plan: ListenerPlan;
   state: ListenerState = "pending";
   error: string | undefined;
@@ -45,13 +45,13 @@ export class ListenerRuntime {
     bytesOut: 0,
   };
   /** Current pool, by backend key, in plan order. */
-  backends = new Map<string, BackendRuntime>();
+  backends = new Map<string, LiveBackend>();
   /** `backends` as an array, rebuilt with the pool rather than on every connection. */
-  candidates: BackendRuntime[] = [];
+  candidates: LiveBackend[] = [];
   /** Backends removed from the plan that still carry connections. */
-  readonly retired = new Set<BackendRuntime>();
+  readonly retired = new Set<LiveBackend>();
   readonly conns = new Set<ActiveConnection>();
-  #o: ListenerRuntimeOptions;
+  #o: LiveListenerOptions;
   #socket: Listener | undefined;
   #retry: ReturnType<typeof setTimeout> | undefined;
   #drainTimer: ReturnType<typeof setTimeout> | undefined;
@@ -59,7 +59,7 @@ export class ListenerRuntime {
   /** Backend host names being kept resolved, with the function that stops each watch. */
   readonly #watches = new Map<string, () => void>();
 
-  constructor(plan: ListenerPlan, o: ListenerRuntimeOptions) {
+  constructor(plan: ListenerPlan, o: LiveListenerOptions) {
     this.plan = plan;
     this.#o = o;
     this.strategy = createStrategy(plan.settings.balance, { hashKey: plan.settings.hashKey });
@@ -127,14 +127,14 @@ export class ListenerRuntime {
     const plans = resolver
       ? expandBackends(this.plan.backends, (h) => resolver.cached(h))
       : this.plan.backends;
-    const next = new Map<string, BackendRuntime>();
+    const next = new Map<string, LiveBackend>();
     for (const bp of plans) {
       let b = this.backends.get(bp.key) ?? this.#retiredByKey(bp.key);
       if (b) {
         this.retired.delete(b);
         b.removed = false;
         b.replan(bp);
-      } else b = new BackendRuntime(bp);
+      } else b = new LiveBackend(bp);
       next.set(bp.key, b);
     }
     for (const [key, b] of this.backends) {
@@ -147,7 +147,7 @@ export class ListenerRuntime {
     this.#o.onPoolChanged?.(this);
   }
 
-  #retiredByKey(key: string): BackendRuntime | undefined {
+  #retiredByKey(key: string): LiveBackend | undefined {
     if (this.retired.size === 0) return undefined;
     for (const r of this.retired) if (r.key === key) return r;
     return undefined;
@@ -181,7 +181,7 @@ export class ListenerRuntime {
   }
 
   /** A backend that was retired and whose last connection ended is forgotten. */
-  backendDone(b: BackendRuntime): void {
+  backendDone(b: LiveBackend): void {
     if (b.removed && b.counters.active === 0) this.retired.delete(b);
   }
 
