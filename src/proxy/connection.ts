@@ -224,13 +224,13 @@ export async function handleConnection(
     conn.upstream?.close();
   } finally {
     l.counters.active--;
-    l.counters.bytesIn += conn.up;
-    l.counters.bytesOut += conn.down;
+    l.counters.bytesUp += conn.up;
+    l.counters.bytesDown += conn.down;
     if (backend) {
       backend.live.delete(conn);
       backend.counters.active--;
-      backend.counters.bytesOut += conn.up;
-      backend.counters.bytesIn += conn.down;
+      backend.counters.bytesUp += conn.up;
+      backend.counters.bytesDown += conn.down;
       l.backendDone(backend);
     }
     l.connectionDone(conn);

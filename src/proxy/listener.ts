@@ -41,8 +41,8 @@ export class LiveListener {
     active: 0,
     total: 0,
     refused: 0,
-    bytesIn: 0,
-    bytesOut: 0,
+    bytesUp: 0,
+    bytesDown: 0,
   };
   /** Current pool, by backend key, in plan order. */
   backends = new Map<string, LiveBackend>();
@@ -226,14 +226,14 @@ export class LiveListener {
   }
 
   /** Bytes including the connections still open. */
-  bytes(): { in: number; out: number } {
-    let inn = this.counters.bytesIn;
-    let out = this.counters.bytesOut;
+  bytes(): { up: number; down: number } {
+    let up = this.counters.bytesUp;
+    let down = this.counters.bytesDown;
     for (const c of this.conns) {
-      inn += c.up;
-      out += c.down;
+      up += c.up;
+      down += c.down;
     }
-    return { in: inn, out };
+    return { up, down };
   }
 
   view(): ListenerView {
@@ -248,7 +248,7 @@ export class LiveListener {
       services: this.plan.services,
       balance: this.plan.settings.balance,
       plan: this.plan,
-      counters: { ...this.counters, bytesIn: b.in, bytesOut: b.out },
+      counters: { ...this.counters, bytesUp: b.up, bytesDown: b.down },
       backends: [...this.backends.values()].map((x) => x.view()),
     };
   }

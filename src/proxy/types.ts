@@ -1,5 +1,6 @@
 // The engine's contracts: the read-only view of its state that
 // admin, metrics and peek read. Counters are plain numbers mutated in place: no work per chunk.
+// Byte directions are named the same everywhere: up = client -> backend, down = backend -> client.
 import type { HealthState } from "../health/types.ts";
 
 export type { HealthState } from "../health/types.ts";
@@ -12,9 +13,9 @@ export interface BackendCounters {
   total: number;
   connectFailures: number;
   /** client -> backend bytes */
-  bytesOut: number;
+  bytesUp: number;
   /** backend -> client bytes */
-  bytesIn: number;
+  bytesDown: number;
 }
 
 export interface BackendView {
@@ -40,9 +41,9 @@ export interface ListenerCounters {
   total: number;
   refused: number;
   /** client -> backend bytes */
-  bytesIn: number;
+  bytesUp: number;
   /** backend -> client bytes */
-  bytesOut: number;
+  bytesDown: number;
 }
 
 export interface ListenerView {
