@@ -1,13 +1,13 @@
 // The admin hono app: probes, the routing/providers API, runtime drain, /metrics, the OpenAPI
 // document with its viewer, and the dashboard. Every route is declared once in a table; the app
 // and /openapi.json are both built from it, so the document cannot miss a route.
-import { isIP } from "node:net";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
 import type { EngineControl } from "../proxy/types.ts";
 import type { ProviderStatus } from "../providers/types.ts";
 import { challenge, checkBearer } from "./auth.ts";
+import { hostAllowed } from "./host_check.ts";
 import { DASHBOARD_HTML } from "./dashboard.ts";
 import { DOCS_HTML } from "./docs_page.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./exposition.ts";
@@ -385,21 +385,6 @@ export function createAdminRoutes(deps: AdminDeps): AdminApp {
   });
   app.onError((err, c) => errorResponse(c, 500, "internal", err.message));
   return { app, routes };
-}
-
-/**
- * The Host header check of a tokenless admin API: "localhost" (and *.localhost), any IP
- * literal, or the configured listen host; a request without Host (HTTP/1.0) is not a browser's.
- */
-export function hostAllowed(header: string | undefined, listenHost?: string): boolean {
-  if (header === undefined || header === "") return true;
-  const m = /^(?:\[([^\]]+)\]|([^:]+))(?::\d*)?$/.exec(header.trim());
-  if (!m) return false;
-  const host = (m[1] ?? m[2] ?? "").toLowerCase().replace(/\.$/, "");
-  if (m[1] !== undefined) return isIP(host) === 6;
-  if (isIP(host) !== 0) return true;
-  if (host === "localhost" || host.endsWith(".localhost")) return true;
-  return listenHost !== undefined && host === listenHost.toLowerCase();
 }
 
 function tooLarge(c: Context): Response {

@@ -2,7 +2,7 @@
 // an IP literal or admin.listener's host; with a token, the token protects it.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { hostAllowed } from "../../src/admin/app.ts";
+import { hostAllowed } from "../../src/admin/host_check.ts";
 import type { Runtime } from "../../src/runtime/types.ts";
 import { bytes, readAll, runtime } from "../_support/helpers.ts";
 import { startTestAdmin, type TestAdmin } from "./_admin_server.ts";
