@@ -12,7 +12,7 @@ export type ErrorCode =
   | "ECONNRESET"
   | "EPIPE"
   | "ECLOSED"
-  | "ERESOURCE" // a local resource ran out (EMFILE, ENFILE, ENOBUFS, ENOMEM): not the peer's fault
+  | "ERESOURCE" // out of a local resource (EMFILE, ENFILE, ENOBUFS, ENOMEM): not the peer's fault
   | "EUNKNOWN"
   // sluice's own
   | "CONFIG" // a usage or configuration error (exit 2)
@@ -59,11 +59,18 @@ export function resourceErrno(err: unknown): string {
     seen.add(e);
     const code = (e as { code?: unknown }).code;
     if (typeof code === "string" && RESOURCE_ERRNOS.test(code)) return code;
-    const m = RESOURCE_ERRNOS.exec(String((e as { message?: unknown }).message ?? ""));
+    const message = String((e as { message?: unknown }).message ?? "");
+    const m = RESOURCE_ERRNOS.exec(message);
     if (m) return m[0];
-    if (/too many open files/i.test(String((e as { message?: unknown }).message ?? ""))) {
-      return "EMFILE";
-    }
+    // Deno names only the OS's text ("Too many open files (os error 24)").
+    for (const [re, errno] of RESOURCE_TEXTS) if (re.test(message)) return errno;
   }
   return "unknown";
 }
+
+const RESOURCE_TEXTS: readonly [RegExp, string][] = [
+  [/too many open files in system/i, "ENFILE"],
+  [/too many open files/i, "EMFILE"],
+  [/no buffer space available/i, "ENOBUFS"],
+  [/cannot allocate memory|out of memory/i, "ENOMEM"],
+];

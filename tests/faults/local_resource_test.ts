@@ -167,6 +167,9 @@ describe("local resource exhaustion on dial", () => {
       "ENOBUFS",
     );
     assert.equal(resourceErrno(new Error("Too many open files (os error 24)")), "EMFILE");
+    assert.equal(resourceErrno(new Error("Too many open files in system (os error 23)")), "ENFILE");
+    assert.equal(resourceErrno(new Error("No buffer space available (os error 105)")), "ENOBUFS");
+    assert.equal(resourceErrno(new Error("Cannot allocate memory (os error 12)")), "ENOMEM");
     assert.equal(resourceErrno(new Error("something else")), "unknown");
   });
 });
