@@ -12,6 +12,7 @@ export type ErrorCode =
   | "ECONNRESET"
   | "EPIPE"
   | "ECLOSED"
+  | "ERESOURCE" // out of a local resource (EMFILE, ENFILE, ENOBUFS, ENOMEM): not the peer's fault
   | "EUNKNOWN"
   // sluice's own
   | "CONFIG" // a usage or configuration error (exit 2)
@@ -61,3 +62,35 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+const RESOURCE_ERRNOS = /\b(?:EMFILE|ENFILE|ENOBUFS|ENOMEM)\b/;
+
+/**
+ * The errno behind an ERESOURCE error ("EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"), read from its
+ * code, message or cause; "unknown" when none is named.
+ */
+export function resourceErrno(err: unknown): string {
+  const seen = new Set<unknown>();
+  for (
+    let e: unknown = err;
+    e && typeof e === "object" && !seen.has(e);
+    e = (e as { cause?: unknown }).cause
+  ) {
+    seen.add(e);
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && RESOURCE_ERRNOS.test(code)) return code;
+    const message = String((e as { message?: unknown }).message ?? "");
+    const m = RESOURCE_ERRNOS.exec(message);
+    if (m) return m[0];
+    // Deno names only the OS's text ("Too many open files (os error 24)").
+    for (const [re, errno] of RESOURCE_TEXTS) if (re.test(message)) return errno;
+  }
+  return "unknown";
+}
+
+const RESOURCE_TEXTS: readonly [RegExp, string][] = [
+  [/too many open files in system/i, "ENFILE"],
+  [/too many open files/i, "EMFILE"],
+  [/no buffer space available/i, "ENOBUFS"],
+  [/cannot allocate memory|out of memory/i, "ENOMEM"],
+];

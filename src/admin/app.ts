@@ -7,6 +7,7 @@ import type { z } from "zod";
 import type { EngineControl } from "../proxy/types.ts";
 import type { ProviderStatus } from "../providers/types.ts";
 import { challenge, checkBearer } from "./auth.ts";
+import { hostAllowed } from "./host_check.ts";
 import { DASHBOARD_HTML } from "./dashboard.ts";
 import { DOCS_HTML } from "./docs_page.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./exposition.ts";
@@ -24,6 +25,10 @@ export interface AdminDeps {
   version: string;
   /** e.g. "deno 2.9.6" */
   runtime: string;
+  /** True once shutdown started: /healthz answers 503 "draining". @default never */
+  draining?: () => boolean;
+  /** The admin.listener host, accepted in the Host header when there is no token. */
+  listenHost?: string;
 }
 
 export interface AdminRoute extends RouteDoc {
@@ -39,7 +44,7 @@ export const MAX_BODY_BYTES = 16 * 1024;
 
 export function errorResponse(
   c: Context,
-  status: 400 | 401 | 404 | 405 | 413 | 415 | 500,
+  status: 400 | 401 | 404 | 405 | 413 | 415 | 421 | 500,
   code: ErrorCode,
   message: string,
   field?: string,
@@ -101,9 +106,14 @@ function errorResponses(
     "404": "Unknown listener or backend",
     "413": "The body is too large",
     "415": "The body is not sent as application/json",
+    "421":
+      "admin.token is not set and the Host header names neither a loopback name, an IP address " +
+      "nor admin.listener's host (DNS rebinding protection)",
   };
   const out: Record<string, { description: string; json: z.ZodType }> = {};
-  for (const s of statuses) out[s] = { description: text[s] ?? "Error", json: ErrorBody };
+  for (const s of [...statuses, "421"]) {
+    out[s] = { description: text[s] ?? "Error", json: ErrorBody };
+  }
   return out;
 }
 
@@ -145,11 +155,16 @@ function adminRoutes(deps: AdminDeps, openapi: () => Record<string, unknown>): A
       path: "/healthz",
       operationId: "healthz",
       tag: "health",
-      summary: "Liveness: 200 while the process runs",
-      description: "Never requires the token.",
+      summary: 'Liveness: 200 "ok" while the process runs, 503 "draining" during shutdown',
+      description:
+        "Never requires the token. During the shutdown drain it answers 503 with the body " +
+        '"draining", so that load balancers stop sending new clients; /metrics stays up too.',
       open: true,
-      responses: { "200": { description: "ok", media: "text/plain" } },
-      handle: (c) => c.text("ok\n"),
+      responses: {
+        "200": { description: "ok", media: "text/plain" },
+        "503": { description: "draining: shutting down", media: "text/plain" },
+      },
+      handle: (c) => deps.draining?.() ? c.text("draining\n", 503) : c.text("ok\n"),
     },
     {
       method: "get",
@@ -303,6 +318,16 @@ export function createAdminRoutes(deps: AdminDeps): AdminApp {
   for (const r of routes) byPath.set(r.path, [...(byPath.get(r.path) ?? []), r]);
 
   app.use("*", async (c, next) => {
+    // Without a token, only the address itself may be named: a web page whose name was
+    // rebound to 127.0.0.1 (DNS rebinding) sends its own name and is turned away.
+    if (deps.token === "" && !hostAllowed(c.req.header("host"), deps.listenHost)) {
+      return errorResponse(
+        c,
+        421,
+        "misdirected_request",
+        "Host header names neither a loopback name, an IP address nor admin.listener's host",
+      );
+    }
     const candidates = byPath.get(c.req.path);
     const route = candidates?.find((r) => r.method === c.req.method.toLowerCase()) ??
       candidates?.[0];

@@ -70,14 +70,14 @@ function computeRates(routing, t) {
   const next = { t, l: new Map(), b: new Map() };
   const r = { l: new Map(), b: new Map() };
   for (const l of routing.listeners) {
-    const c = { total: l.total_connections, in: l.bytes_in, out: l.bytes_out };
+    const c = { total: l.total_connections, in: l.bytes_up, out: l.bytes_down };
     next.l.set(lkey(l), c);
     const p = prev && prev.l.get(lkey(l));
     const dt = prev ? (t - prev.t) / 1000 : 0;
     if (p && dt > 0) r.l.set(lkey(l), { conn: rate(c.total, p.total, dt), in: rate(c.in, p.in, dt), out: rate(c.out, p.out, dt) });
     for (const b of l.backends) {
       const k = lkey(l) + "|" + b.key;
-      const cb = { total: b.total_connections, out: b.bytes_out, in: b.bytes_in };
+      const cb = { total: b.total_connections, out: b.bytes_up, in: b.bytes_down };
       next.b.set(k, cb);
       const pb = prev && prev.b.get(k);
       if (pb && dt > 0) r.b.set(k, { conn: rate(cb.total, pb.total, dt), out: rate(cb.out, pb.out, dt), in: rate(cb.in, pb.in, dt) });
@@ -152,8 +152,8 @@ function listenerCard(l) {
     '<div class="lstats"><span>active <b data-field="active">' + fmtCount(l.active_connections) + '</b></span>' +
     '<span>total <b data-field="total">' + fmtCount(l.total_connections) + '</b></span>' +
     '<span>new <b>' + fmtRate(r.conn) + '</b></span>' +
-    '<span>from clients <b>' + fmtRate(r.in, true) + '</b> <span class="muted">(' + fmtBytes(l.bytes_in) + ')</span></span>' +
-    '<span>to clients <b>' + fmtRate(r.out, true) + '</b> <span class="muted">(' + fmtBytes(l.bytes_out) + ')</span></span>' +
+    '<span>from clients <b>' + fmtRate(r.in, true) + '</b> <span class="muted">(' + fmtBytes(l.bytes_up) + ')</span></span>' +
+    '<span>to clients <b>' + fmtRate(r.out, true) + '</b> <span class="muted">(' + fmtBytes(l.bytes_down) + ')</span></span>' +
     (l.refused_connections ? '<span>refused <b>' + fmtCount(l.refused_connections) + '</b></span>' : "") + '</div>' +
     (l.backends.length ? '<table><thead><tr><th>backend</th><th>health</th><th>drain</th><th class="n">weight / tier</th>' +
       '<th class="n">active</th><th class="n">total</th><th class="n">conn rate</th><th class="n">to backend</th>' +

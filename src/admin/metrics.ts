@@ -3,8 +3,8 @@
 //
 // Labels: `listener` is the listener's address ("127.0.0.1:5432"), `backend` is the backend's key
 // (its address, prefixed by the redacted proxy URL when it has one), `provider` the provider's
-// name. `sluice_bytes_total` is per listener: direction="in" counts bytes received from clients
-// (client to backend), direction="out" bytes sent to clients (backend to client).
+// name. `sluice_bytes_total` is per listener: direction="in" counts the up direction (client to
+// backend, bytes_up in the admin API), direction="out" the down direction (backend to client).
 import type { BackendView, EngineObserver, ListenerView } from "../proxy/types.ts";
 import type { ProviderStatus } from "../providers/types.ts";
 import { ExpositionWriter, type Labels } from "./exposition.ts";
@@ -86,8 +86,8 @@ function sumBackends(a: BackendView, b: BackendView): BackendView {
       active: x.active + y.active,
       total: x.total + y.total,
       connectFailures: x.connectFailures + y.connectFailures,
-      bytesIn: x.bytesIn + y.bytesIn,
-      bytesOut: x.bytesOut + y.bytesOut,
+      bytesDown: x.bytesDown + y.bytesDown,
+      bytesUp: x.bytesUp + y.bytesUp,
     },
   };
 }
@@ -119,8 +119,8 @@ export function mergeListenerViews(ls: readonly ListenerView[]): readonly Listen
         active: x.active + y.active,
         total: x.total + y.total,
         refused: x.refused + y.refused,
-        bytesIn: x.bytesIn + y.bytesIn,
-        bytesOut: x.bytesOut + y.bytesOut,
+        bytesUp: x.bytesUp + y.bytesUp,
+        bytesDown: x.bytesDown + y.bytesDown,
       },
       backends: [...backends.values()],
     });
@@ -151,6 +151,10 @@ export function createMetrics(): Metrics {
     return k;
   }
   const tracks = new Map<string, ProviderTrack>();
+  // By errno; the four the runtime maps to ERESOURCE are always shown, from 0.
+  const resourceErrors = new Map<string, number>(
+    ["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"].map((e) => [e, 0]),
+  );
 
   function providerCounts(p: ProviderStatus): { updates: number; errors: number } {
     let t = tracks.get(p.name);
@@ -229,11 +233,12 @@ export function createMetrics(): Metrics {
     w.family(
       "sluice_bytes_total",
       "counter",
-      'Bytes proxied per listener: direction="in" from clients, direction="out" to clients.',
+      'Bytes proxied per listener: direction="in" is up (client to backend), ' +
+        'direction="out" is down (backend to client).',
     );
     for (const l of ls) {
-      w.sample("sluice_bytes_total", { listener: l.key, direction: "in" }, l.counters.bytesIn);
-      w.sample("sluice_bytes_total", { listener: l.key, direction: "out" }, l.counters.bytesOut);
+      w.sample("sluice_bytes_total", { listener: l.key, direction: "in" }, l.counters.bytesUp);
+      w.sample("sluice_bytes_total", { listener: l.key, direction: "out" }, l.counters.bytesDown);
     }
 
     const backends = ls.flatMap((l) => l.backends.map((b) => ({ l, b })));
@@ -290,6 +295,16 @@ export function createMetrics(): Metrics {
     connect.write(w);
     connection.write(w);
 
+    w.family(
+      "sluice_local_resource_errors_total",
+      "counter",
+      "Backend dials that failed for want of a local resource (descriptors, buffers, memory); " +
+        "the client connection was closed and the backend not blamed.",
+    );
+    for (const [errno, n] of resourceErrors) {
+      w.sample("sluice_local_resource_errors_total", { errno }, n);
+    }
+
     const counts = o.providers.map((p) => ({ p, ...providerCounts(p) }));
     w.family(
       "sluice_provider_up",
@@ -329,6 +344,9 @@ export function createMetrics(): Metrics {
     },
     connectionDone(listener, seconds) {
       connection.observe(listener, listenerLabels, seconds);
+    },
+    localResourceError(_listener, errno) {
+      resourceErrors.set(errno, (resourceErrors.get(errno) ?? 0) + 1);
     },
     render,
     close() {

@@ -16,6 +16,7 @@ export const ErrorBody = z.object({
       "method_not_allowed",
       "payload_too_large",
       "unsupported_media_type",
+      "misdirected_request",
       "internal",
     ])
       .describe("Stable machine-readable code"),
@@ -55,8 +56,8 @@ export const Backend = z.object({
   active_connections: count,
   total_connections: count,
   connect_failures: count,
-  bytes_out: count.describe("Bytes sent to the backend (client to backend)"),
-  bytes_in: count.describe("Bytes received from the backend (backend to client)"),
+  bytes_up: count.describe("Up: bytes sent to this backend (client to backend)"),
+  bytes_down: count.describe("Down: bytes received from this backend (backend to client)"),
 }).register(adminSchemas, { id: "Backend" });
 export type Backend = z.infer<typeof Backend>;
 
@@ -72,8 +73,8 @@ export const Listener = z.object({
   active_connections: count,
   total_connections: count,
   refused_connections: count.describe("Refused by max_connections"),
-  bytes_in: count.describe("Bytes received from clients (client to backend)"),
-  bytes_out: count.describe("Bytes sent to clients (backend to client)"),
+  bytes_up: count.describe("Up: bytes received from clients (client to backend)"),
+  bytes_down: count.describe("Down: bytes sent to clients (backend to client)"),
   backends: z.array(Backend),
 }).register(adminSchemas, { id: "Listener" });
 export type Listener = z.infer<typeof Listener>;

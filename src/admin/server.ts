@@ -22,7 +22,7 @@ export async function startAdmin(
     if (problem) throw new SluiceError("CONFIG", `admin.listener: ${problem}`);
   } else a = checkAdminExposure(o.listener, o.deps.token);
   if (!a) throw new SluiceError("CONFIG", "Cannot start admin: admin.listener is off");
-  const app = createAdminApp(o.deps);
+  const app = createAdminApp({ ...o.deps, listenHost: o.deps.listenHost ?? a.host });
   const handle = await o.rt.serveHttp(a, (req) => app.fetch(req));
   return {
     port: handle.port,

@@ -1,5 +1,5 @@
 // The engine's and providers' read-only views turned into the admin API's JSON shapes.
-// Byte directions follow the engine's counters: seen from sluice, per socket.
+// Byte directions as everywhere: bytes_up = client to backend, bytes_down = backend to client.
 import type { BackendView, ListenerView } from "../proxy/types.ts";
 import type { ProviderStatus } from "../providers/types.ts";
 import type { Backend, Listener, Provider } from "./schemas.ts";
@@ -20,8 +20,8 @@ export function backendJson(b: BackendView): Backend {
     active_connections: c.active,
     total_connections: c.total,
     connect_failures: c.connectFailures,
-    bytes_out: c.bytesOut,
-    bytes_in: c.bytesIn,
+    bytes_up: c.bytesUp,
+    bytes_down: c.bytesDown,
   };
 }
 
@@ -39,8 +39,8 @@ export function listenerJson(l: ListenerView): Listener {
     active_connections: c.active,
     total_connections: c.total,
     refused_connections: c.refused,
-    bytes_in: c.bytesIn,
-    bytes_out: c.bytesOut,
+    bytes_up: c.bytesUp,
+    bytes_down: c.bytesDown,
     backends: l.backends.map(backendJson),
   };
 }

@@ -3,12 +3,12 @@
 import type { Candidate } from "./types.ts";
 
 /**
- * Connections per unit of weight, counting the one about to be added: with equal activity the
- * heavier backend wins, and under steady load actives settle proportional to weight.
- * Weight 0 is a last resort.
+ * Active connections per unit of weight, the one measure of load of least_conn and p2c: under
+ * steady load actives settle proportional to weight. Weight 0 is a last resort. Strategies
+ * differ only in how they break ties (least_conn: heavier first; p2c: the weighted draw).
  */
 export function load(c: Candidate): number {
-  return c.weight > 0 ? (c.active + 1) / c.weight : Infinity;
+  return c.weight > 0 ? c.active / c.weight : Infinity;
 }
 
 /** Fisher-Yates with the injected random source. */

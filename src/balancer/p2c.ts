@@ -4,11 +4,7 @@
 // least loaded backend that several sluice instances would all pick at once.
 import type { Candidate, ClientInfo, Strategy, StrategyDeps } from "./types.ts";
 import { weightedShuffle } from "./random.ts";
-
-/** Active connections per unit of weight; weight 0 only as a last resort. */
-function load(c: Candidate): number {
-  return c.weight > 0 ? c.active / c.weight : Infinity;
-}
+import { load } from "./load.ts";
 
 export function createP2c(deps: StrategyDeps): Strategy {
   return {

@@ -1,7 +1,7 @@
 // The running sluice: wires config, providers, the routing table, the engine, peek and admin,
 // and owns the process lifecycle (reload on SIGHUP/SIGUSR1, drain and exit on SIGTERM/SIGINT).
 import type { Config } from "../config/types.ts";
-import type { HttpHandle, Listener, Runtime } from "../runtime/types.ts";
+import type { Runtime } from "../runtime/types.ts";
 import type { ProviderRoutes, RouteProblem, ServiceSpec } from "../routing/types.ts";
 import { tableConfigFrom } from "../config/table_config.ts";
 import { createTableBuilder } from "../routing/table_builder.ts";
@@ -12,6 +12,7 @@ import { createEngine, type Engine } from "../proxy/engine.ts";
 import { createSocks5Dialer } from "../socks5/dialer.ts";
 import { startPeek } from "../admin/peek.ts";
 import { startAdmin } from "../admin/server.ts";
+import { createRebinder } from "../admin/rebind.ts";
 import { createMetrics } from "../admin/metrics.ts";
 import { configureLogging, type Logger, rootLogger } from "../log.ts";
 import { errorMessage } from "../errors.ts";
@@ -126,49 +127,67 @@ export async function startApp(o: AppOptions): Promise<App> {
   for (const p of providers) startProvider(p);
   rebuild();
 
-  let peek: Listener | undefined;
-  let admin: HttpHandle | undefined;
-  async function startControl(c: Config): Promise<void> {
-    if (!control) return;
-    if (c.peek.address) {
-      try {
-        peek = startPeek({
-          rt,
-          address: c.peek.address,
-          view: () => engine.listeners(),
-          log: log.child("peek"),
-        });
-      } catch (err) {
-        log.error("peek listener failed", { address: c.peek.listener, error: errorMessage(err) });
-      }
-    }
-    if (c.admin.address) {
-      try {
-        const handle = await startAdmin({
-          rt,
-          listener: c.admin.listener,
-          address: c.admin.address,
-          deps: {
-            engine,
-            providers: () => providers.map((p) => p.status()),
-            metrics,
-            token: c.admin.token,
-            version: VERSION,
-            runtime: `${rt.name} ${rt.version}`,
+  // Admin and peek bind like proxy listeners: retried every bind_retry, and a reload that
+  // cannot bind a new address keeps the old endpoint (src/admin/rebind.ts).
+  const retryMs = () => config.listeners.bindRetryMs;
+  const peek = createRebinder({ name: "peek", log: log.child("peek"), retryMs });
+  const admin = createRebinder({ name: "admin", log, retryMs });
+  /** Set when shutdown starts: /healthz answers 503 "draining" while connections drain. */
+  let draining = false;
+  /** Binds what `c` names; resolves with the endpoints that could not be bound now. */
+  async function startControl(c: Config): Promise<string[]> {
+    if (!control) return [];
+    const failed: string[] = [];
+    const peekOk = await peek.set(
+      c.peek.address
+        ? {
+          key: c.peek.listener,
+          address: c.peek.listener,
+          start: () => {
+            const l = startPeek({
+              rt,
+              address: c.peek.address!,
+              view: () => engine.listeners(),
+              log: log.child("peek"),
+            });
+            return { port: l.addr.port, close: () => l.close() };
           },
-        });
-        admin = handle;
-        log.info("admin listening", { address: formatHostPort(handle.host, handle.port) });
-      } catch (err) {
-        log.error("admin listener failed", { address: c.admin.listener, error: errorMessage(err) });
-      }
-    }
+        }
+        : undefined,
+    );
+    if (!peekOk) failed.push(`peek.listener ${c.peek.listener}`);
+    const adminOk = await admin.set(
+      c.admin.address
+        ? {
+          key: JSON.stringify(c.admin),
+          address: c.admin.listener,
+          start: async () => {
+            const handle = await startAdmin({
+              rt,
+              listener: c.admin.listener,
+              address: c.admin.address,
+              deps: {
+                engine,
+                providers: () => providers.map((p) => p.status()),
+                metrics,
+                token: c.admin.token,
+                version: VERSION,
+                runtime: `${rt.name} ${rt.version}`,
+                draining: () => draining,
+              },
+            });
+            log.info("admin listening", { address: formatHostPort(handle.host, handle.port) });
+            return handle;
+          },
+        }
+        : undefined,
+    );
+    if (!adminOk) failed.push(`admin.listener ${c.admin.listener}`);
+    return failed;
   }
   async function stopControl(): Promise<void> {
-    peek?.close();
-    peek = undefined;
-    await admin?.close();
-    admin = undefined;
+    await peek.close();
+    await admin.close();
   }
   await startControl(config);
 
@@ -216,18 +235,25 @@ export async function startApp(o: AppOptions): Promise<App> {
     providers = kept;
     for (const p of started) startProvider(p);
     await Promise.all(providers.filter((p) => !started.includes(p)).map((p) => p.reload?.()));
-    if (JSON.stringify([prev.peek, prev.admin]) !== JSON.stringify([next.peek, next.admin])) {
-      await stopControl();
-      await startControl(next);
-    }
+    // Unchanged endpoints are left alone; one that cannot bind keeps the old one and retries.
+    const failed = await startControl(next);
     rebuild();
-    configLog.info("configuration reloaded", { source: next.source ?? "defaults" });
+    if (failed.length === 0) {
+      configLog.info("configuration reloaded", { source: next.source ?? "defaults" });
+    } else {
+      configLog.warn("configuration reloaded in part: not bound yet, the old endpoint stays", {
+        source: next.source ?? "defaults",
+        failed: failed.join(", "),
+      });
+    }
   }
 
   async function stop(): Promise<void> {
+    // /healthz and /metrics stay up through the drain; /healthz says "draining" (503).
+    draining = true;
     await Promise.all(providers.map((p) => p.stop()));
-    await stopControl();
     await engine.shutdown();
+    await stopControl();
   }
 
   return {
@@ -236,10 +262,10 @@ export async function startApp(o: AppOptions): Promise<App> {
     reload,
     stop,
     get adminPort() {
-      return admin?.port;
+      return admin.port;
     },
     get peekPort() {
-      return peek?.addr.port;
+      return peek.port;
     },
   };
 }

@@ -11,8 +11,8 @@
 // together are not checked in lockstep; later ones vary by ±10% for the same reason.
 import type { HealthSpec } from "../routing/types.ts";
 import type { Conn, Runtime } from "../runtime/types.ts";
-import type { Dialer } from "../proxy/types.ts";
-import { errorCode, errorMessage } from "../errors.ts";
+import type { Dialer } from "../net/dial.ts";
+import { errorCode, errorMessage, resourceErrno } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { bracketHost, formatHostPort } from "../net/host_port.ts";
 import { deadline } from "../net/abortable.ts";
@@ -86,7 +86,7 @@ export function parseStatusLine(buf: Uint8Array): number | undefined {
 async function runCheck(
   o: HealthCheckerOptions,
   stop: AbortSignal,
-): Promise<{ ok: boolean; reason: string }> {
+): Promise<{ ok: boolean; reason: string; localErrno?: string }> {
   const { spec } = o;
   const what = spec.type === "tcp" ? "tcp connect" : `http ${spec.method} ${spec.path}`;
   // One budget for the whole check: connect, send, status line.
@@ -114,6 +114,14 @@ async function runCheck(
       return { ok: false, reason: `${what} timed out after ${spec.timeoutMs}ms` };
     }
     const code = errorCode(err);
+    if (code === "ERESOURCE") {
+      // Out of descriptors here says nothing about the backend: no result either way.
+      return {
+        ok: false,
+        reason: `${what} not run: ${errorMessage(err)}`,
+        localErrno: resourceErrno(err),
+      };
+    }
     return {
       ok: false,
       reason: `${what} failed: ${
@@ -175,7 +183,13 @@ export function createHealthChecker(o: HealthCheckerOptions): HealthChecker {
     const r = await runCheck(o, stopped.signal);
     if (stopped.signal.aborted) return;
     try {
-      record(r.ok, r.reason);
+      if (r.localErrno !== undefined) {
+        o.log?.warn("local resource exhausted: health check skipped", {
+          backend: `${o.target.host}:${o.target.port}`,
+          errno: r.localErrno,
+          error: r.reason,
+        });
+      } else record(r.ok, r.reason);
     } catch (err) {
       o.log?.error("health onChange failed", { error: err });
     }

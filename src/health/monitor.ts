@@ -8,7 +8,8 @@
 // and `monitor.drop(listener.key)` when the listener is retired; `close()` at shutdown.
 import type { HealthSpec } from "../routing/types.ts";
 import type { Runtime } from "../runtime/types.ts";
-import type { Dialer, HealthState } from "../proxy/types.ts";
+import type { Dialer } from "../net/dial.ts";
+import type { HealthState } from "./types.ts";
 import type { Logger } from "../log.ts";
 import { createHealthChecker, type HealthChecker } from "./checker.ts";
 import { formatHostPort } from "../net/host_port.ts";
@@ -70,7 +71,7 @@ export function createHealthMonitor(
         ...(o.random ? { random: o.random } : {}),
         log: o.log,
         onChange: (healthy, reason) => {
-          // `target` follows sync(), so a reloaded BackendRuntime gets the news.
+          // `target` follows sync(), so a reloaded LiveBackend gets the news.
           running.target.setHealth(healthy ? "up" : "down", reason);
           const fields = {
             listener: scope,

@@ -5,9 +5,11 @@ import type { BackendPlan } from "../routing/types.ts";
 import { formatProxyUrl } from "../routing/proxy_url.ts";
 import type { Candidate } from "../balancer/types.ts";
 import { createEjector, type Ejector } from "../health/passive.ts";
-import type { BackendCounters, BackendView, Dialer, HealthState } from "./types.ts";
+import type { Dialer } from "../net/dial.ts";
+import type { HealthState } from "../health/types.ts";
+import type { BackendCounters, BackendView } from "./types.ts";
 
-export class BackendRuntime implements Candidate {
+export class LiveBackend implements Candidate {
   plan: BackendPlan;
   readonly key: string;
   readonly via: string | undefined;
@@ -15,8 +17,8 @@ export class BackendRuntime implements Candidate {
     active: 0,
     total: 0,
     connectFailures: 0,
-    bytesOut: 0,
-    bytesIn: 0,
+    bytesUp: 0,
+    bytesDown: 0,
   };
   /** Byte counters of the connections open right now (folded into `counters` when they end). */
   readonly live = new Set<ByteCounters>();
@@ -65,14 +67,14 @@ export class BackendRuntime implements Candidate {
   }
 
   /** Bytes including the connections still open. */
-  bytes(): { out: number; in: number } {
-    let out = this.counters.bytesOut;
-    let inn = this.counters.bytesIn;
+  bytes(): { up: number; down: number } {
+    let up = this.counters.bytesUp;
+    let down = this.counters.bytesDown;
     for (const c of this.live) {
-      out += c.up;
-      inn += c.down;
+      up += c.up;
+      down += c.down;
     }
-    return { out, in: inn };
+    return { up, down };
   }
 
   view(): BackendView {
@@ -88,7 +90,7 @@ export class BackendRuntime implements Candidate {
       drain: this.drained,
       drainOverride: this.drainOverride,
       ejected: this.ejector.ejected(),
-      counters: { ...this.counters, bytesOut: b.out, bytesIn: b.in },
+      counters: { ...this.counters, bytesUp: b.up, bytesDown: b.down },
     };
   }
 }

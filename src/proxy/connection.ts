@@ -1,16 +1,18 @@
 // One client connection, from accept to close: limits, backend choice with failover, the
 // splice, and the access-log line. Every path closes both sockets.
-import type { ByteCounters, Conn, Runtime, SockAddr, SpliceEndReason } from "../runtime/types.ts";
+import type { Conn, Runtime, SockAddr, SpliceEndReason } from "../runtime/types.ts";
 import { selectBackends } from "../balancer/select.ts";
 import type { ClientInfo } from "../balancer/types.ts";
 import { formatRoute } from "../routing/proxy_url.ts";
 import { readKeyBytes } from "../balancer/first_bytes.ts";
-import { errorCode, errorMessage } from "../errors.ts";
+import { errorCode, errorMessage, resourceErrno } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { BackendRuntime } from "./backend.ts";
-import type { ListenerRuntime } from "./listener.ts";
+import type { LiveBackend } from "./backend.ts";
+import type { LiveListener } from "./listener.ts";
+import type { ActiveConnection } from "./active_connection.ts";
 import { encodeProxyV1, encodeProxyV2, readProxyHeader } from "./proxy_protocol.ts";
-import type { Dialer, EngineObserver } from "./types.ts";
+import type { Dialer } from "../net/dial.ts";
+import type { EngineObserver } from "./types.ts";
 import { formatHostPort } from "../net/host_port.ts";
 
 /** How long a trusted peer may take to send its PROXY header. */
@@ -22,39 +24,19 @@ const PROXY_HEADER_TIMEOUT_MS = 5000;
  */
 export const FIRST_BYTES_TIMEOUT_MS = 1000;
 
-/**
- * One open connection as its listener sees it, and its live byte counters (up = client ->
- * backend, down = backend -> client; the splice counts into it directly). Kept small: there is
- * one per open connection, idle ones included. No AbortController: closing the two sockets ends
- * a splice or a pending read just as well, and a dial is bounded by connect_timeout.
- */
-export interface ActiveConnection extends ByteCounters {
-  readonly client: Conn;
-  upstream: Conn | undefined;
-  /** Set when the connection must end now (drain timeout): no further dial is attempted. */
-  closed: boolean;
-}
-
-/** Ends an open connection at once (drain timeout, shutdown): both sockets are closed. */
-export function closeConnection(c: ActiveConnection): void {
-  c.closed = true;
-  c.client.close();
-  c.upstream?.close();
-}
-
 export interface ConnectionContext {
   readonly rt: Runtime;
   readonly log: Logger;
   readonly access: Logger;
   accessLog: boolean;
   readonly observer: EngineObserver | undefined;
-  dialerFor(b: BackendRuntime): Dialer;
+  dialerFor(b: LiveBackend): Dialer;
 }
 
-type EndReason = SpliceEndReason | "no_backend" | "proxy_protocol";
+type EndReason = SpliceEndReason | "no_backend" | "proxy_protocol" | "local_resource";
 
 /** The route as peek shows it, for log lines; undefined when direct (`backend` says it all). */
-function routeText(b: BackendRuntime): string | undefined {
+function routeText(b: LiveBackend): string | undefined {
   return b.via ? formatRoute(b.via, b.plan.address) : undefined;
 }
 
@@ -67,7 +49,7 @@ function hostPort(a: SockAddr): string {
 
 export async function handleConnection(
   ctx: ConnectionContext,
-  l: ListenerRuntime,
+  l: LiveListener,
   client: Conn,
 ): Promise<void> {
   const s = l.plan.settings;
@@ -89,7 +71,7 @@ export async function handleConnection(
   l.counters.total++;
   let clientAddr = client.remote;
   let localAddr = client.local;
-  let backend: BackendRuntime | undefined;
+  let backend: LiveBackend | undefined;
   let reason: EndReason = "error";
   let lastError = "";
   try {
@@ -169,6 +151,22 @@ export async function handleConnection(
         break;
       } catch (err) {
         b.counters.active--;
+        if (errorCode(err) === "ERESOURCE") {
+          // Out of descriptors or buffers here: not the backend's fault, so no failure is
+          // counted and nothing is ejected; the next backend would fail the same way.
+          l.backendDone(b);
+          reason = "local_resource";
+          lastError = `ERESOURCE: ${errorMessage(err)}`;
+          const errno = resourceErrno(err);
+          ctx.observer?.localResourceError?.(l.key, errno);
+          ctx.log.warn("local resource exhausted: connection closed", {
+            listener: l.key,
+            backend: b.plan.address,
+            errno,
+            error: errorMessage(err),
+          });
+          break;
+        }
         b.counters.connectFailures++;
         if (!conn.closed) {
           const before = b.ejector.ejections;
@@ -201,7 +199,7 @@ export async function handleConnection(
     }
     const upstream = conn.upstream;
     if (!upstream || !backend || conn.closed) {
-      reason = "no_backend";
+      if (reason !== "local_resource") reason = "no_backend";
       if (order.length === 0) lastError = "no backend in the pool can take connections";
       client.close();
       return;
@@ -227,13 +225,13 @@ export async function handleConnection(
     conn.upstream?.close();
   } finally {
     l.counters.active--;
-    l.counters.bytesIn += conn.up;
-    l.counters.bytesOut += conn.down;
+    l.counters.bytesUp += conn.up;
+    l.counters.bytesDown += conn.down;
     if (backend) {
       backend.live.delete(conn);
       backend.counters.active--;
-      backend.counters.bytesOut += conn.up;
-      backend.counters.bytesIn += conn.down;
+      backend.counters.bytesUp += conn.up;
+      backend.counters.bytesDown += conn.down;
       l.backendDone(backend);
     }
     l.connectionDone(conn);

@@ -1,6 +1,6 @@
 // Reaches a backend directly, with the runtime's connect (which frees the socket on timeout).
 import type { Runtime } from "../runtime/types.ts";
-import type { Dialer } from "./types.ts";
+import type { Dialer } from "../net/dial.ts";
 
 export function createDirectDialer(rt: Runtime): Dialer {
   return {

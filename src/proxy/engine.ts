@@ -4,13 +4,14 @@
 import type { Conn, Runtime } from "../runtime/types.ts";
 import type { ListenerPlan, ProxyUrl, RoutingTable } from "../routing/types.ts";
 import type { Logger } from "../log.ts";
-import { BackendRuntime } from "./backend.ts";
+import { LiveBackend } from "./backend.ts";
 import { type ConnectionContext, handleConnection } from "./connection.ts";
 import { createDirectDialer } from "./direct_dialer.ts";
-import { ListenerRuntime } from "./listener.ts";
+import { LiveListener } from "./listener.ts";
 import { createResolver, type Resolver } from "./resolver.ts";
 import { createHealthMonitor } from "../health/monitor.ts";
-import type { Dialer, EngineControl, EngineObserver, ListenerView } from "./types.ts";
+import type { Dialer } from "../net/dial.ts";
+import type { EngineControl, EngineObserver, ListenerView } from "./types.ts";
 import { DEFAULTS } from "../defaults.ts";
 
 export interface EngineOptions {
@@ -27,6 +28,8 @@ export interface EngineOptions {
   observer?: EngineObserver;
   /** How to reach backends behind a proxy URL; without it such backends cannot be dialed. */
   proxyDialer?: (proxy: ProxyUrl) => Dialer;
+  /** How backends without a proxy URL are reached (tests inject faults). @default rt.connect */
+  directDialer?: Dialer;
   /** Expands backend host names (tests inject lookups). @default a DNS resolver of its own */
   resolver?: Resolver;
 }
@@ -44,10 +47,10 @@ export function createEngine(o: EngineOptions): Engine {
   const log = o.log;
   let drainTimeoutMs = o.drainTimeoutMs ?? DEFAULTS.listeners.drainTimeoutMs;
   let bindRetryMs = o.bindRetryMs ?? DEFAULTS.listeners.bindRetryMs;
-  const active = new Map<string, ListenerRuntime>();
+  const active = new Map<string, LiveListener>();
   /** Removed listeners whose connections may still finish, with the promise of their end. */
-  const draining = new Map<ListenerRuntime, Promise<void>>();
-  const direct = createDirectDialer(o.rt);
+  const draining = new Map<LiveListener, Promise<void>>();
+  const direct = o.directDialer ?? createDirectDialer(o.rt);
   const proxyDialers = new Map<string, Dialer>();
   let stopped = false;
   /** The table applied last, so that a table built on it can be applied by its changed keys. */
@@ -61,13 +64,13 @@ export function createEngine(o: EngineOptions): Engine {
     access: log.child("access"),
     accessLog: o.accessLog ?? true,
     observer: o.observer,
-    dialerFor(b: BackendRuntime): Dialer {
+    dialerFor(b: LiveBackend): Dialer {
       // Found once per backend; the pool resets it when the backend's proxy URL changes.
       return b.dialer ??= findDialer(b);
     },
   };
 
-  function findDialer(b: BackendRuntime): Dialer {
+  function findDialer(b: LiveBackend): Dialer {
     const proxy = b.plan.proxy;
     if (!proxy) return direct;
     if (!o.proxyDialer) throw new Error("no proxy dialer configured");
@@ -78,12 +81,12 @@ export function createEngine(o: EngineOptions): Engine {
     return d;
   }
 
-  function onConn(l: ListenerRuntime, c: Conn): void {
+  function onConn(l: LiveListener, c: Conn): void {
     void handleConnection(ctx, l, c);
   }
 
   /** Active checks follow the pool: started, restarted or stopped per backend. */
-  function syncHealth(l: ListenerRuntime): void {
+  function syncHealth(l: LiveListener): void {
     if (l.state === "draining") return;
     const spec = l.plan.settings.health;
     // Cheap exit for the common case of a listener without checks that never had any.
@@ -115,7 +118,7 @@ export function createEngine(o: EngineOptions): Engine {
       if (l.plan !== plan) l.update(plan);
       return;
     }
-    const created = new ListenerRuntime(plan, {
+    const created = new LiveListener(plan, {
       rt: o.rt,
       log,
       bindRetryMs: () => bindRetryMs,
@@ -128,18 +131,18 @@ export function createEngine(o: EngineOptions): Engine {
     created.bind();
   }
 
-  function retire(l: ListenerRuntime): void {
+  function retire(l: LiveListener): void {
     active.delete(l.key);
     health.drop(l.key);
-    draining.set(
-      l,
-      new Promise<void>((resolve) =>
-        l.retire(drainTimeoutMs, () => {
-          draining.delete(l);
-          resolve();
-        })
-      ),
-    );
+    // The entry is stored before the listener retires: one without open connections calls
+    // back at once, and a callback that ran before the store would leave it draining forever
+    // (issue 12, bug 3: thousands of phantom listeners after routing churn).
+    let done!: () => void;
+    draining.set(l, new Promise<void>((resolve) => done = resolve));
+    l.retire(drainTimeoutMs, () => {
+      draining.delete(l);
+      done();
+    });
   }
 
   /**
@@ -147,7 +150,7 @@ export function createEngine(o: EngineOptions): Engine {
    * (the same address behind two proxies needs the key); or by the host name they were expanded
    * from (drain "db.internal:5432" drains each of its addresses).
    */
-  function findBackends(listener: string, backend: string): BackendRuntime[] {
+  function findBackends(listener: string, backend: string): LiveBackend[] {
     const l = active.get(listener) ??
       [...active.values()].find((x) => `${x.plan.label}:${x.plan.port}` === listener);
     if (!l) return [];

@@ -1,31 +1,32 @@
-// One listening address at runtime: binds (and retries a failed bind), keeps the backend pool
-// in step with its plan, and drains its connections when the route goes away.
+// LiveListener: one listening address while it is routed. It binds (and retries a failed
+// bind), keeps the backend pool in step with its plan, and drains its connections when removed.
 import type { Conn, Listener, Runtime } from "../runtime/types.ts";
 import type { ListenerPlan } from "../routing/types.ts";
 import type { Strategy } from "../balancer/types.ts";
 import { createStrategy } from "../balancer/create.ts";
 import { errorCode, errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { BackendRuntime } from "./backend.ts";
+import { LiveBackend } from "./backend.ts";
 import { createCidrMatcher } from "../net/cidr.ts";
-import { type ActiveConnection, closeConnection } from "./connection.ts";
+import { type ActiveConnection, closeConnection } from "./active_connection.ts";
 import { expandBackends, needsResolution } from "./expand.ts";
 import type { Resolver } from "./resolver.ts";
-import type { DialOptions, ListenerCounters, ListenerState, ListenerView } from "./types.ts";
+import type { DialOptions } from "../net/dial.ts";
+import type { ListenerCounters, ListenerState, ListenerView } from "./types.ts";
 
-export interface ListenerRuntimeOptions {
+export interface LiveListenerOptions {
   rt: Runtime;
   log: Logger;
   bindRetryMs: () => number;
   reusePort: boolean;
-  onConn: (l: ListenerRuntime, c: Conn) => void;
+  onConn: (l: LiveListener, c: Conn) => void;
   /** Expands backend host names to their addresses; names are dialed as they are without it. */
   resolver?: Resolver;
   /** Called after the pool changed (plan update, DNS change): health checks follow it. */
-  onPoolChanged?: (l: ListenerRuntime) => void;
+  onPoolChanged?: (l: LiveListener) => void;
 }
 
-export class ListenerRuntime {
+export class LiveListener {
   plan: ListenerPlan;
   state: ListenerState = "pending";
   error: string | undefined;
@@ -40,17 +41,17 @@ export class ListenerRuntime {
     active: 0,
     total: 0,
     refused: 0,
-    bytesIn: 0,
-    bytesOut: 0,
+    bytesUp: 0,
+    bytesDown: 0,
   };
   /** Current pool, by backend key, in plan order. */
-  backends = new Map<string, BackendRuntime>();
+  backends = new Map<string, LiveBackend>();
   /** `backends` as an array, rebuilt with the pool rather than on every connection. */
-  candidates: BackendRuntime[] = [];
+  candidates: LiveBackend[] = [];
   /** Backends removed from the plan that still carry connections. */
-  readonly retired = new Set<BackendRuntime>();
+  readonly retired = new Set<LiveBackend>();
   readonly conns = new Set<ActiveConnection>();
-  #o: ListenerRuntimeOptions;
+  #o: LiveListenerOptions;
   #socket: Listener | undefined;
   #retry: ReturnType<typeof setTimeout> | undefined;
   #drainTimer: ReturnType<typeof setTimeout> | undefined;
@@ -58,7 +59,7 @@ export class ListenerRuntime {
   /** Backend host names being kept resolved, with the function that stops each watch. */
   readonly #watches = new Map<string, () => void>();
 
-  constructor(plan: ListenerPlan, o: ListenerRuntimeOptions) {
+  constructor(plan: ListenerPlan, o: LiveListenerOptions) {
     this.plan = plan;
     this.#o = o;
     this.strategy = createStrategy(plan.settings.balance, { hashKey: plan.settings.hashKey });
@@ -126,14 +127,14 @@ export class ListenerRuntime {
     const plans = resolver
       ? expandBackends(this.plan.backends, (h) => resolver.cached(h))
       : this.plan.backends;
-    const next = new Map<string, BackendRuntime>();
+    const next = new Map<string, LiveBackend>();
     for (const bp of plans) {
       let b = this.backends.get(bp.key) ?? this.#retiredByKey(bp.key);
       if (b) {
         this.retired.delete(b);
         b.removed = false;
         b.replan(bp);
-      } else b = new BackendRuntime(bp);
+      } else b = new LiveBackend(bp);
       next.set(bp.key, b);
     }
     for (const [key, b] of this.backends) {
@@ -146,7 +147,7 @@ export class ListenerRuntime {
     this.#o.onPoolChanged?.(this);
   }
 
-  #retiredByKey(key: string): BackendRuntime | undefined {
+  #retiredByKey(key: string): LiveBackend | undefined {
     if (this.retired.size === 0) return undefined;
     for (const r of this.retired) if (r.key === key) return r;
     return undefined;
@@ -180,7 +181,7 @@ export class ListenerRuntime {
   }
 
   /** A backend that was retired and whose last connection ended is forgotten. */
-  backendDone(b: BackendRuntime): void {
+  backendDone(b: LiveBackend): void {
     if (b.removed && b.counters.active === 0) this.retired.delete(b);
   }
 
@@ -225,14 +226,14 @@ export class ListenerRuntime {
   }
 
   /** Bytes including the connections still open. */
-  bytes(): { in: number; out: number } {
-    let inn = this.counters.bytesIn;
-    let out = this.counters.bytesOut;
+  bytes(): { up: number; down: number } {
+    let up = this.counters.bytesUp;
+    let down = this.counters.bytesDown;
     for (const c of this.conns) {
-      inn += c.up;
-      out += c.down;
+      up += c.up;
+      down += c.down;
     }
-    return { in: inn, out };
+    return { up, down };
   }
 
   view(): ListenerView {
@@ -247,7 +248,7 @@ export class ListenerRuntime {
       services: this.plan.services,
       balance: this.plan.settings.balance,
       plan: this.plan,
-      counters: { ...this.counters, bytesIn: b.in, bytesOut: b.out },
+      counters: { ...this.counters, bytesUp: b.up, bytesDown: b.down },
       backends: [...this.backends.values()].map((x) => x.view()),
     };
   }

@@ -1,36 +1,21 @@
-// The engine's contracts: how it dials backends, and the read-only view of its state that
+// The engine's contracts: the read-only view of its state that
 // admin, metrics and peek read. Counters are plain numbers mutated in place: no work per chunk.
-import type { Conn } from "../runtime/types.ts";
+// Byte directions are named the same everywhere: up = client -> backend, down = backend -> client.
+import type { HealthState } from "../health/types.ts";
+
+export type { HealthState } from "../health/types.ts";
 import type { BalanceName, ListenerPlan } from "../routing/types.ts";
 
-export interface DialTarget {
-  readonly host: string;
-  readonly port: number;
-}
-
-export interface DialOptions {
-  readonly timeoutMs: number;
-  readonly signal?: AbortSignal;
-}
-
-/** Reaches a backend: directly, or through a SOCKS5 proxy. Rejects with a SluiceError. */
-export interface Dialer {
-  /** How the route is shown: undefined for direct, else the redacted proxy URL */
-  readonly via?: string;
-  dial(target: DialTarget, o: DialOptions): Promise<Conn>;
-}
-
 export type ListenerState = "pending" | "listening" | "bind_failed" | "draining";
-export type HealthState = "up" | "down" | "unknown";
 
 export interface BackendCounters {
   active: number;
   total: number;
   connectFailures: number;
   /** client -> backend bytes */
-  bytesOut: number;
+  bytesUp: number;
   /** backend -> client bytes */
-  bytesIn: number;
+  bytesDown: number;
 }
 
 export interface BackendView {
@@ -56,9 +41,9 @@ export interface ListenerCounters {
   total: number;
   refused: number;
   /** client -> backend bytes */
-  bytesIn: number;
+  bytesUp: number;
   /** backend -> client bytes */
-  bytesOut: number;
+  bytesDown: number;
 }
 
 export interface ListenerView {
@@ -80,6 +65,8 @@ export interface ListenerView {
 export interface EngineObserver {
   connectDone?(listener: string, backend: string, seconds: number, ok: boolean): void;
   connectionDone?(listener: string, seconds: number): void;
+  /** A dial failed for want of a local resource (`errno`: EMFILE, ENFILE, ENOBUFS, ENOMEM). */
+  localResourceError?(listener: string, errno: string): void;
 }
 
 /** What admin and peek may read and do: a read-only view plus the few control verbs. */

@@ -2,7 +2,7 @@
 // username/password and CONNECT under one handshake timeout, and hand back the tunnel's Conn.
 import { lookup } from "node:dns/promises";
 import { errorCode, errorMessage, SluiceError } from "../errors.ts";
-import type { Dialer, DialOptions, DialTarget } from "../proxy/types.ts";
+import type { Dialer, DialOptions, DialTarget } from "../net/dial.ts";
 import { formatProxyUrl } from "../routing/proxy_url.ts";
 import type { ProxyUrl } from "../routing/types.ts";
 import type { Conn, Runtime } from "../runtime/types.ts";

@@ -54,7 +54,7 @@ export function fakeBackend(address: string, o: Partial<FakeBackend> = {}): Fake
     drainOverride: false,
     ejected: false,
     routingDrain: o.drain ?? false,
-    counters: { active: 0, total: 0, connectFailures: 0, bytesIn: 0, bytesOut: 0 },
+    counters: { active: 0, total: 0, connectFailures: 0, bytesDown: 0, bytesUp: 0 },
     ...o,
   };
 }
@@ -77,7 +77,7 @@ export function fakeListener(
     balance: "round_robin",
     // Admin never reads the plan; the engine's own tests cover it.
     plan: {} as ListenerPlan,
-    counters: { active: 0, total: 0, refused: 0, bytesIn: 0, bytesOut: 0 },
+    counters: { active: 0, total: 0, refused: 0, bytesUp: 0, bytesDown: 0 },
     backends,
     ...o,
   };

@@ -13,7 +13,7 @@ function sampleListeners() {
         health: "up",
         weight: 3,
         tier: 0,
-        counters: { active: 2, total: 40, connectFailures: 1, bytesIn: 5000, bytesOut: 700 },
+        counters: { active: 2, total: 40, connectFailures: 1, bytesDown: 5000, bytesUp: 700 },
       }),
       fakeBackend("10.0.0.8:5432", {
         via: "socks5://ops:***@10.0.0.5:1080",
@@ -24,7 +24,7 @@ function sampleListeners() {
     ], {
       services: ["db", "db-replica"],
       balance: "least_conn",
-      counters: { active: 2, total: 41, refused: 3, bytesIn: 700, bytesOut: 5000 },
+      counters: { active: 2, total: 41, refused: 3, bytesUp: 700, bytesDown: 5000 },
     }),
     fakeListener("0.0.0.0:8080", [fakeBackend("127.0.0.1:9000", { service: "web" })], {
       label: "any",
@@ -79,8 +79,8 @@ describe("admin API without a token", () => {
         db.active_connections,
         db.total_connections,
         db.refused_connections,
-        db.bytes_in,
-        db.bytes_out,
+        db.bytes_up,
+        db.bytes_down,
       ],
       [2, 41, 3, 700, 5000],
     );
@@ -99,8 +99,8 @@ describe("admin API without a token", () => {
       active_connections: 2,
       total_connections: 40,
       connect_failures: 1,
-      bytes_out: 700,
-      bytes_in: 5000,
+      bytes_up: 700,
+      bytes_down: 5000,
     });
     assert.equal(b2?.via, "socks5://ops:***@10.0.0.5:1080");
     assert.equal(b2?.health, "down");

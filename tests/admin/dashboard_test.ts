@@ -91,8 +91,8 @@ describe("dashboard in headless Chromium", { skip, timeout: 120_000 }, () => {
               active: 2,
               total: 40,
               connectFailures: 0,
-              bytesIn: 1_000_000,
-              bytesOut: 20_000,
+              bytesDown: 1_000_000,
+              bytesUp: 20_000,
             },
           }),
           fakeBackend("10.0.0.8:5432", {
@@ -103,7 +103,7 @@ describe("dashboard in headless Chromium", { skip, timeout: 120_000 }, () => {
         ], {
           services: ["db"],
           balance: "least_conn",
-          counters: { active: 2, total: 40, refused: 0, bytesIn: 20_000, bytesOut: 1_000_000 },
+          counters: { active: 2, total: 40, refused: 0, bytesUp: 20_000, bytesDown: 1_000_000 },
         }),
         fakeListener("0.0.0.0:8080", [fakeBackend("127.0.0.1:9000", { service: "web" })], {
           label: "any",
@@ -160,8 +160,8 @@ describe("dashboard in headless Chromium", { skip, timeout: 120_000 }, () => {
       // Traffic as the engine would count it: new connections and bytes each poll.
       const bump = setInterval(() => {
         l.counters.total += 5;
-        l.counters.bytesIn += 64 * 1024;
-        l.counters.bytesOut += 512 * 1024;
+        l.counters.bytesUp += 64 * 1024;
+        l.counters.bytesDown += 512 * 1024;
         b.counters.total += 5;
       }, 200);
       try {

@@ -42,15 +42,15 @@ function world() {
     fakeListener("127.0.0.1:15432", [
       fakeBackend("10.0.0.7:5432", {
         health: "up",
-        counters: { active: 3, total: 120, connectFailures: 4, bytesIn: 9000, bytesOut: 1500 },
+        counters: { active: 3, total: 120, connectFailures: 4, bytesDown: 9000, bytesUp: 1500 },
       }),
       fakeBackend("10.0.0.8:5432", {
         via: 'socks5://we"ird\\user:***@10.0.0.5:1080',
         health: "down",
         drain: true,
-        counters: { active: 0, total: 7, connectFailures: 2, bytesIn: 10, bytesOut: 20 },
+        counters: { active: 0, total: 7, connectFailures: 2, bytesDown: 10, bytesUp: 20 },
       }),
-    ], { counters: { active: 3, total: 127, refused: 5, bytesIn: 1520, bytesOut: 9010 } }),
+    ], { counters: { active: 3, total: 127, refused: 5, bytesUp: 1520, bytesDown: 9010 } }),
     fakeListener("[::]:8080", [fakeBackend("[2001:db8::7]:80")], {
       state: "bind_failed",
       error: 'EADDRINUSE: "[::]:8080" in use\nretrying',
@@ -151,7 +151,7 @@ describe("metrics", () => {
       assert.ok(l);
       l.counters.total += 10;
       l.counters.active = 0;
-      l.counters.bytesIn += 1000;
+      l.counters.bytesUp += 1000;
       const b = l.backends[0];
       assert.ok(b);
       b.counters.total += 10;
@@ -193,18 +193,18 @@ describe("metrics", () => {
       const engine = createFakeEngine([
         fakeListener("127.0.0.1:15440", [
           fakeBackend("10.0.0.1:80", {
-            counters: { active: 1, total: 10, connectFailures: 1, bytesIn: 5, bytesOut: 6 },
+            counters: { active: 1, total: 10, connectFailures: 1, bytesDown: 5, bytesUp: 6 },
           }),
         ], {
           state: "draining",
-          counters: { active: 1, total: 10, refused: 0, bytesIn: 6, bytesOut: 5 },
+          counters: { active: 1, total: 10, refused: 0, bytesUp: 6, bytesDown: 5 },
         }),
         fakeListener("127.0.0.1:15440", [
           fakeBackend("10.0.0.1:80", {
-            counters: { active: 2, total: 3, connectFailures: 0, bytesIn: 1, bytesOut: 1 },
+            counters: { active: 2, total: 3, connectFailures: 0, bytesDown: 1, bytesUp: 1 },
           }),
           fakeBackend("10.0.0.2:80"),
-        ], { counters: { active: 2, total: 3, refused: 0, bytesIn: 1, bytesOut: 1 } }),
+        ], { counters: { active: 2, total: 3, refused: 0, bytesUp: 1, bytesDown: 1 } }),
       ]);
       const text = m.render({ listeners: engine.listeners(), providers: [] });
       if (PROMTOOL) {

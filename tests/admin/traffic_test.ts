@@ -110,9 +110,9 @@ describe("admin over the real engine", { timeout: 60_000 }, () => {
     const routing = Routing.parse(await (await get("/api/v1/routing")).json());
     const l = routing.listeners.find((x) => x.address === key);
     assert.equal(l?.total_connections, 3);
-    assert.equal(l?.bytes_in, sent);
-    assert.equal(l?.backends[0]?.bytes_out, sent);
-    assert.equal(l?.backends[0]?.bytes_in, sent);
+    assert.equal(l?.bytes_up, sent);
+    assert.equal(l?.backends[0]?.bytes_up, sent);
+    assert.equal(l?.backends[0]?.bytes_down, sent);
   });
 
   it("a drain through the API sends the next connections to the other backend", async () => {

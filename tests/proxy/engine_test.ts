@@ -56,10 +56,10 @@ describe("engine", () => {
         return v && v.counters.active === 0 && v.counters.total === 1 ? v : undefined;
       }, { what: "the connection to end" });
       assert.equal(view.state, "listening");
-      assert.equal(view.counters.bytesIn, 5);
-      assert.equal(view.counters.bytesOut, 5);
+      assert.equal(view.counters.bytesUp, 5);
+      assert.equal(view.counters.bytesDown, 5);
       assert.equal(view.backends[0]!.counters.total, 1);
-      assert.equal(view.backends[0]!.counters.bytesOut, 5);
+      assert.equal(view.backends[0]!.counters.bytesUp, 5);
     } finally {
       await e.shutdown();
       echo.close();
