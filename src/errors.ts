@@ -17,6 +17,7 @@ export type ErrorCode =
   | "CONFIG" // a usage or configuration error (exit 2)
   | "ROUTING" // a routing document or route that is invalid
   | "PROVIDER" // a provider could not deliver
+  | "PROVIDER_TOO_LARGE" // a provider's answer or file is over its size cap
   | "SOCKS5" // a SOCKS5 proxy refused or misbehaved
   | "PROXY_PROTOCOL" // a PROXY protocol header was missing, malformed or untrusted
   | "NO_BACKEND" // nothing in the pool could take the connection

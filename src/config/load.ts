@@ -144,6 +144,17 @@ function aliasGomaxprocs(layer: Json): void {
   }
 }
 
+/** `{ maxBytes }` when the size key is set and parses, else nothing (the provider's default). */
+function optionalSize(
+  c: Collector,
+  v: string | number | undefined,
+  path: string,
+): { maxBytes?: number } {
+  if (v === undefined) return {};
+  const n = c.try(() => parseByteSize(v, path));
+  return n === undefined ? {} : { maxBytes: n };
+}
+
 class Collector {
   readonly problems: ConfigProblem[] = [];
   readonly origins = new Map<string, string>();
@@ -408,6 +419,8 @@ async function resolveConfig(
         : k.consistency_mode,
       tag: k.tag ?? "sluice",
       tls: await resolveTls(c, base, k.tls, "routing.consul.tls"),
+      // Unset: the provider's default (16 MiB, DEFAULT_MAX_ANSWER_BYTES in providers).
+      ...optionalSize(c, k.max_bytes, "routing.consul.max_bytes"),
     };
     routing.consul = consul;
   }
@@ -421,6 +434,8 @@ async function resolveConfig(
       stale: n.stale ?? false,
       tag: n.tag ?? "sluice",
       tls: await resolveTls(c, base, n.tls, "routing.nomad.tls"),
+      // Unset: the provider's default (16 MiB, DEFAULT_MAX_ANSWER_BYTES in providers).
+      ...optionalSize(c, n.max_bytes, "routing.nomad.max_bytes"),
     };
     routing.nomad = nomad;
   }

@@ -63,6 +63,7 @@ export const configSchema = z.strictObject({
       // "" is dill's "no parameter"; sluice reads it as its default, stale.
       consistency_mode: z.enum(["stale", "consistent", "leader", ""]).optional(),
       tag: z.string().min(1).optional(),
+      max_bytes: sizeSchema.optional(),
       tls: tlsSchema.optional(),
     }).optional(),
     nomad: z.strictObject({
@@ -72,6 +73,7 @@ export const configSchema = z.strictObject({
       wait: durationSchema.optional(),
       stale: z.boolean().optional(),
       tag: z.string().min(1).optional(),
+      max_bytes: sizeSchema.optional(),
       tls: tlsSchema.optional(),
     }).optional(),
   }).optional(),

@@ -36,6 +36,8 @@ export interface ConsulProviderConfig {
   readonly consistencyMode: "stale" | "consistent" | "leader";
   readonly tag: string;
   readonly tls: TlsFiles;
+  /** The largest answer read (`max_bytes`). @default 16 MiB */
+  readonly maxBytes?: number;
 }
 
 export interface NomadProviderConfig {
@@ -46,6 +48,8 @@ export interface NomadProviderConfig {
   readonly stale: boolean;
   readonly tag: string;
   readonly tls: TlsFiles;
+  /** The largest answer read (`max_bytes`). @default 16 MiB */
+  readonly maxBytes?: number;
 }
 
 export interface Config {

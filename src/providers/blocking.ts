@@ -1,7 +1,7 @@
 // The blocking-query loop shared by the Consul and Nomad providers (protocol reference 1.9 and
 // 4.1): index rules C1-C6, a token bucket instead of a fixed sleep, backoff with jitter on
 // errors, canonical snapshots, and failures logged once per change of state.
-import { SluiceError } from "../errors.ts";
+import { errorCode, errorMessage, SluiceError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { HttpFetch } from "../runtime/types.ts";
 import type { RouteProblem, ServiceSpec } from "../routing/types.ts";
@@ -13,6 +13,7 @@ import {
   sleep,
   type TokenBucket,
 } from "./backoff.ts";
+import { DEFAULT_MAX_ANSWER_BYTES, readCapped, untilAborted } from "./http_client.ts";
 import { createStatusTracker, type FailureKind, type ProviderFailure } from "./status.ts";
 import { buildRawServices, type TaggedInstance } from "./tags.ts";
 import type { Provider, ProviderKind, ProviderStatus } from "./types.ts";
@@ -88,6 +89,8 @@ export interface BlockingProviderOptions {
   log: Logger;
   random?: () => number;
   pacing?: PacingOptions;
+  /** The largest answer read; a larger one is cut off and fails. @default 16 MiB */
+  maxBytes?: number;
 }
 
 function redact(text: string, secrets: readonly string[]): string {
@@ -146,67 +149,71 @@ function createJsonGet(
   fetch: HttpFetch,
   source: BlockingSource,
   stop: AbortSignal,
-  o: Required<Pick<PacingOptions, "forbiddenMs" | "badRequestMs">>,
+  o: Required<Pick<PacingOptions, "forbiddenMs" | "badRequestMs">> & { maxBytes: number },
 ): JsonGet {
   return async (url, { timeoutMs, what }) => {
-    const ctl = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ctl.abort();
-    }, timeoutMs);
-    const onStop = () => ctl.abort();
-    stop.addEventListener("abort", onStop, { once: true });
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = AbortSignal.any([stop, timeout]);
+    let res: Response;
+    let bytes: Uint8Array;
     try {
-      let res: Response;
-      let text: string;
-      try {
-        // Bun's fetch drops a quiet socket after 5 min unless told otherwise (reference 6.7).
-        const init = { headers: source.headers, signal: ctl.signal, timeout: false };
-        res = await fetch(url, init as RequestInit);
-        text = await res.text();
-      } catch (err) {
-        if (stop.aborted) {
-          throw new QueryFault("unreachable", `${what}: stopped`, { key: "stopped" });
-        }
-        throw networkFault(err, what, timedOut);
+      // The race is the guarantee: even a fetch that ignored its signal cannot hold a stop.
+      [res, bytes] = await untilAborted(
+        (async () => {
+          // Bun's fetch drops a quiet socket after 5 min unless told otherwise (reference 6.7).
+          const init = { headers: source.headers, signal, timeout: false };
+          const r = await fetch(url, init as RequestInit);
+          const max = r.ok ? o.maxBytes : 64 * 1024;
+          const b = await readCapped(r, { max, who: source.kind, url }).catch((e) => {
+            if (!r.ok && errorCode(e) === "PROVIDER_TOO_LARGE") return new Uint8Array(0);
+            throw e;
+          });
+          return [r, b] as const;
+        })(),
+        signal,
+      );
+    } catch (err) {
+      if (stop.aborted) {
+        throw new QueryFault("unreachable", `${what}: stopped`, { key: "stopped" });
       }
-      const status = res.status;
-      if (status === 403 || status === 401) {
-        const reason = redact(bodyReason(text), source.secrets);
-        throw new QueryFault("forbidden", `${what}: ${status} ${reason} (check the token)`, {
-          key: `forbidden:${reason}`,
-          minDelayMs: o.forbiddenMs,
-        });
+      if (errorCode(err) === "PROVIDER_TOO_LARGE") {
+        throw new QueryFault("too_large", errorMessage(err), { key: "too_large" });
       }
-      if (status === 400) {
-        const reason = redact(bodyReason(text), source.secrets);
-        throw new QueryFault(
-          "bad_request",
-          `${what}: 400 ${reason} (a configuration error: check routing.${source.kind}.*)`,
-          { key: `bad_request:${reason}`, minDelayMs: o.badRequestMs },
-        );
-      }
-      if (status < 200 || status > 299) {
-        const reason = redact(bodyReason(text), source.secrets);
-        throw new QueryFault("http_status", `${what}: ${status} ${reason}`, {
-          key: `http_status:${status}`,
-        });
-      }
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        throw new QueryFault(
-          "garbage",
-          `${what}: the answer is not JSON (${redact(bodyReason(text), source.secrets)})`,
-        );
-      }
-      return { body, headers: res.headers };
-    } finally {
-      clearTimeout(timer);
-      stop.removeEventListener("abort", onStop);
+      throw networkFault(err, what, timeout.aborted);
     }
+    const text = new TextDecoder().decode(bytes);
+    const status = res.status;
+    if (status === 403 || status === 401) {
+      const reason = redact(bodyReason(text), source.secrets);
+      throw new QueryFault("forbidden", `${what}: ${status} ${reason} (check the token)`, {
+        key: `forbidden:${reason}`,
+        minDelayMs: o.forbiddenMs,
+      });
+    }
+    if (status === 400) {
+      const reason = redact(bodyReason(text), source.secrets);
+      throw new QueryFault(
+        "bad_request",
+        `${what}: 400 ${reason} (a configuration error: check routing.${source.kind}.*)`,
+        { key: `bad_request:${reason}`, minDelayMs: o.badRequestMs },
+      );
+    }
+    if (status < 200 || status > 299) {
+      const reason = redact(bodyReason(text), source.secrets);
+      throw new QueryFault("http_status", `${what}: ${status} ${reason}`, {
+        key: `http_status:${status}`,
+      });
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new QueryFault(
+        "garbage",
+        `${what}: the answer is not JSON (${redact(bodyReason(text), source.secrets)})`,
+      );
+    }
+    return { body, headers: res.headers };
   };
 }
 
@@ -249,7 +256,11 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
   const badRequestMs = pacing.badRequestMs ?? 60_000;
   const tracker = createStatusTracker({ name: o.name, kind: source.kind, log });
   const stopCtl = new AbortController();
-  const get = createJsonGet(o.fetch, source, stopCtl.signal, { forbiddenMs, badRequestMs });
+  const get = createJsonGet(o.fetch, source, stopCtl.signal, {
+    forbiddenMs,
+    badRequestMs,
+    maxBytes: o.maxBytes ?? DEFAULT_MAX_ANSWER_BYTES,
+  });
   let loop: Promise<void> | undefined;
 
   // Last good instances per service key, reused when that service's detail read fails (T12).

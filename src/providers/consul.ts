@@ -13,10 +13,10 @@
 //   closes (connections drain) and reopens when an instance passes again (pitfall 3): a client
 //   gets a quick refusal rather than a port that accepts and closes.
 // - A detail read that fails keeps that service's previous instances (pitfall 6).
-import { errorMessage, SluiceError } from "../errors.ts";
+import { SluiceError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { ConsulProviderConfig } from "../config/types.ts";
-import type { Runtime, TlsClientOptions } from "../runtime/types.ts";
+import type { Runtime } from "../runtime/types.ts";
 import {
   type BlockingSource,
   createBlockingProvider,
@@ -27,6 +27,7 @@ import {
   type PacingOptions,
   QueryFault,
 } from "./blocking.ts";
+import { createProviderFetch } from "./http_client.ts";
 import type { TaggedInstance } from "./tags.ts";
 import type { Provider } from "./types.ts";
 
@@ -45,16 +46,6 @@ export interface ConsulProviderOptions {
   pacing?: Omit<PacingOptions, "bucket">;
   /** @default "consul" */
   name?: string;
-}
-
-/** The TLS options of a provider's `tls.*` keys, or undefined when none is set. */
-export function tlsOptions(tls: ConsulProviderConfig["tls"]): TlsClientOptions | undefined {
-  const o: TlsClientOptions = {};
-  if (tls.ca) o.ca = [tls.ca];
-  if (tls.cert) o.cert = tls.cert;
-  if (tls.key) o.key = tls.key;
-  if (tls.insecure) o.insecure = true;
-  return Object.keys(o).length ? o : undefined;
 }
 
 /** A query string where `undefined` values are bare flags (`?stale`), which Consul reads as set. */
@@ -205,22 +196,12 @@ export function createConsulSource(config: ConsulProviderConfig, address: string
 /** The Consul provider (SPEC section 4). Throws SluiceError("CONFIG") for a bad setting. */
 export function createConsulProvider(o: ConsulProviderOptions): Provider {
   const address = validateConfig(o.config);
-  const tls = tlsOptions(o.config.tls);
-  let fetch;
-  try {
-    fetch = tls ? o.rt.httpClient(tls) : o.rt.httpClient();
-  } catch (err) {
-    throw new SluiceError(
-      "CONFIG",
-      `routing.consul.tls: cannot use the CA, certificate or key: ${errorMessage(err)}`,
-      { cause: err },
-    );
-  }
   return createBlockingProvider({
     name: o.name ?? "consul",
     source: createConsulSource(o.config, address),
-    fetch,
+    fetch: createProviderFetch(o.rt, o.config.tls, "routing.consul"),
     log: o.log,
+    ...(o.config.maxBytes !== undefined ? { maxBytes: o.config.maxBytes } : {}),
     ...(o.random ? { random: o.random } : {}),
     pacing: { ...o.pacing, ...(o.bucket ? { bucket: o.bucket } : {}) },
   });

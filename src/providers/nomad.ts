@@ -10,7 +10,7 @@
 //   until it is deregistered (nomad#23317). Use sluice's active health checks (`health`) when a
 //   crashing-but-registered allocation must stop receiving traffic.
 // - Service names are the Nomad names, prefixed with "NAMESPACE/" outside "default".
-import { errorMessage, SluiceError } from "../errors.ts";
+import { SluiceError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { NomadProviderConfig } from "../config/types.ts";
 import type { Runtime } from "../runtime/types.ts";
@@ -24,7 +24,8 @@ import {
   type PacingOptions,
   QueryFault,
 } from "./blocking.ts";
-import { queryString, tlsOptions } from "./consul.ts";
+import { queryString } from "./consul.ts";
+import { createProviderFetch } from "./http_client.ts";
 import type { TaggedInstance } from "./tags.ts";
 import type { Provider } from "./types.ts";
 
@@ -163,22 +164,12 @@ export function createNomadSource(config: NomadProviderConfig, address: string):
 /** The Nomad provider (SPEC section 4). Throws SluiceError("CONFIG") for a bad setting. */
 export function createNomadProvider(o: NomadProviderOptions): Provider {
   const address = validateConfig(o.config);
-  const tls = tlsOptions(o.config.tls);
-  let fetch;
-  try {
-    fetch = tls ? o.rt.httpClient(tls) : o.rt.httpClient();
-  } catch (err) {
-    throw new SluiceError(
-      "CONFIG",
-      `routing.nomad.tls: cannot use the CA, certificate or key: ${errorMessage(err)}`,
-      { cause: err },
-    );
-  }
   return createBlockingProvider({
     name: o.name ?? "nomad",
     source: createNomadSource(o.config, address),
-    fetch,
+    fetch: createProviderFetch(o.rt, o.config.tls, "routing.nomad"),
     log: o.log,
+    ...(o.config.maxBytes !== undefined ? { maxBytes: o.config.maxBytes } : {}),
     ...(o.random ? { random: o.random } : {}),
     pacing: { ...o.pacing, ...(o.bucket ? { bucket: o.bucket } : {}) },
   });
