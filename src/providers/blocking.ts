@@ -371,7 +371,26 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
           });
         }
       }
-      deliver(services, r.indexText, onSnapshot);
+      // Instances meant to be routed, none of which yields a route (a port out of range, bad
+      // tags): refused like an answer that does not parse while there are routes to lose.
+      const meant = all.some((i) => i.tags.includes(source.tag));
+      if (meant && services.length === 0 && lastServices.length > 0) {
+        const first = problems[0];
+        const why = first
+          ? ` (${first.service}: ${first.field ? `${first.field}: ` : ""}${first.reason})`
+          : notes[0]
+          ? ` (${notes[0]})`
+          : "";
+        fail(
+          new QueryFault(
+            "garbage",
+            `${source.kind}: no valid service in the answer${why}; keeping the last good routes`,
+            { key: `no_valid:${pk}` },
+          ),
+        );
+      } else {
+        deliver(services, r.indexText, onSnapshot);
+      }
 
       if (r.failures.length > 0) {
         const first = r.failures[0]!;

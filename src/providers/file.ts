@@ -9,7 +9,12 @@ import type { Logger } from "../log.ts";
 import { formatFromPath, parseRoutingDocument } from "../routing/document.ts";
 import type { ServiceSpec } from "../routing/types.ts";
 import type { Runtime, Watcher } from "../runtime/types.ts";
-import { contentHash, logRouteProblems } from "./document_source.ts";
+import {
+  contentHash,
+  everyServiceRejected,
+  logRouteProblems,
+  noValidServiceMessage,
+} from "./document_source.ts";
 import { createStatusTracker, type ProviderFailure } from "./status.ts";
 import type { Provider, ProviderStatus } from "./types.ts";
 
@@ -81,8 +86,15 @@ export function createFileProvider(o: FileProviderOptions): Provider {
       tracker.failed({ kind: "garbage", message, key: `garbage:${message}` });
       return;
     }
-    lastGood = bytes;
+    if (everyServiceRejected(parsed) && tracker.status().services > 0) {
+      const message = noValidServiceMessage(path, parsed.problems);
+      if (tracker.failed({ kind: "garbage", message, key: `garbage:${message}` })) {
+        logRouteProblems(log, parsed.problems);
+      }
+      return;
+    }
     logRouteProblems(log, parsed.problems);
+    lastGood = bytes;
     log.info("routing loaded", { provider: name, path, services: parsed.services.length });
     onSnapshot?.(parsed.services);
     tracker.delivered({ services: parsed.services.length, index: contentHash(bytes) });

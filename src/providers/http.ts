@@ -12,7 +12,12 @@ import {
 import type { ServiceSpec } from "../routing/types.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { createBackoff, sleep } from "./backoff.ts";
-import { contentHash, logRouteProblems } from "./document_source.ts";
+import {
+  contentHash,
+  everyServiceRejected,
+  logRouteProblems,
+  noValidServiceMessage,
+} from "./document_source.ts";
 import { createProviderFetch, readCapped, redactUrl, untilAborted } from "./http_client.ts";
 import { createStatusTracker, type ProviderFailure } from "./status.ts";
 import type { Provider, ProviderStatus } from "./types.ts";
@@ -201,9 +206,15 @@ export function createHttpProvider(o: HttpProviderOptions): Provider {
           : `${source}: ${errorMessage(err)}`;
         return fail({ kind: "garbage", message, key: `garbage:${message}` });
       }
+      if (everyServiceRejected(parsed) && tracker.status().services > 0) {
+        const message = noValidServiceMessage(source, parsed.problems);
+        const f = { kind: "garbage", message, key: `garbage:${message}` } as const;
+        if (!stopper.signal.aborted && tracker.failed(f)) logRouteProblems(log, parsed.problems);
+        return false;
+      }
+      logRouteProblems(log, parsed.problems);
       remember(res);
       lastGoodHash = hash;
-      logRouteProblems(log, parsed.problems);
       tracker.delivered({ services: parsed.services.length, index: etag ?? lastModified ?? hash });
       log.info("routing loaded", {
         provider: name,
