@@ -379,6 +379,8 @@ async function resolveConfig(
     routing.file = {
       path: base && !isAbsolute(p) ? resolve(base, p) : p,
       watch: r.file.watch ?? true,
+      // Unset: the provider's default (64 MiB, DEFAULT_MAX_FILE_BYTES in providers).
+      ...optionalSize(c, r.file.max_bytes, "routing.file.max_bytes"),
     };
   }
   if (r.http) {

@@ -45,7 +45,11 @@ export const configSchema = z.strictObject({
     }),
   }).optional(),
   routing: z.strictObject({
-    file: z.strictObject({ path: z.string().min(1), watch: z.boolean().optional() }).optional(),
+    file: z.strictObject({
+      path: z.string().min(1),
+      watch: z.boolean().optional(),
+      max_bytes: sizeSchema.optional(),
+    }).optional(),
     http: z.strictObject({
       endpoint: z.string().min(1),
       poll_interval: durationSchema.optional(),

@@ -16,6 +16,8 @@ export interface TlsFiles {
 export interface FileProviderConfig {
   readonly path: string;
   readonly watch: boolean;
+  /** The largest routing file read (`max_bytes`). @default 64 MiB */
+  readonly maxBytes?: number;
 }
 
 export interface HttpProviderConfig {
