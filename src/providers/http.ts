@@ -152,6 +152,15 @@ export function createHttpProvider(o: HttpProviderOptions): Provider {
     try {
       if (res.status === 304) {
         await res.body?.cancel().catch(() => {});
+        // Only an answer we used may be confirmed: a 304 to a request without validators
+        // (a broken server or cache) confirms nothing, and must not leave us "waiting" forever.
+        if (lastGoodHash === undefined) {
+          return fail({
+            kind: "http_status",
+            message: `GET ${where}: HTTP 304 to a request without validators (nothing to reuse)`,
+            key: "http_304",
+          });
+        }
         tracker.unchanged(etag || lastModified ? { index: etag ?? lastModified ?? "" } : {});
         return true;
       }
