@@ -77,7 +77,7 @@ export interface BlockingProviderOptions {
 export const READ_TIMEOUT_MS = 15_000;
 
 /** Parses a uint64 index header (C6); undefined when missing or not a decimal. */
-export function parseIndex(text: string | null | undefined): bigint | undefined {
+function parseIndex(text: string | null | undefined): bigint | undefined {
   if (text === null || text === undefined || !/^\d{1,20}$/.test(text.trim())) return undefined;
   return BigInt(text.trim());
 }
@@ -86,14 +86,14 @@ export function parseIndex(text: string | null | undefined): bigint | undefined 
  * The next index to block on (C1-C3): a missing or unparsable header, or one that went
  * backwards, resets to 0 (a plain read next); a 0 becomes 1, which is always safe to wait on.
  */
-export function nextIndex(previous: bigint, header: string | undefined): bigint {
+function nextIndex(previous: bigint, header: string | undefined): bigint {
   const parsed = parseIndex(header);
   if (parsed === undefined || parsed < previous) return 0n;
   return parsed < 1n ? 1n : parsed;
 }
 
 /** The client-side timeout of a blocking read: wait + the server's jitter (wait/16) + 5 s. */
-export function blockingTimeoutMs(waitMs: number): number {
+function blockingTimeoutMs(waitMs: number): number {
   return Math.ceil(waitMs + waitMs / 16 + 5000);
 }
 

@@ -113,7 +113,7 @@ export function consulInstances(name: string, body: unknown): TaggedInstance[] {
   return out;
 }
 
-export function createConsulSource(config: ConsulProviderConfig, address: string): BlockingSource {
+function createConsulSource(config: ConsulProviderConfig, address: string): BlockingSource {
   const waitMs = Math.min(config.waitMs, CONSUL_MAX_WAIT_MS);
   const common: [string, string | undefined][] = [];
   if (config.datacenter) common.push(["dc", config.datacenter]);

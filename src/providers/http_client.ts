@@ -9,7 +9,7 @@ import type { HttpFetch, Runtime, TlsClientOptions } from "../runtime/types.ts";
 export const DEFAULT_MAX_ANSWER_BYTES = 16 * 1024 * 1024;
 
 /** The TLS options of a provider's `tls.*` keys, or undefined when none is set. */
-export function tlsClientOptions(tls: TlsFiles | undefined): TlsClientOptions | undefined {
+function tlsClientOptions(tls: TlsFiles | undefined): TlsClientOptions | undefined {
   if (!tls) return undefined;
   const o: TlsClientOptions = {};
   if (tls.ca) o.ca = [tls.ca];
@@ -67,7 +67,7 @@ export function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> 
 }
 
 /** The error of an answer over its cap, naming who read it, the URL (redacted) and the cap. */
-export function tooLargeError(who: string, url: string, max: number): SluiceError {
+function tooLargeError(who: string, url: string, max: number): SluiceError {
   return new SluiceError(
     "PROVIDER_TOO_LARGE",
     `${who}: GET ${redactUrl(url)}: the answer is larger than max_bytes (${max} bytes); refused`,

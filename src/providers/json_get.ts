@@ -45,7 +45,7 @@ export function redact(text: string, secrets: readonly string[]): string {
 }
 
 /** One line of an error body: trimmed, HTML reduced to a note. */
-export function bodyReason(text: string): string {
+function bodyReason(text: string): string {
   const t = text.trim();
   if (/^<(!doctype|html)/i.test(t)) {
     return "an HTML page (an intermediary such as a proxy answered)";

@@ -98,7 +98,7 @@ export function nomadInstances(ns: string, name: string, body: unknown): TaggedI
   return out;
 }
 
-export function createNomadSource(config: NomadProviderConfig, address: string): BlockingSource {
+function createNomadSource(config: NomadProviderConfig, address: string): BlockingSource {
   const waitMs = Math.min(config.waitMs, NOMAD_MAX_WAIT_MS);
   const headers: Record<string, string> = { Accept: "application/json" };
   if (config.token) headers["X-Nomad-Token"] = config.token;

@@ -50,7 +50,7 @@ export function validateSourceConfig(
 }
 
 /** Runs `fn` over items with at most `limit` in flight. */
-export async function eachLimited<T>(
+async function eachLimited<T>(
   items: readonly T[],
   limit: number,
   fn: (item: T) => Promise<void>,
