@@ -12,7 +12,7 @@ import { createNomadProvider } from "../../src/providers/nomad.ts";
 import { createHttpProvider } from "../../src/providers/http.ts";
 import type { Provider } from "../../src/providers/types.ts";
 import { getRuntime } from "../../src/runtime/detect.ts";
-import { captureLogger, collector, FAST, until, view } from "./_harness.ts";
+import { captureLogger, collector, FAST, until, view } from "../providers/_harness.ts";
 
 const rt = getRuntime();
 const CAP = 64 * 1024;

@@ -16,7 +16,7 @@ import { getRuntime } from "../../src/runtime/detect.ts";
 import { startRoutingServer } from "../_support/http_routing_server.ts";
 import { startConsulEmulator } from "../_support/consul_emulator.ts";
 import { startNomadEmulator } from "../_support/nomad_emulator.ts";
-import { captureLogger, collector, FAST, until, view } from "./_harness.ts";
+import { captureLogger, collector, FAST, until, view } from "../providers/_harness.ts";
 
 const rt = getRuntime();
 

@@ -20,7 +20,7 @@ import {
   tempDir,
   waitFor,
 } from "../_support/helpers.ts";
-import { captureLogger, collector, until } from "./_harness.ts";
+import { captureLogger, collector, until } from "../providers/_harness.ts";
 
 const rt = getRuntime();
 
