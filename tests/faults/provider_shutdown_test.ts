@@ -8,6 +8,11 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Runtime } from "../../src/runtime/types.ts";
+import { createConsulProvider } from "../../src/providers/consul.ts";
+import { createHttpProvider } from "../../src/providers/http.ts";
+import { createNomadProvider } from "../../src/providers/nomad.ts";
+import type { Provider } from "../../src/providers/types.ts";
+import { captureLogger } from "../providers/_harness.ts";
 import { type EmulatorServer, startEmulatorServer } from "../_support/emulator_http.ts";
 import { makeTestCerts, type TestCerts } from "../_support/test_certs.ts";
 import {
@@ -20,6 +25,7 @@ import {
   tempDir,
   type TestServer,
   waitFor,
+  within,
 } from "../_support/helpers.ts";
 
 /** drain_timeout in the config below. */
@@ -117,6 +123,75 @@ tls = { insecure = true }
         await server.close();
         await dir.remove();
       }
+    });
+  }
+});
+
+/** A runtime whose HTTP client ignores its abort signal and never answers. */
+function deafRuntime(asked: { n: number }): Runtime {
+  const fetch = () => {
+    asked.n++;
+    return new Promise<Response>(() => {});
+  };
+  return { httpClient: () => fetch } as unknown as Runtime;
+}
+
+describe("stop() never waits on a request, even one whose fetch ignores its signal", () => {
+  const tls = { insecure: true };
+  const makers: [string, (rt: Runtime) => Provider][] = [
+    ["consul", (rt) =>
+      createConsulProvider({
+        rt,
+        log: captureLogger(),
+        config: {
+          address: "https://127.0.0.1:1",
+          token: "",
+          datacenter: "",
+          namespace: "",
+          waitMs: 300_000,
+          consistencyMode: "stale",
+          tag: "sluice",
+          tls,
+        },
+      })],
+    ["nomad", (rt) =>
+      createNomadProvider({
+        rt,
+        log: captureLogger(),
+        config: {
+          address: "https://127.0.0.1:1",
+          token: "",
+          namespace: "default",
+          waitMs: 300_000,
+          stale: false,
+          tag: "sluice",
+          tls,
+        },
+      })],
+    ["http", (rt) =>
+      createHttpProvider({
+        rt,
+        log: captureLogger(),
+        config: {
+          endpoint: "https://127.0.0.1:1/routing.json",
+          pollIntervalMs: 5000,
+          pollTimeoutMs: 300_000,
+          headers: {},
+          maxBytes: 1024,
+          tls,
+        },
+      })],
+  ];
+  for (const [kind, make] of makers) {
+    it(`${kind}: stop() returns while the request is still unanswered`, async () => {
+      const asked = { n: 0 };
+      const p = make(deafRuntime(asked));
+      p.start(() => {});
+      await waitFor(() => asked.n === 1, { timeoutMs: 5000, intervalMs: 5, what: "the request" });
+      // The request would wait five minutes; stop() must not.
+      await within(p.stop(), 5000, `${kind} provider stop() during a request`);
+      assert.equal(p.status().state, "stopped");
+      assert.equal(asked.n, 1, "no request after the stop");
     });
   }
 });
