@@ -41,10 +41,21 @@ export const DEFAULTS = {
     body: "",
   },
   routing: {
-    file: { watch: true },
+    file: { watch: true, maxBytes: 64 * 1024 * 1024 },
     http: { pollIntervalMs: 5_000, pollTimeoutMs: 5_000, maxBytes: 4 * 1024 * 1024 },
-    consul: { waitMs: 5 * 60_000, consistencyMode: "stale", tag: "sluice" },
-    nomad: { waitMs: 5 * 60_000, namespace: "default", stale: false, tag: "sluice" },
+    consul: {
+      waitMs: 5 * 60_000,
+      consistencyMode: "stale",
+      tag: "sluice",
+      maxBytes: 16 * 1024 * 1024,
+    },
+    nomad: {
+      waitMs: 5 * 60_000,
+      namespace: "default",
+      stale: false,
+      tag: "sluice",
+      maxBytes: 16 * 1024 * 1024,
+    },
   },
 } as const;
 

@@ -120,6 +120,17 @@ function httpUrl(c: Collector, text: string, at: string): string {
   return r.url;
 }
 
+/** `{ maxBytes }` when the size key is set and parses, else nothing (the provider's default). */
+function optionalSize(
+  c: Collector,
+  v: string | number | undefined,
+  path: string,
+): { maxBytes?: number } {
+  if (v === undefined) return {};
+  const n = c.try(() => parseByteSize(v, path));
+  return n === undefined ? {} : { maxBytes: n };
+}
+
 function dur(c: Collector, v: unknown, path: string, dflt: number): number {
   return c.duration(parseDuration, v, path, dflt);
 }
@@ -190,6 +201,8 @@ function resolveRouting(
       routing.file = {
         path: base && !isAbsolute(p) ? resolve(base, p) : p,
         watch: r.file.watch ?? R.file.watch,
+        // Unset: the provider uses DEFAULTS.routing.file.maxBytes.
+        ...optionalSize(c, r.file.max_bytes, "routing.file.max_bytes"),
       };
     }
     if (r.http) {
@@ -240,6 +253,7 @@ function resolveRouting(
           : k.consistency_mode,
         tag: k.tag ?? R.consul.tag,
         tls: await resolveTls(c, readText, base, k.tls, "routing.consul.tls"),
+        ...optionalSize(c, k.max_bytes, "routing.consul.max_bytes"),
       };
       routing.consul = consul;
     }
@@ -253,6 +267,7 @@ function resolveRouting(
         stale: n.stale ?? R.nomad.stale,
         tag: n.tag ?? R.nomad.tag,
         tls: await resolveTls(c, readText, base, n.tls, "routing.nomad.tls"),
+        ...optionalSize(c, n.max_bytes, "routing.nomad.max_bytes"),
       };
       routing.nomad = nomad;
     }

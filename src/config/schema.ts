@@ -72,7 +72,11 @@ export const configSchema = z.strictObject({
     }),
   }).optional(),
   routing: z.strictObject({
-    file: z.strictObject({ path: z.string().min(1), watch: z.boolean().optional() }).optional(),
+    file: z.strictObject({
+      path: z.string().min(1),
+      watch: z.boolean().optional(),
+      max_bytes: sizeSchema.optional(),
+    }).optional(),
     http: z.strictObject({
       endpoint: z.string().min(1),
       poll_interval: durationSchema.optional().meta({
@@ -96,6 +100,7 @@ export const configSchema = z.strictObject({
       // "" is dill's "no parameter"; sluice reads it as its default, stale.
       consistency_mode: z.enum(["stale", "consistent", "leader", ""]).optional(),
       tag: z.string().min(1).optional(),
+      max_bytes: sizeSchema.optional(),
       tls: tlsSchema.optional(),
     }).optional(),
     nomad: z.strictObject({
@@ -107,6 +112,7 @@ export const configSchema = z.strictObject({
       }),
       stale: z.boolean().optional(),
       tag: z.string().min(1).optional(),
+      max_bytes: sizeSchema.optional(),
       tls: tlsSchema.optional(),
     }).optional(),
   }).optional(),

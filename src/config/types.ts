@@ -17,6 +17,8 @@ export interface TlsFiles {
 export interface FileProviderConfig {
   readonly path: string;
   readonly watch: boolean;
+  /** The largest routing file read (`max_bytes`). @default 64 MiB */
+  readonly maxBytes?: number;
 }
 
 export interface HttpProviderConfig {
@@ -37,6 +39,8 @@ export interface ConsulProviderConfig {
   readonly consistencyMode: "stale" | "consistent" | "leader";
   readonly tag: string;
   readonly tls: TlsFiles;
+  /** The largest answer read (`max_bytes`). @default 16 MiB */
+  readonly maxBytes?: number;
 }
 
 export interface NomadProviderConfig {
@@ -47,6 +51,8 @@ export interface NomadProviderConfig {
   readonly stale: boolean;
   readonly tag: string;
   readonly tls: TlsFiles;
+  /** The largest answer read (`max_bytes`). @default 16 MiB */
+  readonly maxBytes?: number;
 }
 
 export interface Config {

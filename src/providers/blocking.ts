@@ -1,20 +1,25 @@
 // The blocking-query loop shared by the Consul and Nomad providers (protocol reference 1.9 and
 // 4.1): index rules C1-C6, a token bucket instead of a fixed sleep, backoff with jitter on
 // errors, canonical snapshots, and failures logged once per change of state.
+import { SluiceError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { HttpFetch } from "../runtime/types.ts";
 import type { RouteProblem, ServiceSpec } from "../routing/types.ts";
 import { createServiceValidator } from "../routing/validator.ts";
-import {
-  type Backoff,
-  createBackoff,
-  createTokenBucket,
-  sleep,
-  type TokenBucket,
-} from "./backoff.ts";
-import { createStatusTracker, type FailureKind, type ProviderFailure } from "./status.ts";
+import { createBackoff, createTokenBucket, sleep } from "./backoff.ts";
+import { DEFAULT_MAX_ANSWER_BYTES } from "./http_client.ts";
+import { createJsonGet, failureOf, type JsonGet } from "./json_get.ts";
+import { createStatusTracker } from "./status.ts";
 import { buildRawServices, type TaggedInstance } from "./tags.ts";
 import type { Provider, ProviderKind, ProviderStatus } from "./types.ts";
+
+/** The time the loop paces itself by; tests inject one to check pacing without waiting. */
+export interface PacingClock {
+  /** Milliseconds, as Date.now. */
+  now(): number;
+  /** Resolves after ms, or at once when the signal aborts (never rejects). */
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
 
 /** Pacing knobs; the defaults follow the protocol reference. Tests shrink them. */
 export interface PacingOptions {
@@ -26,32 +31,9 @@ export interface PacingOptions {
   forbiddenMs?: number;
   /** The least wait after a 400 (our request or configuration is wrong). @default 60000 */
   badRequestMs?: number;
-  /** Timeout of a non-blocking read (detail fetches). @default 15000 */
-  readTimeoutMs?: number;
+  /** @default wall time (Date.now and setTimeout) */
+  clock?: PacingClock;
 }
-
-/** A failed read, classified; the message never holds the token. */
-export class QueryFault extends Error {
-  readonly kind: FailureKind;
-  readonly key: string;
-  /** The least delay before the next attempt. */
-  readonly minDelayMs: number;
-  constructor(kind: FailureKind, message: string, o: { key?: string; minDelayMs?: number } = {}) {
-    super(message);
-    this.name = "QueryFault";
-    this.kind = kind;
-    this.key = o.key ?? kind;
-    this.minDelayMs = o.minDelayMs ?? 0;
-  }
-}
-
-export interface JsonAnswer {
-  readonly body: unknown;
-  readonly headers: Headers;
-}
-
-/** GETs JSON with the source's headers, a timeout and classified failures. */
-export type JsonGet = (url: string, o: { timeoutMs: number; what: string }) => Promise<JsonAnswer>;
 
 export interface ListRound {
   /** The index header, raw (undefined when missing). */
@@ -59,7 +41,7 @@ export interface ListRound {
   /** Instances by service key, for every service the list names. */
   readonly instances: ReadonlyMap<string, readonly TaggedInstance[]>;
   /** Services whose detail read failed (their previous instances are reused). */
-  readonly failures: readonly { service: string; fault: QueryFault }[];
+  readonly failures: readonly { service: string; error: SluiceError }[];
   /** The list came back empty because ACLs hid everything (Consul's filtered header). */
   readonly aclFilteredEmpty?: boolean;
 }
@@ -87,26 +69,15 @@ export interface BlockingProviderOptions {
   log: Logger;
   random?: () => number;
   pacing?: PacingOptions;
+  /** The largest answer read; a larger one is cut off and fails. @default 16 MiB */
+  maxBytes?: number;
 }
 
-function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) if (s) out = out.split(s).join("***");
-  return out;
-}
-
-/** One line of an error body: trimmed, HTML reduced to a note. */
-function bodyReason(text: string): string {
-  const t = text.trim();
-  if (/^<(!doctype|html)/i.test(t)) {
-    return "an HTML page (an intermediary such as a proxy answered)";
-  }
-  const line = t.split("\n")[0] ?? "";
-  return line.length > 200 ? `${line.slice(0, 200)}...` : line || "empty body";
-}
+/** Timeout of a non-blocking read (detail fetches, plain list reads). */
+export const READ_TIMEOUT_MS = 15_000;
 
 /** Parses a uint64 index header (C6); undefined when missing or not a decimal. */
-export function parseIndex(text: string | null | undefined): bigint | undefined {
+function parseIndex(text: string | null | undefined): bigint | undefined {
   if (text === null || text === undefined || !/^\d{1,20}$/.test(text.trim())) return undefined;
   return BigInt(text.trim());
 }
@@ -115,119 +86,27 @@ export function parseIndex(text: string | null | undefined): bigint | undefined 
  * The next index to block on (C1-C3): a missing or unparsable header, or one that went
  * backwards, resets to 0 (a plain read next); a 0 becomes 1, which is always safe to wait on.
  */
-export function nextIndex(previous: bigint, header: string | undefined): bigint {
+function nextIndex(previous: bigint, header: string | undefined): bigint {
   const parsed = parseIndex(header);
   if (parsed === undefined || parsed < previous) return 0n;
   return parsed < 1n ? 1n : parsed;
 }
 
 /** The client-side timeout of a blocking read: wait + the server's jitter (wait/16) + 5 s. */
-export function blockingTimeoutMs(waitMs: number): number {
+function blockingTimeoutMs(waitMs: number): number {
   return Math.ceil(waitMs + waitMs / 16 + 5000);
 }
 
-/** Describes a thrown fetch error without leaking anything the URL or headers held. */
-function networkFault(err: unknown, what: string, timedOut: boolean): QueryFault {
-  if (timedOut) return new QueryFault("timeout", `${what}: no answer within the timeout`);
-  const e = err as { code?: unknown; message?: unknown; cause?: { code?: unknown } };
-  const code = typeof e?.code === "string"
-    ? e.code
-    : typeof e?.cause?.code === "string"
-    ? e.cause.code
-    : "";
-  const msg = typeof e?.message === "string" ? e.message : String(err);
-  return new QueryFault("unreachable", `${what}: connection failed (${code || msg})`, {
-    key: `unreachable`,
-  });
-}
-
-function createJsonGet(
-  fetch: HttpFetch,
-  source: BlockingSource,
-  stop: AbortSignal,
-  o: Required<Pick<PacingOptions, "forbiddenMs" | "badRequestMs">>,
-): JsonGet {
-  return async (url, { timeoutMs, what }) => {
-    const ctl = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ctl.abort();
-    }, timeoutMs);
-    const onStop = () => ctl.abort();
-    stop.addEventListener("abort", onStop, { once: true });
-    try {
-      let res: Response;
-      let text: string;
-      try {
-        // Bun's fetch drops a quiet socket after 5 min unless told otherwise (reference 6.7).
-        const init = { headers: source.headers, signal: ctl.signal, timeout: false };
-        res = await fetch(url, init as RequestInit);
-        text = await res.text();
-      } catch (err) {
-        if (stop.aborted) {
-          throw new QueryFault("unreachable", `${what}: stopped`, { key: "stopped" });
-        }
-        throw networkFault(err, what, timedOut);
-      }
-      const status = res.status;
-      if (status === 403 || status === 401) {
-        const reason = redact(bodyReason(text), source.secrets);
-        throw new QueryFault("forbidden", `${what}: ${status} ${reason} (check the token)`, {
-          key: `forbidden:${reason}`,
-          minDelayMs: o.forbiddenMs,
-        });
-      }
-      if (status === 400) {
-        const reason = redact(bodyReason(text), source.secrets);
-        throw new QueryFault(
-          "bad_request",
-          `${what}: 400 ${reason} (a configuration error: check routing.${source.kind}.*)`,
-          { key: `bad_request:${reason}`, minDelayMs: o.badRequestMs },
-        );
-      }
-      if (status < 200 || status > 299) {
-        const reason = redact(bodyReason(text), source.secrets);
-        throw new QueryFault("http_status", `${what}: ${status} ${reason}`, {
-          key: `http_status:${status}`,
-        });
-      }
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        throw new QueryFault(
-          "garbage",
-          `${what}: the answer is not JSON (${redact(bodyReason(text), source.secrets)})`,
-        );
-      }
-      return { body, headers: res.headers };
-    } finally {
-      clearTimeout(timer);
-      stop.removeEventListener("abort", onStop);
-    }
-  };
-}
-
-/** Runs `fn` over items with at most `limit` in flight. */
-export async function eachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+/** The timeout of a list read: a blocking one (index > 0) may be held for the whole wait. */
+export function listTimeoutMs(index: bigint, waitMs: number): number {
+  return index > 0n ? blockingTimeoutMs(waitMs) : READ_TIMEOUT_MS;
 }
 
 function problemsText(problems: readonly RouteProblem[], notes: readonly string[]): string {
   return JSON.stringify([problems.map((p) => [p.service, p.field, p.reason]), notes]);
 }
+
+const WALL_CLOCK: PacingClock = { now: Date.now, sleep };
 
 /**
  * A Provider around a BlockingSource. One loop: take a token, read the list (blocking on the
@@ -235,20 +114,35 @@ function problemsText(problems: readonly RouteProblem[], notes: readonly string[
  */
 export function createBlockingProvider(o: BlockingProviderOptions): Provider {
   const { source, log } = o;
-  const random = o.random ?? Math.random;
   const pacing = o.pacing ?? {};
+  const clock = pacing.clock ?? WALL_CLOCK;
   // Defaults in createTokenBucket (burst 5, one per second): see why there.
-  const bucket: TokenBucket = createTokenBucket(pacing.bucket);
-  const backoff: Backoff = createBackoff({
+  const bucket = createTokenBucket({ ...pacing.bucket, now: () => clock.now() });
+  const backoff = createBackoff({
     baseMs: pacing.backoff?.baseMs ?? 1000,
     maxMs: pacing.backoff?.maxMs ?? 30_000,
-    random,
+    random: o.random ?? Math.random,
   });
   const forbiddenMs = pacing.forbiddenMs ?? 30_000;
   const badRequestMs = pacing.badRequestMs ?? 60_000;
+  /** The least delay before retrying after err: a bad token or request is not fixed by haste. */
+  const minDelayMs = (err: SluiceError): number =>
+    err.code === "PROVIDER_FORBIDDEN"
+      ? forbiddenMs
+      : err.code === "PROVIDER_BAD_REQUEST"
+      ? badRequestMs
+      : 0;
   const tracker = createStatusTracker({ name: o.name, kind: source.kind, log });
   const stopCtl = new AbortController();
-  const get = createJsonGet(o.fetch, source, stopCtl.signal, { forbiddenMs, badRequestMs });
+  const signal = stopCtl.signal;
+  const get = createJsonGet({
+    fetch: o.fetch,
+    kind: source.kind,
+    headers: source.headers,
+    secrets: source.secrets,
+    stop: signal,
+    maxBytes: o.maxBytes ?? DEFAULT_MAX_ANSWER_BYTES,
+  });
   const validator = createServiceValidator(source.kind);
   let loop: Promise<void> | undefined;
 
@@ -259,10 +153,8 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
   let lastProblemsKey = problemsText([], []);
   let aclWarned = false;
 
-  function fail(f: QueryFault): void {
-    const failure: ProviderFailure = { kind: f.kind, message: f.message, key: f.key };
-    tracker.failed(failure);
-  }
+  const fail = (err: unknown) => tracker.failed(failureOf(err, source.kind));
+  const pause = (ms: number) => clock.sleep(ms, signal);
 
   function deliver(
     services: readonly ServiceSpec[],
@@ -282,42 +174,82 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
     onSnapshot(services);
   }
 
+  function noteIndex(before: bigint, index: bigint, indexText: string | undefined): void {
+    if (index !== 0n) return;
+    if (indexText !== undefined && parseIndex(indexText) !== undefined) {
+      log.info("index went backwards, reading everything again", {
+        provider: o.name,
+        previous: before.toString(),
+        index: indexText,
+      });
+    } else {
+      log.debug("index header missing or unreadable; next read will not block", {
+        provider: o.name,
+      });
+    }
+  }
+
+  /** Validates a round's instances; logs new problems; undefined when it must not apply. */
+  function servicesOf(all: readonly TaggedInstance[]): readonly ServiceSpec[] | undefined {
+    const notes: string[] = [];
+    const raw = buildRawServices(all, source.tag, notes);
+    const { services, problems } = validator.validate(raw);
+    const pk = problemsText(problems, notes);
+    if (pk !== lastProblemsKey) {
+      lastProblemsKey = pk;
+      for (const n of notes) log.warn("tag ignored", { provider: o.name, note: n });
+      for (const p of problems) {
+        log.warn("route problem", {
+          provider: o.name,
+          service: p.service,
+          field: p.field,
+          reason: p.reason,
+        });
+      }
+    }
+    // Instances meant to be routed, none of which yields a route (a port out of range, bad
+    // tags): refused like an answer that does not parse while there are routes to lose.
+    const meant = all.some((i) => i.tags.includes(source.tag));
+    if (!meant || services.length > 0 || lastServices.length === 0) return services;
+    const first = problems[0];
+    const why = first
+      ? ` (${first.service}: ${first.field ? `${first.field}: ` : ""}${first.reason})`
+      : notes[0]
+      ? ` (${notes[0]})`
+      : "";
+    fail(
+      new SluiceError(
+        "PROVIDER_GARBAGE",
+        `${source.kind}: no valid service in the answer${why}; keeping the last good routes`,
+        { key: `no_valid:${pk}` },
+      ),
+    );
+    return undefined;
+  }
+
   async function run(onSnapshot: (s: readonly ServiceSpec[]) => void): Promise<void> {
-    const signal = stopCtl.signal;
     let index = 0n; // C1
     let plainRead = false; // the next list read must not block (a detail read is pending)
     for (let round = 0; !signal.aborted; round++) {
       // C4. The very first (plain, C1) read is free: it is not an iteration of the loop, and
       // charging it would leave one token for the first two changes after startup.
-      if (round > 0) await sleep(bucket.take(), signal);
+      if (round > 0) await pause(bucket.take());
       if (signal.aborted) break;
       let r: ListRound;
       try {
         r = await source.round(plainRead ? 0n : index, get);
       } catch (err) {
         if (signal.aborted) break;
-        const f = err instanceof QueryFault
-          ? err
-          : new QueryFault("garbage", `${source.kind}: ${String((err as Error)?.message ?? err)}`);
-        fail(f);
-        await sleep(Math.max(backoff.next(), f.minDelayMs), signal);
+        fail(err);
+        const min = err instanceof SluiceError ? minDelayMs(err) : 0;
+        await pause(Math.max(backoff.next(), min));
         continue;
       }
       if (signal.aborted) break;
 
       const before = index;
       index = nextIndex(index, r.indexText);
-      if (index === 0n && r.indexText !== undefined && parseIndex(r.indexText) !== undefined) {
-        log.info("index went backwards, reading everything again", {
-          provider: o.name,
-          previous: before.toString(),
-          index: r.indexText,
-        });
-      } else if (index === 0n) {
-        log.debug("index header missing or unreadable; next read will not block", {
-          provider: o.name,
-        });
-      }
+      noteIndex(before, index, r.indexText);
 
       if (r.aclFilteredEmpty) {
         // A 200 [] with the filtered-by-ACLs header is a token policy problem, not an empty
@@ -325,8 +257,8 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
         const msg = `${source.kind}: the token sees no services (results filtered by ACLs); ` +
           `check its service:read and node:read rules`;
         if (lastServices.length > 0) {
-          fail(new QueryFault("forbidden", msg, { key: "acl_filtered" }));
-          await sleep(Math.max(backoff.next(), forbiddenMs), signal);
+          fail(new SluiceError("PROVIDER_FORBIDDEN", msg, { key: "acl_filtered" }));
+          await pause(Math.max(backoff.next(), forbiddenMs));
           continue;
         }
         if (!aclWarned) log.warn("no services visible", { provider: o.name, reason: msg });
@@ -335,48 +267,26 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
         aclWarned = false;
       }
 
-      const instances = new Map<string, readonly TaggedInstance[]>();
-      for (const [service, list] of r.instances) instances.set(service, list);
+      const instances = new Map<string, readonly TaggedInstance[]>(r.instances);
       for (const { service } of r.failures) {
         const prev = lastInstances.get(service);
         if (prev) instances.set(service, prev);
       }
       lastInstances = instances;
-
-      const notes: string[] = [];
-      const all = [...instances.values()].flat();
-      const raw = buildRawServices(all, source.tag, notes);
-      const { services, problems } = validator.validate(raw);
-      const pk = problemsText(problems, notes);
-      if (pk !== lastProblemsKey) {
-        lastProblemsKey = pk;
-        for (const n of notes) log.warn("tag ignored", { provider: o.name, note: n });
-        for (const p of problems) {
-          log.warn("route problem", {
-            provider: o.name,
-            service: p.service,
-            field: p.field,
-            reason: p.reason,
-          });
-        }
-      }
-      deliver(services, r.indexText, onSnapshot);
+      const services = servicesOf([...instances.values()].flat());
+      if (services) deliver(services, r.indexText, onSnapshot);
 
       if (r.failures.length > 0) {
-        const first = r.failures[0]!;
+        const first = r.failures[0]!.error;
         const names = r.failures.map((f) => f.service).sort().join(", ");
         fail(
-          new QueryFault(
-            first.fault.kind,
-            `detail read failed for ${names}: ${first.fault.message}`,
-            {
-              key: `detail:${first.fault.key}`,
-            },
-          ),
+          new SluiceError(first.code, `detail read failed for ${names}: ${first.message}`, {
+            key: `detail:${first.key}`,
+          }),
         );
         plainRead = true;
-        const min = Math.max(...r.failures.map((f) => f.fault.minDelayMs));
-        await sleep(Math.max(backoff.next(), min), signal);
+        const min = Math.max(...r.failures.map((f) => minDelayMs(f.error)));
+        await pause(Math.max(backoff.next(), min));
         continue;
       }
       plainRead = false;
@@ -403,6 +313,3 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
     },
   };
 }
-
-// The one provider-address normalisation lives in src/net/url.ts.
-export { normaliseAddress } from "../net/url.ts";

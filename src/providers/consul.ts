@@ -13,20 +13,28 @@
 //   closes (connections drain) and reopens when an instance passes again (pitfall 3): a client
 //   gets a quick refusal rather than a port that accepts and closes.
 // - A detail read that fails keeps that service's previous instances (pitfall 6).
-import { errorMessage, SluiceError } from "../errors.ts";
+import { SluiceError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { ConsulProviderConfig } from "../config/types.ts";
-import type { Runtime, TlsClientOptions } from "../runtime/types.ts";
+import type { Runtime } from "../runtime/types.ts";
 import {
   type BlockingSource,
   createBlockingProvider,
-  eachLimited,
-  type JsonGet,
   type ListRound,
-  normaliseAddress,
+  listTimeoutMs,
   type PacingOptions,
-  QueryFault,
+  READ_TIMEOUT_MS,
 } from "./blocking.ts";
+import { createProviderFetch } from "./http_client.ts";
+import type { JsonGet } from "./json_get.ts";
+import {
+  bareHost,
+  queryString,
+  readDetails,
+  record,
+  stringList,
+  validateSourceConfig,
+} from "./source_common.ts";
 import type { TaggedInstance } from "./tags.ts";
 import type { Provider } from "./types.ts";
 
@@ -41,28 +49,10 @@ export interface ConsulProviderOptions {
   random?: () => number;
   /** The list loop's token bucket. @default { burst: 5, refillMs: 1000 } */
   bucket?: { burst: number; refillMs: number };
-  /** Backoff and timeouts; tests shrink them. */
+  /** Backoff, least waits and the clock; tests shrink or fake them. */
   pacing?: Omit<PacingOptions, "bucket">;
   /** @default "consul" */
   name?: string;
-}
-
-/** The TLS options of a provider's `tls.*` keys, or undefined when none is set. */
-export function tlsOptions(tls: ConsulProviderConfig["tls"]): TlsClientOptions | undefined {
-  const o: TlsClientOptions = {};
-  if (tls.ca) o.ca = [tls.ca];
-  if (tls.cert) o.cert = tls.cert;
-  if (tls.key) o.key = tls.key;
-  if (tls.insecure) o.insecure = true;
-  return Object.keys(o).length ? o : undefined;
-}
-
-/** A query string where `undefined` values are bare flags (`?stale`), which Consul reads as set. */
-export function queryString(params: readonly (readonly [string, string | undefined])[]): string {
-  const parts = params.map(([k, v]) =>
-    v === undefined ? encodeURIComponent(k) : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`
-  );
-  return parts.length ? `?${parts.join("&")}` : "";
 }
 
 /** A Consul filter string literal: double quotes, with `\` and `"` escaped. */
@@ -70,38 +60,34 @@ function filterLiteral(s: string): string {
   return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
 
-function record(v: unknown): Record<string, unknown> | undefined {
-  return typeof v === "object" && v !== null && !Array.isArray(v)
-    ? v as Record<string, unknown>
-    : undefined;
-}
-
-function stringList(v: unknown): string[] {
-  return Array.isArray(v) ? v.filter((t): t is string => typeof t === "string") : [];
-}
-
 function validateConfig(c: ConsulProviderConfig): string {
-  const address = normaliseAddress(c.address, "routing.consul.address");
-  if (!Number.isFinite(c.waitMs) || c.waitMs <= 0) {
-    throw new SluiceError("CONFIG", `routing.consul.wait: expected a duration above 0`);
-  }
+  const address = validateSourceConfig("consul", c);
   if (!["stale", "consistent", "leader"].includes(c.consistencyMode)) {
     throw new SluiceError(
       "CONFIG",
       `routing.consul.consistency_mode: expected "stale", "consistent" or "leader", got "${c.consistencyMode}"`,
     );
   }
-  if (typeof c.tag !== "string" || c.tag === "") {
-    throw new SluiceError("CONFIG", `routing.consul.tag: expected a non-empty tag`);
-  }
   return address;
+}
+
+const garbage = (what: string) =>
+  new SluiceError("PROVIDER_GARBAGE", `consul: ${what}: expected a JSON list`);
+
+/** Service names of a `/v1/health/state/passing` answer (one per check), sorted, unique. */
+export function consulListedNames(body: unknown): string[] {
+  if (!Array.isArray(body)) throw garbage("health/state/passing");
+  const names = new Set<string>();
+  for (const c of body) {
+    const n = record(c)?.ServiceName;
+    if (typeof n === "string" && n !== "") names.add(n);
+  }
+  return [...names].sort();
 }
 
 /** Reads instances from a `/v1/health/service/<name>` answer; skips non-empty `Kind`. */
 export function consulInstances(name: string, body: unknown): TaggedInstance[] {
-  if (!Array.isArray(body)) {
-    throw new QueryFault("garbage", `consul: health/service/${name}: expected a JSON list`);
-  }
+  if (!Array.isArray(body)) throw garbage(`health/service/${name}`);
   const out: TaggedInstance[] = [];
   for (const entry of body) {
     const e = record(entry);
@@ -115,20 +101,19 @@ export function consulInstances(name: string, body: unknown): TaggedInstance[] {
     const port = svc.Port;
     if (host === "" || typeof port !== "number") continue;
     const weights = record(svc.Weights);
-    const inst: TaggedInstance = {
+    out.push({
       service: name,
       id: `${typeof node?.Node === "string" ? node.Node : ""}/${String(svc.ID ?? "")}`,
-      host: host.replace(/^\[(.*)\]$/, "$1"),
+      host: bareHost(host),
       port,
       tags: stringList(svc.Tags),
       ...(typeof weights?.Passing === "number" ? { defaultWeight: weights.Passing } : {}),
-    };
-    out.push(inst);
+    });
   }
   return out;
 }
 
-export function createConsulSource(config: ConsulProviderConfig, address: string): BlockingSource {
+function createConsulSource(config: ConsulProviderConfig, address: string): BlockingSource {
   const waitMs = Math.min(config.waitMs, CONSUL_MAX_WAIT_MS);
   const common: [string, string | undefined][] = [];
   if (config.datacenter) common.push(["dc", config.datacenter]);
@@ -139,7 +124,7 @@ export function createConsulSource(config: ConsulProviderConfig, address: string
   const headers: Record<string, string> = { Accept: "application/json" };
   if (config.token) headers["X-Consul-Token"] = config.token;
   const filter = `ServiceTags contains ${filterLiteral(config.tag)}`;
-  const readTimeoutMs = 15_000;
+  const filtered = (h: Headers) => h.get("x-consul-results-filtered-by-acls") === "true";
 
   return {
     kind: "consul",
@@ -152,51 +137,31 @@ export function createConsulSource(config: ConsulProviderConfig, address: string
       const q: [string, string | undefined][] = [["filter", filter], ...common];
       if (index > 0n) q.push(["index", index.toString()], ["wait", `${waitMs}ms`]);
       const list = await get(`${address}/v1/health/state/passing${queryString(q)}`, {
-        timeoutMs: index > 0n ? Math.ceil(waitMs + waitMs / 16 + 5000) : readTimeoutMs,
+        timeoutMs: listTimeoutMs(index, waitMs),
         what: "consul: health/state/passing",
       });
-      if (!Array.isArray(list.body)) {
-        throw new QueryFault("garbage", "consul: health/state/passing: expected a JSON list");
-      }
-      const names = [
-        ...new Set(
-          list.body
-            .map((c) => record(c)?.ServiceName)
-            .filter((n): n is string => typeof n === "string" && n !== ""),
-        ),
-      ].sort();
-      const filtered = list.headers.get("x-consul-results-filtered-by-acls") === "true";
-      const indexText = list.headers.get("x-consul-index") ?? undefined;
-      const instances = new Map<string, TaggedInstance[]>();
-      const failures: { service: string; fault: QueryFault }[] = [];
-      await eachLimited(names, 4, async (name) => {
-        const dq = queryString([["passing", "true"], ...common]);
-        try {
-          const d = await get(`${address}/v1/health/service/${encodeURIComponent(name)}${dq}`, {
-            timeoutMs: readTimeoutMs,
-            what: `consul: health/service/${name}`,
-          });
-          const found = consulInstances(name, d.body);
-          if (
-            found.length === 0 && d.headers.get("x-consul-results-filtered-by-acls") === "true"
-          ) {
-            throw new QueryFault(
-              "forbidden",
-              `consul: health/service/${name}: results filtered by ACLs (check node:read)`,
-              { key: "acl_filtered_detail" },
-            );
-          }
-          instances.set(name, found);
-        } catch (err) {
-          if (!(err instanceof QueryFault) || err.key === "stopped") throw err;
-          failures.push({ service: name, fault: err });
+      const names = consulListedNames(list.body);
+      const dq = queryString([["passing", "true"], ...common]);
+      const { instances, failures } = await readDetails(names, (n) => n, async (name) => {
+        const d = await get(`${address}/v1/health/service/${encodeURIComponent(name)}${dq}`, {
+          timeoutMs: READ_TIMEOUT_MS,
+          what: `consul: health/service/${name}`,
+        });
+        const found = consulInstances(name, d.body);
+        if (found.length === 0 && filtered(d.headers)) {
+          throw new SluiceError(
+            "PROVIDER_FORBIDDEN",
+            `consul: health/service/${name}: results filtered by ACLs (check node:read)`,
+            { key: "acl_filtered_detail" },
+          );
         }
+        return found;
       });
       return {
-        indexText,
+        indexText: list.headers.get("x-consul-index") ?? undefined,
         instances,
         failures,
-        ...(filtered && names.length === 0 ? { aclFilteredEmpty: true } : {}),
+        ...(filtered(list.headers) && names.length === 0 ? { aclFilteredEmpty: true } : {}),
       };
     },
   };
@@ -205,22 +170,12 @@ export function createConsulSource(config: ConsulProviderConfig, address: string
 /** The Consul provider (SPEC section 4). Throws SluiceError("CONFIG") for a bad setting. */
 export function createConsulProvider(o: ConsulProviderOptions): Provider {
   const address = validateConfig(o.config);
-  const tls = tlsOptions(o.config.tls);
-  let fetch;
-  try {
-    fetch = tls ? o.rt.httpClient(tls) : o.rt.httpClient();
-  } catch (err) {
-    throw new SluiceError(
-      "CONFIG",
-      `routing.consul.tls: cannot use the CA, certificate or key: ${errorMessage(err)}`,
-      { cause: err },
-    );
-  }
   return createBlockingProvider({
     name: o.name ?? "consul",
     source: createConsulSource(o.config, address),
-    fetch,
+    fetch: createProviderFetch(o.rt, o.config.tls, "routing.consul"),
     log: o.log,
+    ...(o.config.maxBytes !== undefined ? { maxBytes: o.config.maxBytes } : {}),
     ...(o.random ? { random: o.random } : {}),
     pacing: { ...o.pacing, ...(o.bucket ? { bucket: o.bucket } : {}) },
   });

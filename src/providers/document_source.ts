@@ -2,7 +2,7 @@
 // skips unchanged versions, and each route problem of a new version logged once.
 import { createHash } from "node:crypto";
 import type { Logger } from "../log.ts";
-import type { RouteProblem } from "../routing/types.ts";
+import type { RouteProblem, ServiceSpec } from "../routing/types.ts";
 
 /** A short sha256 of the content: tells versions apart in the status, skips unchanged ones. */
 export function contentHash(bytes: Uint8Array): string {
@@ -19,4 +19,26 @@ export function logRouteProblems(log: Logger, problems: readonly RouteProblem[])
       source: p.source,
     });
   }
+}
+
+/**
+ * Whether a document that parsed declared services and every one was rejected (a port out of
+ * range, a wrong type): it yields no route although it meant to. Issue 12, bug 12: while the
+ * routes before it had any, such a document is refused like one that does not parse, instead
+ * of closing every listener. An explicit `services = []` is not this: it means "no services".
+ */
+export function everyServiceRejected(parsed: {
+  readonly services: readonly ServiceSpec[];
+  readonly problems: readonly RouteProblem[];
+}): boolean {
+  return parsed.services.length === 0 && parsed.problems.some((p) => p.service !== "(document)");
+}
+
+/** The failure message of such a document: the source and its first problem. */
+export function noValidServiceMessage(source: string, problems: readonly RouteProblem[]): string {
+  const first = problems.find((p) => p.service !== "(document)");
+  const why = first
+    ? ` (${first.service}: ${first.field ? `${first.field}: ` : ""}${first.reason})`
+    : "";
+  return `${source}: no valid service in the new routing${why}; keeping the last good routes`;
 }

@@ -1,15 +1,21 @@
 // The file provider (`routing.file.*`): reads a routing document, follows its edits through the
 // runtime's directory watch, and keeps the last good services when an edit does not parse.
 import type { Buffer } from "node:buffer";
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { errorMessage } from "../errors.ts";
+import { errorCode, errorMessage } from "../errors.ts";
 import type { FileProviderConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { createDocumentParser, formatFromPath } from "../routing/document.ts";
 import type { ServiceSpec } from "../routing/types.ts";
 import type { Runtime, Watcher } from "../runtime/types.ts";
-import { contentHash, logRouteProblems } from "./document_source.ts";
+import {
+  contentHash,
+  everyServiceRejected,
+  logRouteProblems,
+  noValidServiceMessage,
+} from "./document_source.ts";
+import { DEFAULT_MAX_FILE_BYTES, readRegularFileSync } from "./file_read.ts";
 import { createStatusTracker, type ProviderFailure } from "./status.ts";
 import type { Provider, ProviderStatus } from "./types.ts";
 
@@ -28,6 +34,10 @@ function readFailure(path: string, err: unknown): ProviderFailure {
   if (code === "ENOENT") {
     return { kind: "missing", message: `${path}: no such file; waiting for it to be created` };
   }
+  if (errorCode(err) === "PROVIDER_TOO_LARGE") {
+    return { kind: "too_large", message: errorMessage(err) };
+  }
+  if (errorCode(err) === "PROVIDER") return { kind: "unreadable", message: errorMessage(err) };
   return { kind: "unreadable", message: `Cannot read ${path}: ${errorMessage(err)}` };
 }
 
@@ -51,7 +61,8 @@ export function createFileProvider(o: FileProviderOptions): Provider {
     try {
       // Synchronous on purpose: a routing file is read whole and parsed on this thread anyway,
       // and the async read's thread-pool round trip cost Deno ~1 ms of a 5,000-service change.
-      bytes = readFileSync(path);
+      // Never blocking: a FIFO or device is refused, and the read is bounded (bug 13).
+      bytes = readRegularFileSync(path, o.config.maxBytes ?? DEFAULT_MAX_FILE_BYTES);
     } catch (err) {
       if (!stopped) tracker.failed(readFailure(path, err));
       return;
@@ -83,8 +94,15 @@ export function createFileProvider(o: FileProviderOptions): Provider {
       tracker.failed({ kind: "garbage", message, key: `garbage:${message}` });
       return;
     }
-    lastGood = bytes;
+    if (everyServiceRejected(parsed) && tracker.status().services > 0) {
+      const message = noValidServiceMessage(path, parsed.problems);
+      if (tracker.failed({ kind: "garbage", message, key: `garbage:${message}` })) {
+        logRouteProblems(log, parsed.problems);
+      }
+      return;
+    }
     logRouteProblems(log, parsed.problems);
+    lastGood = bytes;
     log.info("routing loaded", { provider: name, path, services: parsed.services.length });
     onSnapshot?.(parsed.services);
     tracker.delivered({ services: parsed.services.length, index: contentHash(bytes) });

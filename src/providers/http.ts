@@ -10,11 +10,19 @@ import {
   formatFromPath,
 } from "../routing/document.ts";
 import type { ServiceSpec } from "../routing/types.ts";
-import type { HttpFetch, Runtime, TlsClientOptions } from "../runtime/types.ts";
+import type { Runtime } from "../runtime/types.ts";
 import { createBackoff, sleep } from "./backoff.ts";
-import { contentHash, logRouteProblems } from "./document_source.ts";
+import {
+  contentHash,
+  everyServiceRejected,
+  logRouteProblems,
+  noValidServiceMessage,
+} from "./document_source.ts";
+import { createProviderFetch, readCapped, redactUrl, untilAborted } from "./http_client.ts";
 import { createStatusTracker, type ProviderFailure } from "./status.ts";
 import type { Provider, ProviderStatus } from "./types.ts";
+
+export { redactUrl };
 
 export interface HttpProviderOptions {
   rt: Runtime;
@@ -32,60 +40,10 @@ const ACCEPT = "application/json, application/yaml, application/toml, text/yaml;
 /** How much of an error answer's body is read for its reason. */
 const REASON_BYTES = 1024;
 
-/** The URL without credentials or query (either may hold a token), for logs and errors. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}${u.search ? "?…" : ""}`;
-  } catch {
-    return "<invalid url>";
-  }
-}
-
-function tlsOptions(c: HttpProviderConfig): TlsClientOptions | undefined {
-  const t = c.tls;
-  const o: TlsClientOptions = {};
-  if (t.ca) o.ca = [t.ca];
-  if (t.cert) o.cert = t.cert;
-  if (t.key) o.key = t.key;
-  if (t.insecure) o.insecure = true;
-  return Object.keys(o).length ? o : undefined;
-}
-
-/** The body, read chunk by chunk so a huge answer is refused without being held in memory. */
-async function readCapped(res: Response, max: number): Promise<Uint8Array | "too_large"> {
-  if (!res.body) return new Uint8Array(0);
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > max) {
-        await reader.cancel().catch(() => {});
-        return "too_large";
-      }
-      chunks.push(value);
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.byteLength;
-  }
-  return out;
-}
-
 /** The first line of an error answer, short, for the log ("ACL not found"). */
-async function reasonOf(res: Response): Promise<string> {
+async function reasonOf(res: Response, url: string): Promise<string> {
   try {
-    const body = await readCapped(res, 64 * 1024);
-    if (body === "too_large") return "";
+    const body = await readCapped(res, { max: 64 * 1024, who: "http", url });
     const text = new TextDecoder().decode(body.subarray(0, REASON_BYTES));
     const line = text.split(/\r?\n/).find((l) => l.trim() !== "")?.trim() ?? "";
     return line.length > 200 ? `${line.slice(0, 200)}…` : line;
@@ -128,17 +86,7 @@ export function createHttpProvider(o: HttpProviderOptions): Provider {
     ...(o.random ? { random: o.random } : {}),
   });
   const stopper = new AbortController();
-  let fetcher: HttpFetch;
-  try {
-    const tls = tlsOptions(c);
-    fetcher = tls ? o.rt.httpClient(tls) : o.rt.httpClient();
-  } catch (err) {
-    throw new SluiceError(
-      "CONFIG",
-      `routing.http.tls: cannot use the CA, certificate or key: ${errorMessage(err)}`,
-      { cause: err },
-    );
-  }
+  const fetcher = createProviderFetch(o.rt, c.tls, "routing.http");
   let baseHeaders: Headers;
   try {
     baseHeaders = new Headers(c.headers);
@@ -193,7 +141,10 @@ export function createHttpProvider(o: HttpProviderOptions): Provider {
 
     let res: Response;
     try {
-      res = await fetcher(c.endpoint, { headers, signal, redirect: "follow" });
+      res = await untilAborted(
+        fetcher(c.endpoint, { headers, signal, redirect: "follow" }),
+        signal,
+      );
     } catch (err) {
       if (stopper.signal.aborted) return false;
       if (timeout.aborted || errorCode(err) === "ETIMEDOUT") return fail(timedOut());
@@ -203,11 +154,20 @@ export function createHttpProvider(o: HttpProviderOptions): Provider {
     try {
       if (res.status === 304) {
         await res.body?.cancel().catch(() => {});
+        // Only an answer we used may be confirmed: a 304 to a request without validators
+        // (a broken server or cache) confirms nothing, and must not leave us "waiting" forever.
+        if (lastGoodHash === undefined) {
+          return fail({
+            kind: "http_status",
+            message: `GET ${where}: HTTP 304 to a request without validators (nothing to reuse)`,
+            key: "http_304",
+          });
+        }
         tracker.unchanged(etag || lastModified ? { index: etag ?? lastModified ?? "" } : {});
         return true;
       }
       if (!res.ok) {
-        const reason = redact(await reasonOf(res));
+        const reason = redact(await untilAborted(reasonOf(res, c.endpoint), signal));
         const status = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`;
         const kind = res.status === 401 || res.status === 403
           ? "forbidden"
@@ -220,17 +180,16 @@ export function createHttpProvider(o: HttpProviderOptions): Provider {
           key: `http_${res.status}`,
         });
       }
-      const length = Number(res.headers.get("content-length") ?? NaN);
-      const tooLarge = (): ProviderFailure => ({
-        kind: "too_large",
-        message: `GET ${where}: the body is larger than max_bytes (${c.maxBytes} bytes); refused`,
-      });
-      if (Number.isFinite(length) && length > c.maxBytes) {
-        await res.body?.cancel().catch(() => {});
-        return fail(tooLarge());
+      let body: Uint8Array;
+      try {
+        body = await untilAborted(
+          readCapped(res, { max: c.maxBytes, who: "http", url: c.endpoint }),
+          signal,
+        );
+      } catch (err) {
+        if (errorCode(err) !== "PROVIDER_TOO_LARGE") throw err;
+        return fail({ kind: "too_large", message: errorMessage(err) });
       }
-      const body = await readCapped(res, c.maxBytes);
-      if (body === "too_large") return fail(tooLarge());
 
       const hash = contentHash(body);
       if (hash === lastGoodHash) {
@@ -258,9 +217,15 @@ export function createHttpProvider(o: HttpProviderOptions): Provider {
           : `${source}: ${errorMessage(err)}`;
         return fail({ kind: "garbage", message, key: `garbage:${message}` });
       }
+      if (everyServiceRejected(parsed) && tracker.status().services > 0) {
+        const message = noValidServiceMessage(source, parsed.problems);
+        const f = { kind: "garbage", message, key: `garbage:${message}` } as const;
+        if (!stopper.signal.aborted && tracker.failed(f)) logRouteProblems(log, parsed.problems);
+        return false;
+      }
+      logRouteProblems(log, parsed.problems);
       remember(res);
       lastGoodHash = hash;
-      logRouteProblems(log, parsed.problems);
       tracker.delivered({ services: parsed.services.length, index: etag ?? lastModified ?? hash });
       log.info("routing loaded", {
         provider: name,

@@ -10,21 +10,28 @@
 //   until it is deregistered (nomad#23317). Use sluice's active health checks (`health`) when a
 //   crashing-but-registered allocation must stop receiving traffic.
 // - Service names are the Nomad names, prefixed with "NAMESPACE/" outside "default".
-import { errorMessage, SluiceError } from "../errors.ts";
+import { SluiceError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { NomadProviderConfig } from "../config/types.ts";
 import type { Runtime } from "../runtime/types.ts";
 import {
   type BlockingSource,
   createBlockingProvider,
-  eachLimited,
-  type JsonGet,
   type ListRound,
-  normaliseAddress,
+  listTimeoutMs,
   type PacingOptions,
-  QueryFault,
+  READ_TIMEOUT_MS,
 } from "./blocking.ts";
-import { queryString, tlsOptions } from "./consul.ts";
+import { createProviderFetch } from "./http_client.ts";
+import type { JsonGet } from "./json_get.ts";
+import {
+  bareHost,
+  queryString,
+  readDetails,
+  record,
+  stringList,
+  validateSourceConfig,
+} from "./source_common.ts";
 import type { TaggedInstance } from "./tags.ts";
 import type { Provider } from "./types.ts";
 
@@ -39,32 +46,10 @@ export interface NomadProviderOptions {
   random?: () => number;
   /** The list loop's token bucket. @default { burst: 5, refillMs: 1000 } */
   bucket?: { burst: number; refillMs: number };
-  /** Backoff and timeouts; tests shrink them. */
+  /** Backoff, least waits and the clock; tests shrink or fake them. */
   pacing?: Omit<PacingOptions, "bucket">;
   /** @default "nomad" */
   name?: string;
-}
-
-function record(v: unknown): Record<string, unknown> | undefined {
-  return typeof v === "object" && v !== null && !Array.isArray(v)
-    ? v as Record<string, unknown>
-    : undefined;
-}
-
-function stringList(v: unknown): string[] {
-  // Nomad sends `null` for no tags (a Go nil slice).
-  return Array.isArray(v) ? v.filter((t): t is string => typeof t === "string") : [];
-}
-
-function validateConfig(c: NomadProviderConfig): string {
-  const address = normaliseAddress(c.address, "routing.nomad.address");
-  if (!Number.isFinite(c.waitMs) || c.waitMs <= 0) {
-    throw new SluiceError("CONFIG", `routing.nomad.wait: expected a duration above 0`);
-  }
-  if (typeof c.tag !== "string" || c.tag === "") {
-    throw new SluiceError("CONFIG", `routing.nomad.tag: expected a non-empty tag`);
-  }
-  return address;
 }
 
 /** The service name sluice shows: namespaced outside "default". */
@@ -75,7 +60,7 @@ export function nomadServiceName(namespace: string, name: string): string {
 /** (namespace, name) of each listed service whose tag union holds `tag`, sorted. */
 export function nomadTaggedServices(body: unknown, tag: string): { ns: string; name: string }[] {
   if (!Array.isArray(body)) {
-    throw new QueryFault("garbage", "nomad: /v1/services: expected a JSON list");
+    throw new SluiceError("PROVIDER_GARBAGE", "nomad: /v1/services: expected a JSON list");
   }
   const out = new Map<string, { ns: string; name: string }>();
   for (const g of body) {
@@ -95,7 +80,7 @@ export function nomadTaggedServices(body: unknown, tag: string): { ns: string; n
 /** Registrations of one service read from `/v1/service/<name>`. */
 export function nomadInstances(ns: string, name: string, body: unknown): TaggedInstance[] {
   if (!Array.isArray(body)) {
-    throw new QueryFault("garbage", `nomad: /v1/service/${name}: expected a JSON list`);
+    throw new SluiceError("PROVIDER_GARBAGE", `nomad: /v1/service/${name}: expected a JSON list`);
   }
   const out: TaggedInstance[] = [];
   for (const r of body) {
@@ -105,7 +90,7 @@ export function nomadInstances(ns: string, name: string, body: unknown): TaggedI
     out.push({
       service: nomadServiceName(ns, name),
       id: String(reg.ID ?? `${reg.AllocID ?? ""}`),
-      host: reg.Address.replace(/^\[(.*)\]$/, "$1"),
+      host: bareHost(reg.Address),
       port: reg.Port,
       tags: stringList(reg.Tags),
     });
@@ -113,12 +98,11 @@ export function nomadInstances(ns: string, name: string, body: unknown): TaggedI
   return out;
 }
 
-export function createNomadSource(config: NomadProviderConfig, address: string): BlockingSource {
+function createNomadSource(config: NomadProviderConfig, address: string): BlockingSource {
   const waitMs = Math.min(config.waitMs, NOMAD_MAX_WAIT_MS);
   const headers: Record<string, string> = { Accept: "application/json" };
   if (config.token) headers["X-Nomad-Token"] = config.token;
   const stale: [string, string][] = config.stale ? [["stale", "true"]] : [];
-  const readTimeoutMs = 15_000;
 
   return {
     kind: "nomad",
@@ -134,51 +118,36 @@ export function createNomadSource(config: NomadProviderConfig, address: string):
       // The Go client sends wait in milliseconds too.
       if (index > 0n) q.push(["index", index.toString()], ["wait", `${waitMs}ms`]);
       const list = await get(`${address}/v1/services${queryString(q)}`, {
-        timeoutMs: index > 0n ? Math.ceil(waitMs + waitMs / 16 + 5000) : readTimeoutMs,
+        timeoutMs: listTimeoutMs(index, waitMs),
         what: "nomad: /v1/services",
       });
       const tagged = nomadTaggedServices(list.body, config.tag);
-      const indexText = list.headers.get("x-nomad-index") ?? undefined;
-      const instances = new Map<string, TaggedInstance[]>();
-      const failures: { service: string; fault: QueryFault }[] = [];
-      await eachLimited(tagged, 4, async ({ ns, name }) => {
-        const key = nomadServiceName(ns, name);
-        const dq = queryString([["namespace", ns], ...stale]);
-        try {
+      const { instances, failures } = await readDetails(
+        tagged,
+        ({ ns, name }) => nomadServiceName(ns, name),
+        async ({ ns, name }) => {
+          const dq = queryString([["namespace", ns], ...stale]);
           const d = await get(`${address}/v1/service/${encodeURIComponent(name)}${dq}`, {
-            timeoutMs: readTimeoutMs,
+            timeoutMs: READ_TIMEOUT_MS,
             what: `nomad: /v1/service/${name} (namespace ${ns})`,
           });
-          instances.set(key, nomadInstances(ns, name, d.body));
-        } catch (err) {
-          if (!(err instanceof QueryFault) || err.key === "stopped") throw err;
-          failures.push({ service: key, fault: err });
-        }
-      });
-      return { indexText, instances, failures };
+          return nomadInstances(ns, name, d.body);
+        },
+      );
+      return { indexText: list.headers.get("x-nomad-index") ?? undefined, instances, failures };
     },
   };
 }
 
 /** The Nomad provider (SPEC section 4). Throws SluiceError("CONFIG") for a bad setting. */
 export function createNomadProvider(o: NomadProviderOptions): Provider {
-  const address = validateConfig(o.config);
-  const tls = tlsOptions(o.config.tls);
-  let fetch;
-  try {
-    fetch = tls ? o.rt.httpClient(tls) : o.rt.httpClient();
-  } catch (err) {
-    throw new SluiceError(
-      "CONFIG",
-      `routing.nomad.tls: cannot use the CA, certificate or key: ${errorMessage(err)}`,
-      { cause: err },
-    );
-  }
+  const address = validateSourceConfig("nomad", o.config);
   return createBlockingProvider({
     name: o.name ?? "nomad",
     source: createNomadSource(o.config, address),
-    fetch,
+    fetch: createProviderFetch(o.rt, o.config.tls, "routing.nomad"),
     log: o.log,
+    ...(o.config.maxBytes !== undefined ? { maxBytes: o.config.maxBytes } : {}),
     ...(o.random ? { random: o.random } : {}),
     pacing: { ...o.pacing, ...(o.bucket ? { bucket: o.bucket } : {}) },
   });

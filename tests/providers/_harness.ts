@@ -100,3 +100,42 @@ export function stopping(
   t.after(() => p.stop());
   return p;
 }
+
+/** A clock for the blocking loop that only moves when told: pacing without the wall clock. */
+export interface FakeClock {
+  now(): number;
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+  /** The lengths of the sleeps asked for and not yet over, in the order they were asked. */
+  waiting(): number[];
+  /** Moves time on by ms and ends every sleep that is then due. */
+  advance(ms: number): void;
+}
+
+export function fakeClock(): FakeClock {
+  let t = 0;
+  const timers = new Set<{ due: number; ms: number; done: () => void }>();
+  return {
+    now: () => t,
+    sleep(ms, signal) {
+      if (ms <= 0 || signal.aborted) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const timer = {
+          due: t + ms,
+          ms,
+          done: () => {
+            timers.delete(timer);
+            signal.removeEventListener("abort", timer.done);
+            resolve();
+          },
+        };
+        timers.add(timer);
+        signal.addEventListener("abort", timer.done, { once: true });
+      });
+    },
+    waiting: () => [...timers].map((x) => x.ms),
+    advance(ms) {
+      t += ms;
+      for (const x of [...timers]) if (x.due <= t) x.done();
+    },
+  };
+}

@@ -6,6 +6,7 @@ import { SluiceError } from "../../src/errors.ts";
 import { getRuntime } from "../../src/runtime/detect.ts";
 import type { HttpProviderConfig } from "../../src/config/types.ts";
 import type { Provider } from "../../src/providers/types.ts";
+import type { Runtime } from "../../src/runtime/types.ts";
 import { startRoutingServer } from "../_support/http_routing_server.ts";
 import { startEmulatorServer } from "../_support/emulator_http.ts";
 import { makeTestCerts, type TestCerts } from "../_support/test_certs.ts";
@@ -399,6 +400,22 @@ describe("http provider", () => {
         e instanceof SluiceError && e.code === "CONFIG" &&
         /^routing\.http\.headers: /.test(e.message),
     );
+  });
+
+  it("a 304 to the first, unconditional poll is a failure, not 'waiting' forever", async () => {
+    // Found by the property test (tests/faults/provider_parsers_property_test.ts).
+    // An in-memory client: a server answering 304 unasked is what is under test.
+    const fake = { httpClient: () => () => Promise.resolve(new Response(null, { status: 304 })) };
+    const p = createHttpProvider({
+      rt: fake as unknown as Runtime,
+      config: config("http://127.0.0.1:9/r.json"),
+      log: createLogger("provider.http"),
+      backoff: { baseMs: 60_000, maxMs: 60_000 },
+    });
+    p.start(() => {});
+    await until(() => p.status().state === "failing");
+    assert.match(p.status().lastError ?? "", /304 to a request without validators/);
+    await stop(p);
   });
 
   it("redacts credentials and query from the endpoint in messages", () => {

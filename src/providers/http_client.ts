@@ -1,0 +1,146 @@
+// The one HTTP client of the http, consul and nomad providers: TLS options from the `tls.*`
+// keys, client creation with its config error, URL redaction, a body read with a size cap, and
+// a request that never outlives its signal (stop or timeout), whatever the runtime's fetch does.
+import { DEFAULTS } from "../defaults.ts";
+import { errorMessage, SluiceError } from "../errors.ts";
+import type { TlsFiles } from "../config/types.ts";
+import type { HttpFetch, Runtime, TlsClientOptions } from "../runtime/types.ts";
+
+/** The default cap of a Consul or Nomad answer (`routing.<kind>.max_bytes`). */
+export const DEFAULT_MAX_ANSWER_BYTES: number = DEFAULTS.routing.consul.maxBytes;
+
+/** The TLS options of a provider's `tls.*` keys, or undefined when none is set. */
+function tlsClientOptions(tls: TlsFiles | undefined): TlsClientOptions | undefined {
+  if (!tls) return undefined;
+  const o: TlsClientOptions = {};
+  if (tls.ca) o.ca = [tls.ca];
+  if (tls.cert) o.cert = tls.cert;
+  if (tls.key) o.key = tls.key;
+  if (tls.insecure) o.insecure = true;
+  return Object.keys(o).length ? o : undefined;
+}
+
+/**
+ * The runtime's HTTP client for a provider's `tls.*` settings. Throws SluiceError("CONFIG")
+ * naming `<section>.tls` when the CA, certificate or key cannot be used.
+ */
+export function createProviderFetch(
+  rt: Pick<Runtime, "httpClient">,
+  tls: TlsFiles | undefined,
+  section: string,
+): HttpFetch {
+  const o = tlsClientOptions(tls);
+  try {
+    return o ? rt.httpClient(o) : rt.httpClient();
+  } catch (err) {
+    throw new SluiceError(
+      "CONFIG",
+      `${section}.tls: cannot use the CA, certificate or key: ${errorMessage(err)}`,
+      { cause: err },
+    );
+  }
+}
+
+/** The URL without credentials or query (either may hold a token), for logs and errors. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}${u.search ? "?…" : ""}`;
+  } catch {
+    return "<invalid url>";
+  }
+}
+
+/**
+ * Settles like `p`, or rejects with the signal's reason as soon as it aborts: a caller never
+ * waits on work that ignores its signal (a runtime's fetch that does not honour it).
+ */
+export function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    p.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+/** The error of an answer over its cap, naming who read it, the URL (redacted) and the cap. */
+function tooLargeError(who: string, url: string, max: number): SluiceError {
+  return new SluiceError(
+    "PROVIDER_TOO_LARGE",
+    `${who}: GET ${redactUrl(url)}: the answer is larger than max_bytes (${max} bytes); refused`,
+  );
+}
+
+/**
+ * The body, read chunk by chunk: past `max` bytes the read is cancelled (the rest is never
+ * received) and SluiceError("PROVIDER_TOO_LARGE") thrown. A Content-Length over the cap is
+ * refused before any byte is read.
+ */
+export async function readCapped(
+  res: Response,
+  o: { max: number; who: string; url: string },
+): Promise<Uint8Array> {
+  const length = Number(res.headers.get("content-length") ?? NaN);
+  if (Number.isFinite(length) && length > o.max) {
+    await res.body?.cancel().catch(() => {});
+    throw tooLargeError(o.who, o.url, o.max);
+  }
+  if (!res.body) return new Uint8Array(0);
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > o.max) {
+        await reader.cancel().catch(() => {});
+        throw tooLargeError(o.who, o.url, o.max);
+      }
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Validates and normalises a provider address to "http(s)://host:port" without a trailing
+ * slash ("127.0.0.1:8500" gets "http://"). Throws SluiceError("CONFIG") naming the key path.
+ */
+export function normaliseAddress(address: unknown, keyPath: string): string {
+  const bad = (why: string): never => {
+    throw new SluiceError("CONFIG", `${keyPath}: ${why}`);
+  };
+  if (typeof address !== "string" || address.trim() === "") {
+    return bad('missing (expected a URL such as "http://127.0.0.1:8500")');
+  }
+  let text = address.trim();
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) text = `http://${text}`;
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    // reported below
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") {
+    return bad(`expected an http:// or https:// URL such as "http://127.0.0.1:8500"`);
+  }
+  if (url.search || url.hash || url.username || url.password) {
+    return bad("expected a plain URL without query, fragment or credentials");
+  }
+  return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, "")}`;
+}

@@ -1,0 +1,114 @@
+// Setups of the Consul and Nomad provider tests: a configuration, the emulator, the provider
+// with fast pacing (or an injected clock), a snapshot collector, and the list requests seen.
+import { createConsulProvider } from "../../src/providers/consul.ts";
+import { createNomadProvider } from "../../src/providers/nomad.ts";
+import type { PacingClock } from "../../src/providers/blocking.ts";
+import type { ConsulProviderConfig, NomadProviderConfig } from "../../src/config/types.ts";
+import { getRuntime } from "../../src/runtime/detect.ts";
+import { type ConsulEmulator, startConsulEmulator } from "../_support/consul_emulator.ts";
+import { type NomadEmulator, startNomadEmulator } from "../_support/nomad_emulator.ts";
+import { captureLogger, collector, FAST } from "./_harness.ts";
+
+export const rt = getRuntime();
+
+export type T = { after(fn: () => unknown): void };
+
+export interface Pacing {
+  backoff?: { baseMs: number; maxMs: number };
+  forbiddenMs?: number;
+  badRequestMs?: number;
+  clock?: PacingClock;
+}
+
+export function consulConfig(
+  url: string,
+  over: Partial<ConsulProviderConfig> = {},
+): ConsulProviderConfig {
+  return {
+    address: url,
+    token: "",
+    datacenter: "",
+    namespace: "",
+    waitMs: 1000,
+    consistencyMode: "leader",
+    tag: "sluice",
+    tls: { insecure: false },
+    ...over,
+  };
+}
+
+export async function setupConsul(
+  t: T,
+  o: {
+    config?: Partial<ConsulProviderConfig>;
+    emu?: Parameters<typeof startConsulEmulator>[0];
+    bucket?: { burst: number; refillMs: number };
+    pacing?: Pacing;
+    before?: (emu: ConsulEmulator) => void;
+  } = {},
+) {
+  const emu = await startConsulEmulator({ jitter: false, shuffle: true, ...o.emu });
+  t.after(() => emu.close());
+  o.before?.(emu);
+  const log = captureLogger();
+  const p = createConsulProvider({
+    rt,
+    config: consulConfig(emu.url, o.config),
+    log,
+    bucket: o.bucket ?? FAST.bucket,
+    pacing: { ...FAST.pacing, ...o.pacing },
+    random: () => 0.5,
+  });
+  const c = collector();
+  t.after(() => p.stop());
+  return { emu, log, p, c, start: () => p.start((s) => c.onSnapshot(s)) };
+}
+
+export const consulListReqs = (emu: ConsulEmulator) =>
+  emu.requests.filter((r) => r.path === "/v1/health/state/passing");
+
+export function nomadConfig(
+  url: string,
+  over: Partial<NomadProviderConfig> = {},
+): NomadProviderConfig {
+  return {
+    address: url,
+    token: "",
+    namespace: "",
+    waitMs: 1000,
+    stale: false,
+    tag: "sluice",
+    tls: { insecure: false },
+    ...over,
+  };
+}
+
+export async function setupNomad(
+  t: T,
+  o: {
+    config?: Partial<NomadProviderConfig>;
+    emu?: Parameters<typeof startNomadEmulator>[0];
+    bucket?: { burst: number; refillMs: number };
+    pacing?: Pacing;
+    before?: (emu: NomadEmulator) => void;
+  } = {},
+) {
+  const emu = await startNomadEmulator({ jitter: false, shuffle: true, ...o.emu });
+  t.after(() => emu.close());
+  o.before?.(emu);
+  const log = captureLogger();
+  const p = createNomadProvider({
+    rt,
+    config: nomadConfig(emu.url, o.config),
+    log,
+    bucket: o.bucket ?? FAST.bucket,
+    pacing: { ...FAST.pacing, ...o.pacing },
+    random: () => 0.5,
+  });
+  const c = collector();
+  t.after(() => p.stop());
+  return { emu, log, p, c, start: () => p.start((s) => c.onSnapshot(s)) };
+}
+
+export const nomadListReqs = (emu: NomadEmulator) =>
+  emu.requests.filter((r) => r.path === "/v1/services");

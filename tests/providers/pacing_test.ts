@@ -1,0 +1,155 @@
+// Pacing of the Consul and Nomad providers on an injected clock: the token bucket lets exactly
+// one list read through per refill however fast the index churns (T17) or however fast reads
+// come back without an index (T7), and a 403 or a 400 waits its least delay before a retry
+// (T8, T13). The clock moves only when a test says so: no rate measured on the wall clock and
+// no negative check by sleeping.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { type FakeClock, fakeClock, until } from "./_harness.ts";
+import { consulListReqs, nomadListReqs, setupConsul, setupNomad } from "./_setup.ts";
+
+const TAGS = ["sluice", "sluice.listener=local:5001"];
+
+/** Waits until the loop sleeps on exactly one timer, and returns that timer's length. */
+async function parked(clock: FakeClock, what: string): Promise<number> {
+  await until(() => clock.waiting().length === 1, `the loop to wait (${what})`, 8000);
+  return clock.waiting()[0]!;
+}
+
+/**
+ * Once the burst is spent, each refill period lets exactly one list read through: advancing the
+ * clock by one refill gives one more read, and the loop then waits one refill again.
+ */
+async function oneReadPerRefill(
+  clock: FakeClock,
+  reads: () => number,
+  refillMs: number,
+): Promise<void> {
+  assert.equal(await parked(clock, "the bucket, burst spent"), refillMs);
+  for (let k = 1; k <= 3; k++) {
+    const n = reads();
+    clock.advance(refillMs - 1);
+    assert.equal(clock.waiting().length, 1, "not a millisecond early");
+    clock.advance(1);
+    assert.equal(clock.waiting().length, 0);
+    await until(
+      () => reads() === n + 1 && clock.waiting().length === 1,
+      `one more list read, then a wait (round ${k}; ${reads() - n} reads so far)`,
+      8000,
+    );
+    assert.equal(clock.waiting()[0], refillMs, "a token's worth of wait again");
+  }
+}
+
+describe("provider pacing (injected clock)", { timeout: 60_000 }, () => {
+  it("consul T17: a churning index gets one list read per refill", async (t) => {
+    const clock = fakeClock();
+    const { emu, c, start } = await setupConsul(t, {
+      bucket: { burst: 2, refillMs: 250 },
+      pacing: { clock },
+      before: (emu) => emu.register({ id: "a1", name: "a", port: 9001, tags: TAGS }),
+    });
+    start();
+    await until(() => c.snapshots.length === 1, "snapshot");
+    let i = 0;
+    const churn = setInterval(() => emu.setCheck("a1", "passing", `output ${i++}`), 20);
+    t.after(() => clearInterval(churn));
+    await oneReadPerRefill(clock, () => consulListReqs(emu).length, 250);
+    clearInterval(churn);
+    assert.equal(c.snapshots.length, 1, "check output churn changes no route");
+  });
+
+  it("consul T7: without an index header reads are paced by the bucket alone", async (t) => {
+    const clock = fakeClock();
+    const { emu, c, start } = await setupConsul(t, {
+      bucket: { burst: 2, refillMs: 200 },
+      pacing: { clock },
+      before(emu) {
+        emu.register({ id: "a1", name: "a", port: 9001, tags: TAGS });
+        emu.fault({ kind: "no_index", path: "/v1/health/state/" });
+      },
+    });
+    start();
+    await until(() => c.snapshots.length === 1, "snapshot");
+    await oneReadPerRefill(clock, () => consulListReqs(emu).length, 200);
+    assert.ok(consulListReqs(emu).every((r) => r.query.index === undefined));
+    assert.equal(c.snapshots.length, 1);
+  });
+
+  it("consul T8: a 403 waits at least forbiddenMs before the next read", async (t) => {
+    const clock = fakeClock();
+    const { emu, start, p } = await setupConsul(t, {
+      config: { token: "not-a-known-token" },
+      pacing: { clock, forbiddenMs: 30_000 },
+      before: (emu) => emu.acl({ enabled: true, tokens: { known: "all" } }),
+    });
+    start();
+    await until(() => p.status().lastError?.includes("ACL not found"), "403 surfaced");
+    assert.equal(await parked(clock, "after the 403"), 30_000);
+    assert.equal(consulListReqs(emu).length, 1);
+    clock.advance(29_999);
+    assert.equal(clock.waiting().length, 1, "still waiting a millisecond before 30 s");
+    assert.equal(consulListReqs(emu).length, 1, "no retry within the least wait");
+    clock.advance(1);
+    await until(() => consulListReqs(emu).length === 2, "the retry after 30 s");
+    assert.equal(await parked(clock, "after the second 403"), 30_000);
+    assert.equal(consulListReqs(emu).length, 2);
+  });
+
+  it("consul T13: a 400 (a namespace on CE) waits at least badRequestMs: no hot loop", async (t) => {
+    const clock = fakeClock();
+    const { emu, start, p } = await setupConsul(t, {
+      config: { namespace: "team-a" },
+      pacing: { clock, badRequestMs: 60_000 },
+    });
+    start();
+    await until(() => p.status().state === "failing", "failing");
+    assert.equal(await parked(clock, "after the 400"), 60_000);
+    assert.equal(consulListReqs(emu).length, 1);
+    clock.advance(60_000);
+    await until(() => consulListReqs(emu).length === 2, "one retry after the least wait");
+    assert.equal(await parked(clock, "after the second 400"), 60_000);
+    assert.equal(consulListReqs(emu).length, 2);
+  });
+
+  it("nomad T17: churning registrations get one list read per refill", async (t) => {
+    const clock = fakeClock();
+    const { emu, c, start } = await setupNomad(t, {
+      bucket: { burst: 2, refillMs: 250 },
+      pacing: { clock },
+      before: (emu) =>
+        emu.register({ id: "a1", name: "api", address: "127.0.0.1", port: 9001, tags: TAGS }),
+    });
+    start();
+    await until(() => c.snapshots.length === 1, "snapshot");
+    let i = 0;
+    const churn = setInterval(() =>
+      emu.register({
+        id: `x${i % 3}`,
+        name: `noise${i++ % 3}`,
+        address: "127.0.0.9",
+        port: 1,
+        tags: ["x"],
+      }), 20);
+    t.after(() => clearInterval(churn));
+    await oneReadPerRefill(clock, () => nomadListReqs(emu).length, 250);
+    clearInterval(churn);
+    assert.equal(c.snapshots.length, 1);
+  });
+
+  it("nomad: a 403 (ACL token not found) waits at least forbiddenMs", async (t) => {
+    const clock = fakeClock();
+    const { emu, start, p } = await setupNomad(t, {
+      config: { token: "nomad-secret-0042" },
+      pacing: { clock, forbiddenMs: 30_000 },
+      before: (emu) => emu.acl({ enabled: true, tokens: { other: "*" } }),
+    });
+    start();
+    await until(() => p.status().lastError, "error");
+    assert.match(p.status().lastError!, /403 ACL token not found/);
+    assert.equal(await parked(clock, "after the 403"), 30_000);
+    assert.equal(nomadListReqs(emu).length, 1, "no retry before the 403 backoff");
+    clock.advance(30_000);
+    await until(() => nomadListReqs(emu).length === 2, "the retry after 30 s");
+  });
+});
