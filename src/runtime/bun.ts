@@ -835,6 +835,8 @@ class SpliceDirection implements Sink {
   readonly #dst: BunConn;
   readonly #srcSide: "a" | "b";
   #eof = false;
+  /** dst has every byte and the FIN (or the splice ended because of this direction). */
+  finished = false;
   /** dst refused more: src is paused until dst drains */
   #waiting = false;
 
@@ -875,22 +877,41 @@ class SpliceDirection implements Sink {
       // The other direction is over and dst holds no byte of ours: the close that finish()
       // does sends the FIN, without a shutdown() call of its own.
       s.open = 0;
+      this.finished = true;
       return s.run.finish("eof");
     }
     // The direction is done only once dst has every byte and the FIN: finishing earlier
     // would close dst with bytes still queued for it.
     if (this.#dst.shutdownNow()) {
+      this.finished = true;
       if (--s.open === 0) s.run.finish("eof");
       return;
     }
     void this.#dst.closeWrite().then(() => {
+      this.finished = true;
       if (--s.open === 0) s.run.finish("eof");
     });
   }
 
   close(err: Error | undefined): void {
-    if (this.#s.run.done) return;
-    if (err) return this.#s.run.finish("error", this.#srcSide, err);
+    const s = this.#s;
+    if (s.run.done) return;
+    if (err) return s.run.finish("error", this.#srcSide, err);
+    // src is gone without an error: a FIN after ours, or a reset Bun did not name (seen when
+    // the peer closed with unread data while our writes to it were queued). If the direction
+    // writing into src has not delivered its FIN yet, its bytes have nowhere to go and it
+    // would wait for a drain that never comes, with its own source paused: end the splice.
+    if (!(this.#srcSide === "a" ? s.down : s.up).finished) {
+      const src = this.#src.remote;
+      return s.run.finish(
+        "error",
+        this.#srcSide,
+        new SluiceError(
+          "ECONNRESET",
+          `Cannot write to ${src.host}:${src.port}: connection closed by the peer`,
+        ),
+      );
+    }
     this.end();
   }
 
