@@ -6,6 +6,12 @@ import { type AbortWatch, watchAbort } from "./_abort_watch.ts";
 import { type IdleEntry, idleSweeper } from "./_idle_sweeper.ts";
 import type { ByteCounters, SpliceEndReason, SpliceOptions, SpliceResult } from "./types.ts";
 
+/** A side of a splice: closed when it ends, aborted (RST where the runtime can) on an error. */
+interface Closable {
+  close(): void;
+  abort?(): void;
+}
+
 export class SpliceRun implements IdleEntry {
   readonly counters: ByteCounters;
   readonly result: Promise<SpliceResult>;
@@ -15,10 +21,10 @@ export class SpliceRun implements IdleEntry {
   #done = false;
   #resolve!: (r: SpliceResult) => void;
   #watch: AbortWatch | undefined;
-  readonly #a: { close(): void };
-  readonly #b: { close(): void };
+  readonly #a: Closable;
+  readonly #b: Closable;
 
-  constructor(o: SpliceOptions, a: { close(): void }, b: { close(): void }) {
+  constructor(o: SpliceOptions, a: Closable, b: Closable) {
     this.counters = o.counters ?? { up: 0, down: 0 };
     this.#a = a;
     this.#b = b;
@@ -56,17 +62,24 @@ export class SpliceRun implements IdleEntry {
     if (this.idleMs) this.lastActivity = Date.now();
   }
 
-  /** The first call wins: closes both sides, stops timers and resolves. */
+  /**
+   * The first call wins: closes both sides, stops timers and resolves. An error (a reset, a
+   * broken pipe) is passed on as an abort: the other side gets RST where the runtime can send
+   * one, so a truncated stream does not look like a normal end.
+   */
   finish(reason: SpliceEndReason, errorSide?: "a" | "b", error?: Error): void {
     if (this.#done) return;
     this.#done = true;
     if (this.idleMs) idleSweeper.delete(this);
     this.#watch?.cancel();
+    const abort = reason === "error";
     try {
-      this.#a.close();
+      if (abort && this.#a.abort) this.#a.abort();
+      else this.#a.close();
     } catch { /* closing is best effort */ }
     try {
-      this.#b.close();
+      if (abort && this.#b.abort) this.#b.abort();
+      else this.#b.close();
     } catch { /* closing is best effort */ }
     const r: {
       up: number;

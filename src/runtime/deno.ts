@@ -77,6 +77,11 @@ class DenoConn implements Conn {
     return this.#closed;
   }
 
+  /** Our FIN went out (closeWrite) or the conn is closed. */
+  get writeClosed(): boolean {
+    return this.#writeClosed || this.#closed;
+  }
+
   /** Normalised on first use (Deno keeps the raw addresses after close too). */
   get remote(): SockAddr {
     return this.#remote ??= netAddr(this.raw.remoteAddr);
@@ -348,6 +353,27 @@ class WriteFailed {
   constructor(readonly error: unknown) {}
 }
 
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Deno reports a reset on read as a plain end (null), so a truncated stream would look like a
+ * FIN. A zero-length write tells them apart: it fails (BrokenPipe) on a reset socket and
+ * succeeds after a FIN. One op per direction, at its end only. Not possible once our own FIN
+ * went out to src (the write fails either way): then the end stays an end.
+ */
+async function checkEnd(src: DenoConn): Promise<void> {
+  if (src.writeClosed) return;
+  try {
+    await src.raw.write(EMPTY);
+  } catch (e) {
+    throw new SluiceError(
+      "ECONNRESET",
+      `Cannot read from ${src.remote.host}:${src.remote.port}: connection reset by the peer`,
+      { cause: e },
+    );
+  }
+}
+
 async function writeAll(dst: Deno.TcpConn, b: Uint8Array): Promise<void> {
   try {
     for (let off = 0; off < b.byteLength;) off += await dst.write(b.subarray(off));
@@ -373,7 +399,7 @@ async function pump(
   }
   if (pending) {
     const c = await pending;
-    if (c === null) return;
+    if (c === null) return checkEnd(src);
     await writeAll(dst.raw, c);
     count(c.byteLength);
   }
@@ -383,7 +409,7 @@ async function pump(
     while (!run.done) {
       const buf = big ?? small;
       const n = await src.raw.read(buf);
-      if (n === null) return;
+      if (n === null) return checkEnd(src);
       const chunk = n === buf.byteLength ? buf : buf.subarray(0, n);
       // Nearly every write takes the whole chunk: one op and no helper frame per chunk then.
       let w: number;

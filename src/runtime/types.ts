@@ -67,7 +67,8 @@ export interface ByteCounters {
 export type SpliceEndReason =
   | "eof" // both sides finished (FIN both ways, or one side closed after its peer's FIN)
   | "idle" // no byte either way for idleTimeoutMs
-  | "error" // a socket error (reset, broken pipe)
+  | "error" // a socket error (reset, broken pipe): `error.code` names it; the other side is
+  //           aborted, not closed (RST on Bun; Deno has no SO_LINGER, so a plain close there)
   | "aborted"; // the signal fired (drain timeout, shutdown)
 
 export interface SpliceResult {
@@ -76,6 +77,7 @@ export interface SpliceResult {
   readonly reason: SpliceEndReason;
   /** Which side failed, for reason "error". */
   readonly errorSide?: "a" | "b";
+  /** A SluiceError for reason "error": its code says why (ECONNRESET, EPIPE, ...). */
   readonly error?: Error;
 }
 
