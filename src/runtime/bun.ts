@@ -19,7 +19,7 @@ import {
 import { type AbortWatch, watchAbort } from "./_abort_watch.ts";
 import { raceSignal } from "./_deadline.ts";
 import { fetchError, toSluiceError } from "./_errors.ts";
-import { onProcessSignal } from "./_signals.ts";
+import { guardSigusr1Bun, onProcessSignal } from "./_signals.ts";
 import { genericSplice } from "./_generic_splice.ts";
 import { type IdleEntry, idleSweeper } from "./_idle_sweeper.ts";
 import { SpliceRun } from "./_splice_run.ts";
@@ -994,6 +994,8 @@ function httpClient(tls?: TlsClientOptions): HttpFetch {
     }
   };
 }
+
+guardSigusr1Bun();
 
 export const bunRuntime: Runtime = {
   name: "bun",

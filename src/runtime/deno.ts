@@ -10,6 +10,8 @@ import { watchAbort } from "./_abort_watch.ts";
 import { raceSignal } from "./_deadline.ts";
 import { fetchError, toSluiceError } from "./_errors.ts";
 import { nodeHttpsFetch } from "./_node_https_fetch.ts";
+import inspector from "node:inspector";
+import process from "node:process";
 import { onProcessSignal } from "./_signals.ts";
 import { genericSplice } from "./_generic_splice.ts";
 import { type IdleEntry, idleSweeper } from "./_idle_sweeper.ts";
@@ -23,6 +25,7 @@ import type {
   Listener,
   ListenOptions,
   Runtime,
+  SignalName,
   SockAddr,
   SpliceOptions,
   SpliceResult,
@@ -549,6 +552,43 @@ function httpClient(tls?: TlsClientOptions): HttpFetch {
   return wrapFetch((u, i) => fetch(u, { ...i, client } as RequestInit));
 }
 
+/** How long after a SIGUSR1 Deno's inspector is looked for (it opens within a few ms). */
+const INSPECTOR_WATCH_MS = 2000;
+
+function closeInspector(): boolean {
+  try {
+    if (!inspector.url()) return false;
+    inspector.close();
+  } catch {
+    return false;
+  }
+  log.warn("SIGUSR1: closed the debugger that Deno opened for it");
+  return true;
+}
+
+/**
+ * Deno 2.9.2+ opens V8's inspector on SIGUSR1 whatever JS listens, with no way to turn it off
+ * (see _signals.ts): close it as soon as it is open, polling every 1 ms after the signal.
+ */
+function guardSigusr1(): void {
+  process.on("SIGUSR1", () => {
+    log.warn("SIGUSR1 does not reload on Deno (it is Deno's debugger signal); send SIGHUP");
+    if (closeInspector()) return;
+    const until = Date.now() + INSPECTOR_WATCH_MS;
+    const t = setInterval(() => {
+      if (closeInspector() || Date.now() > until) clearInterval(t);
+    }, 1);
+    Deno.unrefTimer(t);
+  });
+}
+
+guardSigusr1();
+
+/** SIGUSR1 does not reload on Deno (it is the debugger's signal there): SIGHUP does. */
+function onSignal(sig: SignalName, fn: () => void): () => void {
+  return sig === "SIGUSR1" ? () => {} : onProcessSignal(sig, fn);
+}
+
 export const denoRuntime: Runtime = {
   name: "deno",
   get version() {
@@ -559,6 +599,6 @@ export const denoRuntime: Runtime = {
   splice,
   serveHttp,
   httpClient,
-  onSignal: onProcessSignal,
+  onSignal,
   watchFile: watchFileInDir,
 };

@@ -133,7 +133,10 @@ export interface Runtime {
   ): Promise<HttpHandle>;
   /** A fetch with custom TLS; without options it is the global fetch. */
   httpClient(tls?: TlsClientOptions): HttpFetch;
-  /** Returns a function that removes the handler. */
+  /**
+   * Returns a function that removes the handler. SIGUSR1 is never handed out on Deno (Deno
+   * opens its debugger on it; the adapter closes that again): the handler is not installed.
+   */
   onSignal(sig: SignalName, fn: () => void): () => void;
   /**
    * Call `onChange` (debounced) when the file changes, also when it is replaced by an atomic
