@@ -29,6 +29,7 @@ import type {
   ConnectOptions,
   HttpFetch,
   HttpHandle,
+  HttpServeOptions,
   Listener,
   ListenOptions,
   Runtime,
@@ -947,7 +948,7 @@ function splice(ca: Conn, cb: Conn, o: SpliceOptions = {}): Promise<SpliceResult
 // ---- HTTP
 
 function serveHttp(
-  o: { host: string; port: number },
+  o: HttpServeOptions,
   fetch: (r: Request, info: { remote: SockAddr | undefined }) => Response | Promise<Response>,
 ): Promise<HttpHandle> {
   let server: BunServer;

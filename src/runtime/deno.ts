@@ -10,6 +10,7 @@ import { watchAbort } from "./_abort_watch.ts";
 import { raceSignal } from "./_deadline.ts";
 import { fetchError, toSluiceError } from "./_errors.ts";
 import { nodeHttpsFetch } from "./_node_https_fetch.ts";
+import { nodeServeHttp } from "./_node_http_serve.ts";
 import inspector from "node:inspector";
 import process from "node:process";
 import { onProcessSignal } from "./_signals.ts";
@@ -21,7 +22,6 @@ import type {
   Conn,
   ConnectOptions,
   HttpFetch,
-  HttpHandle,
   Listener,
   ListenOptions,
   Runtime,
@@ -207,19 +207,35 @@ function bind(o: ListenOptions): Deno.TcpListener {
  */
 const releasing = new Map<number, Promise<void>>();
 
+/** The longest pause between accept attempts while they fail (EMFILE). */
+const ACCEPT_BACKOFF_MAX_MS = 1000;
+
 function acceptLoop(l: Deno.TcpListener, onConn: (c: Conn) => void): Listener {
   let closed = false;
   const port = (l.addr as Deno.NetAddr).port;
+  const la = l.addr as Deno.NetAddr;
   const loop = (async () => {
+    let backoffMs = 0;
     while (!closed) {
       let c: Deno.TcpConn;
       try {
         c = await l.accept();
       } catch (e) {
         if (closed || e instanceof Deno.errors.BadResource) return;
-        // EMFILE and friends: back off briefly instead of spinning or dying.
-        await new Promise((r) => setTimeout(r, 50));
+        // EMFILE and friends: logged once per streak, backed off 10 ms -> 1 s, survived.
+        if (!backoffMs) {
+          log.warn("accept failed; backing off", {
+            listener: `${la.hostname}:${port}`,
+            error: toSluiceError(e, "accept").message,
+          });
+        }
+        backoffMs = Math.min(ACCEPT_BACKOFF_MAX_MS, backoffMs ? backoffMs * 2 : 10);
+        await new Promise((r) => setTimeout(r, backoffMs));
         continue;
+      }
+      if (backoffMs) {
+        backoffMs = 0;
+        log.info("accepting again", { listener: `${la.hostname}:${port}` });
       }
       if (closed) {
         closeQuietly(c);
@@ -495,31 +511,8 @@ function splice(ca: Conn, cb: Conn, o: SpliceOptions = {}): Promise<SpliceResult
   return run.result;
 }
 
-function serveHttp(
-  o: { host: string; port: number },
-  fetch: (r: Request, info: { remote: SockAddr | undefined }) => Response | Promise<Response>,
-): Promise<HttpHandle> {
-  let server: Deno.HttpServer<Deno.NetAddr>;
-  try {
-    server = Deno.serve(
-      { hostname: bareHost(o.host), port: o.port, onListen() {/* no banner */} },
-      (req, info) =>
-        fetch(req, { remote: info?.remoteAddr ? netAddr(info.remoteAddr) : undefined }),
-    );
-  } catch (e) {
-    return Promise.reject(toSluiceError(e, `listen for HTTP on ${o.host}:${o.port}`));
-  }
-  let closing: Promise<void> | undefined;
-  return Promise.resolve({
-    port: server.addr.port,
-    host: sockAddr(server.addr.hostname, server.addr.port).host,
-    close(c) {
-      closing ??= server.shutdown();
-      // Deno has no way to cut requests in flight: `force` stops waiting for them.
-      return c?.force ? Promise.resolve() : closing;
-    },
-  });
-}
+/** node:http, not Deno.serve: it has header and idle timeouts and survives accept errors. */
+const serveHttp = nodeServeHttp;
 
 function wrapFetch(f: HttpFetch): HttpFetch {
   return async (url, init) => {

@@ -90,6 +90,21 @@ export interface SpliceOptions {
   counters?: ByteCounters;
 }
 
+export interface HttpServeOptions {
+  host: string;
+  port: number;
+  /**
+   * A connection that has not sent a whole request head within this is closed (slowloris).
+   * Deno: @default 10000. Bun: its HTTP server's own (about 10 s), not configurable.
+   */
+  headerTimeoutMs?: number;
+  /**
+   * A keep-alive connection idle between requests is closed after this (a response in
+   * progress, such as a long poll, is not idle). Deno: @default 15000. Bun: its own.
+   */
+  idleTimeoutMs?: number;
+}
+
 export interface HttpHandle {
   readonly port: number;
   readonly host: string;
@@ -128,7 +143,7 @@ export interface Runtime {
    */
   splice(a: Conn, b: Conn, o?: SpliceOptions): Promise<SpliceResult>;
   serveHttp(
-    o: { host: string; port: number },
+    o: HttpServeOptions,
     fetch: (r: Request, info: { remote: SockAddr | undefined }) => Response | Promise<Response>,
   ): Promise<HttpHandle>;
   /** A fetch with custom TLS; without options it is the global fetch. */
