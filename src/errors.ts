@@ -12,6 +12,7 @@ export type ErrorCode =
   | "ECONNRESET"
   | "EPIPE"
   | "ECLOSED"
+  | "ERESOURCE" // out of a local resource (EMFILE, ENFILE, ENOBUFS, ENOMEM): not the peer's fault
   | "EUNKNOWN"
   // sluice's own
   | "CONFIG" // a usage or configuration error (exit 2)
