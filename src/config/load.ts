@@ -56,6 +56,7 @@ export const DEFAULT_CONFIG: Config = {
     portMax: 49151,
     drainTimeoutMs: 30_000,
     bindRetryMs: 5_000,
+    halfCloseTimeoutMs: 300_000,
   },
   peek: { listener: "" },
   admin: { listener: "127.0.0.1:9090", token: "" },
@@ -437,6 +438,11 @@ async function resolveConfig(
         DEFAULT_CONFIG.listeners.drainTimeoutMs,
       ),
       bindRetryMs,
+      halfCloseTimeoutMs: dur(
+        l.half_close_timeout,
+        "listeners.half_close_timeout",
+        DEFAULT_CONFIG.listeners.halfCloseTimeoutMs,
+      ),
     },
     peek: { listener: peekListener },
     admin: { listener: adminListener, token: adminToken },
@@ -471,6 +477,7 @@ function issueProblems(c: Collector, issues: readonly z.core.$ZodIssue[]): void 
 const DURATION_KEYS = new Set([
   "drain_timeout",
   "bind_retry",
+  "half_close_timeout",
   "connect_timeout",
   "idle_timeout",
   "interval",

@@ -25,6 +25,9 @@ export const configSchema = z.strictObject({
     port_max: port.optional(),
     drain_timeout: durationSchema.optional(),
     bind_retry: durationSchema.optional(),
+    half_close_timeout: durationSchema.optional().meta({
+      description: "a half-closed connection idle this long is closed; 0 = never (default 5m)",
+    }),
   }).optional(),
   peek: z.strictObject({ listener: z.string().optional() }).optional(),
   admin: z.strictObject({ listener: z.string().optional(), token: z.string().optional() })

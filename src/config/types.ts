@@ -57,6 +57,8 @@ export interface Config {
     readonly portMax: number;
     readonly drainTimeoutMs: number;
     readonly bindRetryMs: number;
+    /** A half-closed connection idle this long is closed; 0 = never. */
+    readonly halfCloseTimeoutMs: number;
   };
   /** "" = off; "host:port" */
   readonly peek: { readonly listener: string };

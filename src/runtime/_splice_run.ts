@@ -12,12 +12,19 @@ interface Closable {
   abort?(): void;
 }
 
+/** SpliceOptions.halfCloseTimeoutMs when not given: 5 minutes. */
+export const DEFAULT_HALF_CLOSE_TIMEOUT_MS = 300_000;
+
 export class SpliceRun implements IdleEntry {
   readonly counters: ByteCounters;
   readonly result: Promise<SpliceResult>;
-  /** IdleEntry: set whenever a byte moves (only with an idle timeout). */
+  /** IdleEntry: set whenever a byte moves (only with an idle or half-close timeout). */
   lastActivity = 0;
-  readonly idleMs: number;
+  /** IdleEntry: the idle timeout; once half-closed, the half-close timeout if shorter. */
+  idleMs: number;
+  /** One direction has finished and the other not yet (FIN passed on one way only). */
+  #halfClosed = false;
+  readonly #halfCloseMs: number;
   #done = false;
   #resolve!: (r: SpliceResult) => void;
   #watch: AbortWatch | undefined;
@@ -30,6 +37,8 @@ export class SpliceRun implements IdleEntry {
     this.#b = b;
     this.result = new Promise((r) => (this.#resolve = r));
     this.idleMs = o.idleTimeoutMs && o.idleTimeoutMs > 0 ? o.idleTimeoutMs : 0;
+    const hc = o.halfCloseTimeoutMs ?? DEFAULT_HALF_CLOSE_TIMEOUT_MS;
+    this.#halfCloseMs = hc > 0 ? hc : 0;
     if (this.idleMs) {
       this.lastActivity = Date.now();
       idleSweeper.add(this);
@@ -45,7 +54,22 @@ export class SpliceRun implements IdleEntry {
   }
 
   onIdle(): void {
-    this.finish("idle");
+    this.finish(this.#halfClosed && this.idleMs === this.#halfCloseMs ? "half_close" : "idle");
+  }
+
+  /**
+   * One direction is over (its FIN was passed on), the other goes on: from now on the
+   * connection also ends after halfCloseTimeoutMs without a byte (HAProxy's client-fin and
+   * server-fin), so a peer that never finishes cannot hold it for good.
+   */
+  halfClosed(): void {
+    if (this.#halfClosed || this.#done || !this.#halfCloseMs) return;
+    this.#halfClosed = true;
+    if (this.idleMs && this.idleMs <= this.#halfCloseMs) return;
+    if (this.idleMs) idleSweeper.delete(this);
+    this.idleMs = this.#halfCloseMs;
+    this.lastActivity = Date.now();
+    idleSweeper.add(this);
   }
 
   onAbort(): void {

@@ -886,11 +886,13 @@ class SpliceDirection implements Sink {
     if (this.#dst.shutdownNow()) {
       this.finished = true;
       if (--s.open === 0) s.run.finish("eof");
+      else s.run.halfClosed();
       return;
     }
     void this.#dst.closeWrite().then(() => {
       this.finished = true;
       if (--s.open === 0) s.run.finish("eof");
+      else s.run.halfClosed();
     });
   }
 

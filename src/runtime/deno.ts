@@ -479,6 +479,7 @@ function splice(ca: Conn, cb: Conn, o: SpliceOptions = {}): Promise<SpliceResult
           return;
         }
         if (--open === 0) run.finish("eof");
+        else run.halfClosed();
       },
       (e) => {
         if (run.done) return;

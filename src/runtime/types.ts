@@ -67,6 +67,7 @@ export interface ByteCounters {
 export type SpliceEndReason =
   | "eof" // both sides finished (FIN both ways, or one side closed after its peer's FIN)
   | "idle" // no byte either way for idleTimeoutMs
+  | "half_close" // half-closed, and no byte for halfCloseTimeoutMs
   | "error" // a socket error (reset, broken pipe): `error.code` names it; the other side is
   //           aborted, not closed (RST on Bun; Deno has no SO_LINGER, so a plain close there)
   | "aborted"; // the signal fired (drain timeout, shutdown)
@@ -84,6 +85,11 @@ export interface SpliceResult {
 export interface SpliceOptions {
   /** Close both when no byte flows either way for this long; 0 or absent = never. */
   idleTimeoutMs?: number;
+  /**
+   * Once one side has finished (its FIN passed on) and the other has not, close both when no
+   * byte flows for this long (HAProxy's client-fin/server-fin). 0 = never. @default 300000
+   */
+  halfCloseTimeoutMs?: number;
   /** Closes both sides and resolves with reason "aborted". */
   signal?: AbortSignal;
   /** Updated live as bytes move; the same totals are in the result. */
