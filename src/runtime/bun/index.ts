@@ -7,23 +7,23 @@
 // bounds the fds that abandoned dials can hold. Both kinds sit behind one small Transport so
 // a Conn and splice work the same on either.
 import { connect as netConnect, isIP, type Socket as NetSocket } from "node:net";
-import { SluiceError } from "../errors.ts";
-import { bareHost, sockAddr } from "./_addr.ts";
+import { SluiceError } from "../../errors.ts";
+import { bareHost, sockAddr } from "../_addr.ts";
 import {
   bunApi,
   type BunServer,
   type BunSocket,
   type BunSocketHandler,
   type BunTcpListener,
-} from "./_bun_api.ts";
-import { type AbortWatch, watchAbort } from "./_abort_watch.ts";
-import { raceSignal } from "./_deadline.ts";
-import { fetchError, toSluiceError } from "./_errors.ts";
-import { guardSigusr1Bun, onProcessSignal } from "./_signals.ts";
-import { genericSplice } from "./_generic_splice.ts";
-import { type IdleEntry, idleSweeper } from "./_idle_sweeper.ts";
-import { SpliceRun } from "./_splice_run.ts";
-import { watchFileInDir } from "./_watch_file.ts";
+} from "./bun_api.ts";
+import { type AbortWatch, watchAbort } from "../_abort_watch.ts";
+import { raceSignal } from "../_deadline.ts";
+import { fetchError, toSluiceError } from "../_errors.ts";
+import { guardSigusr1Bun, onProcessSignal } from "../_signals.ts";
+import { genericSplice } from "../_generic_splice.ts";
+import { type IdleEntry, idleSweeper } from "../_idle_sweeper.ts";
+import { SpliceRun } from "../_splice_run.ts";
+import { watchFileInDir } from "../_watch_file.ts";
 import type {
   Conn,
   ConnectOptions,
@@ -37,7 +37,7 @@ import type {
   SpliceOptions,
   SpliceResult,
   TlsClientOptions,
-} from "./types.ts";
+} from "../types.ts";
 
 /**
  * The empty list every conn starts with, instead of three fresh arrays each (idle conns should

@@ -5,10 +5,10 @@
 // The fetch-style handler sees a Request and returns a Response, as with Deno.serve.
 import http from "node:http";
 import { connect as netConnect, type Socket } from "node:net";
-import { createLogger } from "../log.ts";
-import { bareHost, sockAddr } from "./_addr.ts";
-import { toSluiceError } from "./_errors.ts";
-import type { HttpHandle, HttpServeOptions, SockAddr } from "./types.ts";
+import { createLogger } from "../../log.ts";
+import { bareHost, sockAddr } from "../_addr.ts";
+import { toSluiceError } from "../_errors.ts";
+import type { HttpHandle, HttpServeOptions, SockAddr } from "../types.ts";
 
 const log = createLogger("runtime");
 

@@ -2,22 +2,22 @@
 // splice direction (pipeTo breaks half-close), Deno.serve, Deno.createHttpClient.
 // Every TCP connection (accepted or dialed) gets setNoDelay(true): Deno leaves Nagle on by
 // default while Bun turns it off, and a proxy must not add Nagle delays to small writes.
-import { SluiceError } from "../errors.ts";
-import { createLogger } from "../log.ts";
-import { bareHost, sockAddr } from "./_addr.ts";
-import { createBufferPool } from "./_buffer_pool.ts";
-import { watchAbort } from "./_abort_watch.ts";
-import { raceSignal } from "./_deadline.ts";
-import { fetchError, toSluiceError } from "./_errors.ts";
-import { nodeHttpsFetch } from "./_node_https_fetch.ts";
-import { nodeServeHttp } from "./_node_http_serve.ts";
+import { SluiceError } from "../../errors.ts";
+import { createLogger } from "../../log.ts";
+import { bareHost, sockAddr } from "../_addr.ts";
+import { createBufferPool } from "../_buffer_pool.ts";
+import { watchAbort } from "../_abort_watch.ts";
+import { raceSignal } from "../_deadline.ts";
+import { fetchError, toSluiceError } from "../_errors.ts";
+import { nodeHttpsFetch } from "../_node_https_fetch.ts";
+import { nodeServeHttp } from "./http_server.ts";
 import inspector from "node:inspector";
 import process from "node:process";
-import { onProcessSignal } from "./_signals.ts";
-import { genericSplice } from "./_generic_splice.ts";
-import { type IdleEntry, idleSweeper } from "./_idle_sweeper.ts";
-import { SpliceRun } from "./_splice_run.ts";
-import { watchFileInDir } from "./_watch_file.ts";
+import { onProcessSignal } from "../_signals.ts";
+import { genericSplice } from "../_generic_splice.ts";
+import { type IdleEntry, idleSweeper } from "../_idle_sweeper.ts";
+import { SpliceRun } from "../_splice_run.ts";
+import { watchFileInDir } from "../_watch_file.ts";
 import type {
   Conn,
   ConnectOptions,
@@ -30,7 +30,7 @@ import type {
   SpliceOptions,
   SpliceResult,
   TlsClientOptions,
-} from "./types.ts";
+} from "../types.ts";
 
 /**
  * Per-direction read buffer while a connection is quiet; small so idle conns stay cheap.
