@@ -7,7 +7,7 @@ const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
 
 const runtime: Runtime = isDeno
   ? (await import("./deno/index.ts")).denoRuntime
-  : (await import("./bun/index.ts")).bunRuntime;
+  : (await import("./bun/index.ts")).createBunRuntime();
 
 /** The adapter for the runtime this process runs on. */
 export function getRuntime(): Runtime {
