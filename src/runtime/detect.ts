@@ -6,7 +6,7 @@ import type { Runtime } from "./types.ts";
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
 
 const runtime: Runtime = isDeno
-  ? (await import("./deno/index.ts")).denoRuntime
+  ? (await import("./deno/index.ts")).createDenoRuntime()
   : (await import("./bun/index.ts")).createBunRuntime();
 
 /** The adapter for the runtime this process runs on. */
