@@ -4,10 +4,10 @@
 // SIGUSR1 opens a debugger on both runtimes unless guarded: Deno (2.9.2 and later) starts V8's
 // inspector on 127.0.0.1:9229 whatever JS listens, and no flag or variable turns that off; Bun
 // starts its inspector (port 6499) when no JS listener is installed. No signal may ever open a
-// port the config does not name, so each adapter installs its guard when it loads: on Bun a
-// listener (which takes precedence over the inspector); on Deno a listener that closes the
-// inspector the moment Deno has opened it (deno.ts, node:inspector close(), a few ms later). On Deno
-// SIGUSR1 therefore does not reload: SIGHUP does (README, Signals).
+// port the config does not name, so each adapter installs its guard when it is created: on Bun
+// a listener (which takes precedence over the inspector); on Deno a listener that closes the
+// inspector the moment Deno has opened it (deno/signals.ts: node:inspector close(), a few ms
+// later). On Deno SIGUSR1 therefore does not reload: SIGHUP does (README, Signals).
 import process from "node:process";
 import type { SignalName } from "./types.ts";
 
