@@ -10,6 +10,7 @@ export const DEFAULTS = {
     portMax: 49151,
     drainTimeoutMs: 30_000,
     bindRetryMs: 5_000,
+    halfCloseTimeoutMs: 300_000,
   },
   /** "" = off */
   peek: { listener: "" },

@@ -25,8 +25,52 @@ export interface LogSink {
   write: (line: string) => void;
 }
 
+/** What became of the default sink (stderr): a dead sink is noted here once, never thrown. */
+export interface LogSinkHealth {
+  /** stderr failed (EPIPE from a reader that went away, EBADF, ...): lines are dropped. */
+  failed: boolean;
+  /** The first error, as text. */
+  error: string | undefined;
+  /** Lines dropped since. */
+  dropped: number;
+}
+
+const sinkHealth: LogSinkHealth = { failed: false, error: undefined, dropped: 0 };
+
+/** The state of the stderr sink, for status pages and tests. */
+export function logSinkHealth(): Readonly<LogSinkHealth> {
+  return sinkHealth;
+}
+
+function sinkFailed(e: unknown): void {
+  if (sinkHealth.failed) return;
+  sinkHealth.failed = true;
+  sinkHealth.error = e instanceof Error ? e.message : String(e);
+}
+
+let stderrWatched = false;
+
+/**
+ * Lines to stderr, never throwing: a broken pipe arrives as an "error" event on
+ * process.stderr (or a throw), which marks the sink failed once; later lines are counted and
+ * dropped. Writing on would only raise the error again (and an unhandled "error" event is an
+ * uncaught exception that the crash guard logs: to the same stderr, forever).
+ */
 function writeStderr(line: string): void {
-  process.stderr.write(line + "\n");
+  if (sinkHealth.failed) {
+    sinkHealth.dropped++;
+    return;
+  }
+  try {
+    if (!stderrWatched) {
+      stderrWatched = true;
+      process.stderr.on("error", sinkFailed);
+    }
+    process.stderr.write(line + "\n");
+  } catch (e) {
+    sinkFailed(e);
+    sinkHealth.dropped++;
+  }
 }
 
 /** The process-wide sink; `configureLogging()` changes it in place so existing loggers follow. */
@@ -68,7 +112,17 @@ function format(level: LogLevel, component: string, msg: string, fields?: LogFie
 export function createLogger(component = "sluice"): Logger {
   const at = (level: LogLevel) => (msg: string, fields?: LogFields) => {
     if (LEVELS[level] < LEVELS[logSink.level]) return;
-    logSink.write(format(level, component, msg, fields));
+    // Logging never throws: not for a field that will not serialise, not for a dead sink.
+    let line: string;
+    try {
+      line = format(level, component, msg, fields);
+    } catch (e) {
+      line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${component}: ${msg}` +
+        ` (fields not logged: ${e instanceof Error ? e.message : String(e)})`;
+    }
+    try {
+      logSink.write(line);
+    } catch { /* a sink that throws loses the line; the caller goes on */ }
   };
   return {
     component,

@@ -67,6 +67,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     log: log.child("proxy"),
     drainTimeoutMs: config.listeners.drainTimeoutMs,
     bindRetryMs: config.listeners.bindRetryMs,
+    halfCloseTimeoutMs: config.listeners.halfCloseTimeoutMs,
     accessLog: config.log.access,
     reusePort: o.reusePort ?? false,
     observer: metrics,
@@ -208,6 +209,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     engine.configure({
       drainTimeoutMs: next.listeners.drainTimeoutMs,
       bindRetryMs: next.listeners.bindRetryMs,
+      halfCloseTimeoutMs: next.listeners.halfCloseTimeoutMs,
       accessLog: next.log.access,
     });
     // Providers whose settings changed are replaced; the old one's routes stay until the new

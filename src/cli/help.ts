@@ -24,7 +24,7 @@ Exit codes: 0 ok, 1 runtime failure (check: invalid routes), 2 usage or configur
                   [--log-level debug|info|warn|error] [--log-format text|json]
 
 Runs the proxy. With no config and no --forward it starts with no routes and the admin API on
-its default address. SIGHUP or SIGUSR1 reloads; SIGTERM or SIGINT drains and exits.
+its default address. SIGHUP (on Bun also SIGUSR1) reloads; SIGTERM or SIGINT drains and exits.
 
   -c, --config PATH     main config (.toml, .yaml, .yml, .json); also -config PATH
   --forward SPEC        open LABEL:PORT (label "local" unless given) to HOST:PORT; repeatable,

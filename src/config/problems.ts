@@ -79,6 +79,7 @@ export function fail(c: Collector, source: string): never {
 const DURATION_KEYS: ReadonlySet<string> = new Set([
   "drain_timeout",
   "bind_retry",
+  "half_close_timeout",
   "connect_timeout",
   "idle_timeout",
   "interval",

@@ -327,6 +327,12 @@ export async function resolveConfig(
       portMax,
       drainTimeoutMs: dur(c, l.drain_timeout, "listeners.drain_timeout", L.drainTimeoutMs),
       bindRetryMs,
+      halfCloseTimeoutMs: dur(
+        c,
+        l.half_close_timeout,
+        "listeners.half_close_timeout",
+        L.halfCloseTimeoutMs,
+      ),
     },
     peek: { listener: peekListener, ...(peekAddress ? { address: peekAddress } : {}) },
     admin: {

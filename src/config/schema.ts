@@ -39,6 +39,11 @@ export const configSchema = z.strictObject({
     bind_retry: durationSchema.optional().meta({
       description: `delay before retrying a port that failed to bind (default ${d(L.bindRetryMs)})`,
     }),
+    half_close_timeout: durationSchema.optional().meta({
+      description: `a half-closed connection idle this long is closed; 0 = never (default ${
+        d(L.halfCloseTimeoutMs)
+      })`,
+    }),
   }).optional(),
   peek: z.strictObject({
     listener: z.string().optional().meta({

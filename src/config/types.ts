@@ -64,6 +64,8 @@ export interface Config {
     readonly portMax: number;
     readonly drainTimeoutMs: number;
     readonly bindRetryMs: number;
+    /** A half-closed connection idle this long is closed; 0 = never. */
+    readonly halfCloseTimeoutMs: number;
   };
   /** listener: "" = off, or "host:port" as written; address: the same, parsed once at load. */
   readonly peek: { readonly listener: string; readonly address?: HostPort };

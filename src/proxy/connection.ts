@@ -29,6 +29,7 @@ export interface ConnectionContext {
   readonly log: Logger;
   readonly access: Logger;
   accessLog: boolean;
+  halfCloseTimeoutMs: number;
   readonly observer: EngineObserver | undefined;
   dialerFor(b: LiveBackend): Dialer;
 }
@@ -213,6 +214,7 @@ export async function handleConnection(
     }
     const result = await ctx.rt.splice(client, upstream, {
       idleTimeoutMs: s.idleTimeoutMs,
+      halfCloseTimeoutMs: ctx.halfCloseTimeoutMs,
       counters: conn,
     });
     // Closed by the drain timeout: say so, not the socket error that closing caused.

@@ -21,6 +21,8 @@ export interface EngineOptions {
   drainTimeoutMs?: number;
   /** @default DEFAULTS.listeners.bindRetryMs */
   bindRetryMs?: number;
+  /** A half-closed connection idle this long is closed; 0 = never. @default 300000 */
+  halfCloseTimeoutMs?: number;
   /** One line per finished connection. @default true */
   accessLog?: boolean;
   /** SO_REUSEPORT, for runtime.workers > 1. @default false */
@@ -38,7 +40,14 @@ export interface Engine extends EngineControl {
   /** Make the listeners match the table: open new ones, update changed ones, drain removed ones. */
   apply(table: RoutingTable): void;
   /** Change timings and logging after a config reload; applies to what happens next. */
-  configure(o: { drainTimeoutMs?: number; bindRetryMs?: number; accessLog?: boolean }): void;
+  configure(
+    o: {
+      drainTimeoutMs?: number;
+      bindRetryMs?: number;
+      halfCloseTimeoutMs?: number;
+      accessLog?: boolean;
+    },
+  ): void;
   /** Stop accepting everywhere, let connections finish for drain_timeout, then close them. */
   shutdown(): Promise<void>;
 }
@@ -63,6 +72,7 @@ export function createEngine(o: EngineOptions): Engine {
     log,
     access: log.child("access"),
     accessLog: o.accessLog ?? true,
+    halfCloseTimeoutMs: o.halfCloseTimeoutMs ?? DEFAULTS.listeners.halfCloseTimeoutMs,
     observer: o.observer,
     dialerFor(b: LiveBackend): Dialer {
       // Found once per backend; the pool resets it when the backend's proxy URL changes.
@@ -181,6 +191,7 @@ export function createEngine(o: EngineOptions): Engine {
       if (c.drainTimeoutMs !== undefined) drainTimeoutMs = c.drainTimeoutMs;
       if (c.bindRetryMs !== undefined) bindRetryMs = c.bindRetryMs;
       if (c.accessLog !== undefined) ctx.accessLog = c.accessLog;
+      if (c.halfCloseTimeoutMs !== undefined) ctx.halfCloseTimeoutMs = c.halfCloseTimeoutMs;
     },
     async shutdown() {
       stopped = true;

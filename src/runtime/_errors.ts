@@ -22,6 +22,11 @@ const BY_CODE: Record<string, ErrorCode> = {
   ERR_SOCKET_CLOSED: "ECLOSED",
   ERR_STREAM_DESTROYED: "ECLOSED",
   ABORT_ERR: "ABORTED",
+  // Local resources, not the peer's fault (no ejection): one code, the errno stays in the text.
+  EMFILE: "ERESOURCE",
+  ENFILE: "ERESOURCE",
+  ENOBUFS: "ERESOURCE",
+  ENOMEM: "ERESOURCE",
 };
 
 // Deno error classes (Deno.errors.*) by constructor name.
@@ -43,6 +48,10 @@ const BY_NAME: Record<string, ErrorCode> = {
 };
 
 const BY_MESSAGE: [RegExp, ErrorCode][] = [
+  [
+    /too many open files|EMFILE|ENFILE|no buffer space available|ENOBUFS|cannot allocate memory|ENOMEM/i,
+    "ERESOURCE",
+  ],
   [/address already in use|EADDRINUSE/i, "EADDRINUSE"],
   [/permission denied|EACCES/i, "EACCES"],
   [/cannot assign requested address|address not available|EADDRNOTAVAIL/i, "EADDRNOTAVAIL"],

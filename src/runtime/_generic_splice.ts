@@ -41,6 +41,7 @@ export function genericSplice(a: Conn, b: Conn, o: SpliceOptions = {}): Promise<
     pump(src, dst, count, run).then(
       () => {
         if (--open === 0) run.finish("eof");
+        else run.halfClosed();
       },
       (e) => {
         if (run.done) return;

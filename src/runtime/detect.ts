@@ -6,8 +6,8 @@ import type { Runtime } from "./types.ts";
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
 
 const runtime: Runtime = isDeno
-  ? (await import("./deno.ts")).denoRuntime
-  : (await import("./bun.ts")).bunRuntime;
+  ? (await import("./deno/index.ts")).createDenoRuntime()
+  : (await import("./bun/index.ts")).createBunRuntime();
 
 /** The adapter for the runtime this process runs on. */
 export function getRuntime(): Runtime {

@@ -67,7 +67,9 @@ export interface ByteCounters {
 export type SpliceEndReason =
   | "eof" // both sides finished (FIN both ways, or one side closed after its peer's FIN)
   | "idle" // no byte either way for idleTimeoutMs
-  | "error" // a socket error (reset, broken pipe)
+  | "half_close" // half-closed, and no byte for halfCloseTimeoutMs
+  | "error" // a socket error (reset, broken pipe): `error.code` names it; the other side is
+  //           aborted, not closed (RST on Bun; Deno has no SO_LINGER, so a plain close there)
   | "aborted"; // the signal fired (drain timeout, shutdown)
 
 export interface SpliceResult {
@@ -76,16 +78,37 @@ export interface SpliceResult {
   readonly reason: SpliceEndReason;
   /** Which side failed, for reason "error". */
   readonly errorSide?: "a" | "b";
+  /** A SluiceError for reason "error": its code says why (ECONNRESET, EPIPE, ...). */
   readonly error?: Error;
 }
 
 export interface SpliceOptions {
   /** Close both when no byte flows either way for this long; 0 or absent = never. */
   idleTimeoutMs?: number;
+  /**
+   * Once one side has finished (its FIN passed on) and the other has not, close both when no
+   * byte flows for this long (HAProxy's client-fin/server-fin). 0 = never. @default 300000
+   */
+  halfCloseTimeoutMs?: number;
   /** Closes both sides and resolves with reason "aborted". */
   signal?: AbortSignal;
   /** Updated live as bytes move; the same totals are in the result. */
   counters?: ByteCounters;
+}
+
+export interface HttpServeOptions {
+  host: string;
+  port: number;
+  /**
+   * A connection that has not sent a whole request head within this is closed (slowloris).
+   * Deno: @default 10000. Bun: its HTTP server's own (about 10 s), not configurable.
+   */
+  headerTimeoutMs?: number;
+  /**
+   * A keep-alive connection idle between requests is closed after this (a response in
+   * progress, such as a long poll, is not idle). Deno: @default 15000. Bun: its own.
+   */
+  idleTimeoutMs?: number;
 }
 
 export interface HttpHandle {
@@ -126,12 +149,15 @@ export interface Runtime {
    */
   splice(a: Conn, b: Conn, o?: SpliceOptions): Promise<SpliceResult>;
   serveHttp(
-    o: { host: string; port: number },
+    o: HttpServeOptions,
     fetch: (r: Request, info: { remote: SockAddr | undefined }) => Response | Promise<Response>,
   ): Promise<HttpHandle>;
   /** A fetch with custom TLS; without options it is the global fetch. */
   httpClient(tls?: TlsClientOptions): HttpFetch;
-  /** Returns a function that removes the handler. */
+  /**
+   * Returns a function that removes the handler. SIGUSR1 is never handed out on Deno (Deno
+   * opens its debugger on it; the adapter closes that again): the handler is not installed.
+   */
   onSignal(sig: SignalName, fn: () => void): () => void;
   /**
    * Call `onChange` (debounced) when the file changes, also when it is replaced by an atomic

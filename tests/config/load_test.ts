@@ -49,6 +49,7 @@ describe("loadConfig() defaults", () => {
       portMax: 49151,
       drainTimeoutMs: 30_000,
       bindRetryMs: 5_000,
+      halfCloseTimeoutMs: 300_000,
     });
     assert.deepEqual(c.admin, {
       listener: "127.0.0.1:9090",
@@ -207,6 +208,8 @@ describe("loadConfig() precedence", () => {
     assert.equal(c.listeners.portMin, 1501, "DILL_ beats file");
     assert.equal(c.listeners.portMax, 1600, "file");
     assert.equal(c.listeners.drainTimeoutMs, 60_000, "SLUICE_ beats default");
+    const hc = await loadConfig({ env: { SLUICE_LISTENERS_HALF_CLOSE_TIMEOUT: "2s" } });
+    assert.equal(hc.listeners.halfCloseTimeoutMs, 2000, "listeners.half_close_timeout");
     const noFlag = await loadConfig({ path, env });
     assert.equal(noFlag.log.level, "error", "SLUICE_ beats DILL_");
   });

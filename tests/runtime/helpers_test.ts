@@ -64,12 +64,41 @@ describe("error mapping", () => {
       new FakeDenoError("ConnectionReset", "Connection reset by peer (os error 104)"),
       "ECONNRESET",
     ],
+    ["EMFILE (a code)", Object.assign(new Error("x"), { code: "EMFILE" }), "ERESOURCE"],
+    ["ENFILE (a code)", Object.assign(new Error("x"), { code: "ENFILE" }), "ERESOURCE"],
+    ["ENOBUFS (a code)", Object.assign(new Error("x"), { code: "ENOBUFS" }), "ERESOURCE"],
+    ["ENOMEM (a code)", Object.assign(new Error("x"), { code: "ENOMEM" }), "ERESOURCE"],
+    ["Deno's EMFILE (a message)", new Error("Too many open files (os error 24)"), "ERESOURCE"],
+    [
+      "Deno's ENFILE (a message)",
+      new Error("Too many open files in system (os error 23)"),
+      "ERESOURCE",
+    ],
+    [
+      "Deno's ENOBUFS (a message)",
+      new Error("No buffer space available (os error 105)"),
+      "ERESOURCE",
+    ],
+    ["Deno's ENOMEM (a message)", new Error("Cannot allocate memory (os error 12)"), "ERESOURCE"],
+    [
+      "EMFILE inside a fetch failure",
+      new TypeError("fetch failed", { cause: new Error("Too many open files (os error 24)") }),
+      "ERESOURCE",
+    ],
     ["something else", new Error("boom"), "EUNKNOWN"],
     ["a non-error", "boom", "EUNKNOWN"],
   ];
   for (const [what, err, code] of cases) {
     it(`maps ${what} to ${code}`, () => assert.equal(runtimeErrorCode(err), code));
   }
+
+  it("keeps the errno of a resource error in the message and the cause", () => {
+    const cause = new Error("Too many open files (os error 24)");
+    const e = toSluiceError(cause, "connect to 10.0.0.1:80");
+    assert.equal(e.code, "ERESOURCE");
+    assert.match(e.message, /^Cannot connect to 10\.0\.0\.1:80: ERESOURCE \(Too many open files/);
+    assert.equal(e.cause, cause);
+  });
 
   it("names the action and keeps the cause", () => {
     const cause = new FakeDenoError("AddrInUse", "Address already in use (os error 98)");

@@ -6,19 +6,19 @@ import { rt, waitFor } from "./_helpers.ts";
 
 describe("onSignal()", () => {
   it(
-    "runs the handler on SIGUSR1 and removes it with the returned function",
+    "runs the handler on SIGHUP and removes it with the returned function",
     { timeout: 5000 },
     async () => {
       let kept = 0;
       let removed = 0;
       // `kept` stays registered throughout, so the signal never hits the default action.
-      const offKept = rt.onSignal("SIGUSR1", () => kept++);
-      const offRemoved = rt.onSignal("SIGUSR1", () => removed++);
+      const offKept = rt.onSignal("SIGHUP", () => kept++);
+      const offRemoved = rt.onSignal("SIGHUP", () => removed++);
       try {
-        process.kill(process.pid, "SIGUSR1");
+        process.kill(process.pid, "SIGHUP");
         assert.ok(await waitFor(() => kept === 1 && removed === 1, 2000), "both handlers ran");
         offRemoved();
-        process.kill(process.pid, "SIGUSR1");
+        process.kill(process.pid, "SIGHUP");
         assert.ok(await waitFor(() => kept === 2, 2000), "the kept handler ran again");
         assert.equal(removed, 1, "the removed handler did not run");
       } finally {

@@ -1,5 +1,5 @@
-// The slice of Bun's API that bun.ts uses, typed here instead of through bun-types: a
-// `/// <reference types="bun-types" />` would add Bun's global overrides (URL, fetch, ...) to
+// The slice of Bun's API that the Bun adapter uses, typed here instead of through bun-types:
+// a `/// <reference types="bun-types" />` would add Bun's global overrides (URL, fetch, ...) to
 // every program that imports the adapter, and break `deno check` for unrelated modules.
 // Names and shapes follow bun-types 1.4 (node_modules/bun-types/bun.d.ts).
 
