@@ -35,7 +35,7 @@ import {
   table,
 } from "./lib/report.ts";
 import { scale } from "./lib/scale.ts";
-import { churn, type ChurnResult } from "./churn/run.ts";
+import { churn, type ChurnResult, churnSamples } from "./churn/run.ts";
 import { churnGoals, churnSvg, churnTable } from "./churn/report.ts";
 import type { ChurnProxy } from "./churn/proxies.ts";
 
@@ -455,6 +455,8 @@ async function main(): Promise<number> {
       intervalMs: 250,
       longLived: Math.min(1000, Math.floor((hard - args.listeners - 500) / 3)),
       loop: 4,
+      rate: 400,
+      baselineSecs: 5,
       seed: 14,
       fdLimit: hard,
       genCpus,
@@ -493,6 +495,7 @@ async function main(): Promise<number> {
           notes,
           results: churned,
           goals: cg,
+          samples: churnSamples,
         },
         null,
         2,

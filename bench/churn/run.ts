@@ -32,6 +32,10 @@ export interface ChurnOptions {
   readonly longLived: number;
   /** Closed-loop concurrency (connections in flight at once). */
   readonly loop: number;
+  /** The closed loop's pace: new connections a second at most, in all. */
+  readonly rate: number;
+  /** Seconds of traffic without changes before them: the CPU the traffic alone costs. */
+  readonly baselineSecs: number;
   readonly seed: number;
   /** The fd hard limit: HAProxy and nginx size their tables from it. */
   readonly fdLimit: number;
@@ -42,6 +46,15 @@ export interface ChurnOptions {
 }
 
 export type ChurnResult = Record<string, number>;
+
+/** Every probe, in change order: ms from the change (null: timed out). */
+export interface ChurnSamples {
+  add_ms: (number | null)[];
+  remove_ms: (number | null)[];
+}
+
+/** Filled by churn(): the raw probe times per proxy, for the JSON. */
+export const churnSamples: Record<string, ChurnSamples> = {};
 
 /** The first window of `size` ports in [lo, hi) where nothing listens, avoiding `not`. */
 function freeWindow(
@@ -77,8 +90,8 @@ function tryConnect(port: number): Promise<string> {
 
 /**
  * Polls a port from t0 until it accepts (want "ok") or refuses (want "ECONNREFUSED"); every
- * 1 ms for the first 100 ms, then every 5 ms, then every 20 ms after 1 s. Resolves with the ms
- * since t0, or NaN after timeoutMs.
+ * 1 ms for the first 100 ms, every 5 ms up to 1 s, 25 ms up to 5 s, then 100 ms. Resolves with
+ * the ms since t0, or NaN after timeoutMs.
  */
 async function probe(port: number, want: "ok" | "ECONNREFUSED", t0: number, timeoutMs: number) {
   for (;;) {
@@ -87,7 +100,9 @@ async function probe(port: number, want: "ok" | "ECONNREFUSED", t0: number, time
     if (r === want) return now - t0;
     if (now - t0 > timeoutMs) return NaN;
     const since = now - t0;
-    await sleep(since < 100 ? 1 : since < 1000 ? 5 : 20);
+    // Coarser later: every successful attempt on a port that should refuse is a proxied
+    // connection, and a slow proxy would otherwise get hundreds a second from the probes.
+    await sleep(since < 100 ? 1 : since < 1000 ? 5 : since < 5000 ? 25 : 100);
   }
 }
 
@@ -154,7 +169,7 @@ async function one(name: ChurnProxy, plan: Plan, o: ChurnOptions): Promise<Churn
       "run",
       "-A",
       join(o.repoRoot, "bench/churn/traffic.ts"),
-      JSON.stringify({ ports: trafficPorts, longLived: o.longLived, loop: o.loop }),
+      JSON.stringify({ ports: trafficPorts, longLived: o.longLived, loop: o.loop, rate: o.rate }),
     ], {
       ...(o.genCpus ? { cpus: o.genCpus } : {}),
       stdinPipe: true,
@@ -165,8 +180,13 @@ async function one(name: ChurnProxy, plan: Plan, o: ChurnOptions): Promise<Churn
     if (opened < o.longLived) o.note(`${name}: only ${opened}/${o.longLived} long-lived opened`);
     await sleep(1000);
 
-    // The run: one change every intervalMs, each probed on its own.
+    // Baseline: the same traffic, no change; what forwarding alone costs this proxy.
     const root = driver.pid;
+    const b0 = treeTicks(tree(root));
+    await sleep(o.baselineSecs * 1000);
+    const baseCpuPerS = (treeTicks(tree(root)) - b0) / 100 / o.baselineSecs;
+
+    // The run: one change every intervalMs, each probed on its own.
     const s = sampler(root);
     const pids0 = tree(root);
     const cpu0 = treeTicks(pids0);
@@ -191,6 +211,8 @@ async function one(name: ChurnProxy, plan: Plan, o: ChurnOptions): Promise<Churn
     }
     const addMs = await Promise.all(adds);
     const removeMs = await Promise.all(removes);
+    const raw = (xs: number[]) => xs.map((x) => Number.isFinite(x) ? round1(x) : null);
+    churnSamples[name] = { add_ms: raw(addMs), remove_ms: raw(removeMs) };
     await driver.settled(60_000);
     const wall = (performance.now() - wall0) / 1000;
     const mid = tree(root);
@@ -235,7 +257,13 @@ async function one(name: ChurnProxy, plan: Plan, o: ChurnOptions): Promise<Churn
       bytes_corrupt_msgs: t.long_corrupt!,
       run_s: round1(wall),
       cpu_s: Math.round(cpuS * 100) / 100,
-      cpu_ms_per_change: round1((cpuS * 1000) / plan.changes.length),
+      baseline_cpu_pct: round1(baseCpuPerS * 100),
+      // The run's CPU minus what the same traffic cost without changes over as long.
+      change_cpu_s: Math.round(Math.max(0, cpuS - baseCpuPerS * wall) * 100) / 100,
+      cpu_ms_per_change: round1(
+        (Math.max(0, cpuS - baseCpuPerS * wall) * 1000) /
+          plan.changes.length,
+      ),
       reload_tool_cpu_s: toolTicks / 100,
       peak_rss_mib: round1(mem.peakRssKiB / 1024),
       peak_pss_mib: round1(mem.peakPssKiB / 1024),

@@ -2,7 +2,11 @@
 // delayed by it: (a) a closed loop of new connections against the stable listeners, (b)
 // long-lived connections that each echo a numbered message once a second, content checked.
 //
-//   deno run -A bench/churn/traffic.ts '{"ports":[...],"longLived":1000,"loop":4}'
+//   deno run -A bench/churn/traffic.ts '{"ports":[...],"longLived":1000,"loop":4,"rate":400}'
+//
+// The closed loop is paced: at most `rate` new connections a second in all (each of the `loop`
+// workers waits for its next slot), so every proxy forwards the same work and their CPU
+// figures compare; a proxy slower than that rate simply gets fewer.
 //
 // Prints "ready" once every long-lived connection has had its first echo, then runs until its
 // stdin closes, lets the last echoes arrive (at most 3 s) and prints one JSON line of counts.
@@ -13,6 +17,7 @@ interface Args {
   ports: number[];
   longLived: number;
   loop: number;
+  rate: number;
 }
 
 const args = JSON.parse(process.argv[2] ?? "{}") as Args;
@@ -85,8 +90,14 @@ function oneShort(port: number): Promise<void> {
 }
 
 async function loopWorker(k: number): Promise<void> {
+  const every = (args.loop / args.rate) * 1000;
+  let next = performance.now() + (k * every) / args.loop;
   for (let i = k; !stopping; i += args.loop) {
     await oneShort(args.ports[i % args.ports.length]!);
+    next += every;
+    const wait = next - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    else next = performance.now(); // behind: no burst to catch up
   }
 }
 
