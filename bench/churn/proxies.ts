@@ -371,23 +371,35 @@ function readStat(pid: number): Stat | undefined {
   }
 }
 
-/** The root and every descendant alive now. */
-export function tree(root: number): number[] {
-  const kids = new Map<number, number[]>();
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    const st = readStat(Number(d));
-    if (!st) continue;
-    const list = kids.get(st.ppid) ?? [];
-    list.push(Number(d));
-    kids.set(st.ppid, list);
+/** Children of a process, from /proc/PID/task/TID/children (no scan of all of /proc). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  let tasks: string[] = [];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
   }
+  for (const t of tasks) {
+    try {
+      const text = readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").trim();
+      if (text) { for (const c of text.split(" ")) out.push(Number(c)); }
+    } catch { /* the thread ended */ }
+  }
+  return out;
+}
+
+/**
+ * The root and every descendant alive now. Walks down from the root: scanning all of /proc
+ * took 10-25 ms on a busy machine, which delayed the probes sharing this event loop.
+ */
+export function tree(root: number): number[] {
   const out: number[] = [];
   const todo = [root];
-  while (todo.length) {
+  while (todo.length && out.length < 10_000) {
     const p = todo.pop()!;
     out.push(p);
-    todo.push(...(kids.get(p) ?? []));
+    todo.push(...childrenOf(p));
   }
   return out;
 }
@@ -423,30 +435,6 @@ export function treePssKiB(pids: readonly number[]): number {
     } catch { /* gone */ }
   }
   return sum;
-}
-
-/** Samples a process tree until stopped: peak RSS and PSS sums, most processes at once. */
-export function sampler(root: number, everyMs = 250) {
-  let peakRss = 0, peakPss = 0, peakProcs = 0;
-  const seen = new Set<number>();
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      const pids = tree(root);
-      for (const p of pids) seen.add(p);
-      peakProcs = Math.max(peakProcs, pids.length);
-      peakRss = Math.max(peakRss, treeRssKiB(pids));
-      peakPss = Math.max(peakPss, treePssKiB(pids));
-      await sleep(everyMs);
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      await loop;
-      return { peakRssKiB: peakRss, peakPssKiB: peakPss, peakProcs, seen: [...seen] };
-    },
-  };
 }
 
 /** CPU ticks (utime + stime + cutime + cstime) of this process: its reaped children count. */

@@ -14,7 +14,6 @@ import {
   type ChurnProxy,
   createDriver,
   type Driver,
-  sampler,
   selfChildTicks,
   tree,
   treeTicks,
@@ -133,6 +132,7 @@ async function one(name: ChurnProxy, plan: Plan, o: ChurnOptions): Promise<Churn
     say: o.say,
   });
   let traffic: Proc | undefined;
+  let sampler: Proc | undefined;
   try {
     const t0 = performance.now();
     await driver.start(plan.initial);
@@ -187,7 +187,14 @@ async function one(name: ChurnProxy, plan: Plan, o: ChurnOptions): Promise<Churn
     const baseCpuPerS = (treeTicks(tree(root)) - b0) / 100 / o.baselineSecs;
 
     // The run: one change every intervalMs, each probed on its own.
-    const s = sampler(root);
+    // Memory is sampled by a process of its own (reading smaps blocks for up to 300 ms).
+    const s = sampler = start("churn sampler", deno, [
+      "run",
+      "-A",
+      join(o.repoRoot, "bench/churn/sampler.ts"),
+      String(root),
+    ], { stdinPipe: true, stderrFile: join(dir, "sampler.log") });
+    await s.firstLine(30_000);
     const pids0 = tree(root);
     const cpu0 = treeTicks(pids0);
     const tools0 = selfChildTicks();
@@ -218,7 +225,15 @@ async function one(name: ChurnProxy, plan: Plan, o: ChurnOptions): Promise<Churn
     const mid = tree(root);
     const cpu1 = treeTicks(mid);
     const tools1 = selfChildTicks();
-    const mem = await s.stop();
+    // Baseline again after the run (the first may still hold a runtime's warm-up); the lower
+    // of the two is subtracted, so the changes are charged at least what they cost.
+    const a0 = treeTicks(tree(root));
+    await sleep(o.baselineSecs * 1000);
+    const afterCpuPerS = (treeTicks(tree(root)) - a0) / 100 / o.baselineSecs;
+    const baseline = Math.min(baseCpuPerS, afterCpuPerS);
+    s.child.stdin?.end();
+    await Promise.race([s.exited, sleep(10_000)]);
+    const mem = JSON.parse(s.stdout().trim().split("\n").pop()!) as Record<string, number>;
 
     // Traffic ends: its stdin closes, it lets the last echoes arrive and reports.
     traffic.child.stdin?.end();
@@ -258,16 +273,14 @@ async function one(name: ChurnProxy, plan: Plan, o: ChurnOptions): Promise<Churn
       run_s: round1(wall),
       cpu_s: Math.round(cpuS * 100) / 100,
       baseline_cpu_pct: round1(baseCpuPerS * 100),
+      baseline_after_cpu_pct: round1(afterCpuPerS * 100),
       // The run's CPU minus what the same traffic cost without changes over as long.
-      change_cpu_s: Math.round(Math.max(0, cpuS - baseCpuPerS * wall) * 100) / 100,
-      cpu_ms_per_change: round1(
-        (Math.max(0, cpuS - baseCpuPerS * wall) * 1000) /
-          plan.changes.length,
-      ),
+      change_cpu_s: Math.round(Math.max(0, cpuS - baseline * wall) * 100) / 100,
+      cpu_ms_per_change: round1((Math.max(0, cpuS - baseline * wall) * 1000) / plan.changes.length),
       reload_tool_cpu_s: toolTicks / 100,
-      peak_rss_mib: round1(mem.peakRssKiB / 1024),
-      peak_pss_mib: round1(mem.peakPssKiB / 1024),
-      peak_procs: mem.peakProcs,
+      peak_rss_mib: round1(mem.peakRssKiB! / 1024),
+      peak_pss_mib: round1(mem.peakPssKiB! / 1024),
+      peak_procs: mem.peakProcs!,
       reloads: driver.reloads(),
     };
     const errs = (t as unknown as { errors: Record<string, number> }).errors;
@@ -283,6 +296,7 @@ async function one(name: ChurnProxy, plan: Plan, o: ChurnOptions): Promise<Churn
     return r;
   } finally {
     if (traffic) await traffic.kill();
+    await sampler?.kill();
     // The tree as it is now (old workers included), killed by PID after the root.
     const rest = driver.pid ? tree(driver.pid).slice(1) : [];
     await driver.stop();
