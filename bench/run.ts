@@ -43,15 +43,23 @@ import {
   startSniTarget,
 } from "./lib/sni.ts";
 
-const TESTS = ["conn", "pingpong", "bulk", "idle", "scale", "workers", "sni"] as const;
+import { churn, type ChurnResult, churnSamples } from "./churn/run.ts";
+import { churnGoals, churnSvg, churnTable } from "./churn/report.ts";
+import type { ChurnProxy } from "./churn/proxies.ts";
+
+const TESTS = ["conn", "pingpong", "bulk", "idle", "scale", "workers", "sni", "churn"] as const;
 type Test = typeof TESTS[number];
+/** Run when --only is not given: churn takes minutes of its own and runs only when asked. */
+const DEFAULT_TESTS: Test[] = ["conn", "pingpong", "bulk", "idle", "scale", "workers", "sni"];
+const SOURCES = ["file", "consul"] as const;
 
 const USAGE = `usage: deno task bench [--quick] [--only ${TESTS.join(",")}]
                         [--proxies ${
   ALL_TARGETS.join(",")
 }] [--reps N] [--secs S] [--no-pin] [--keep]
+                        [--listeners N] [--changes N] [--sources file,consul]
   --quick     short runs, 1 repetition, fewer idle connections (a smoke run)
-  --only      tests to run (default: all)
+  --only      tests to run (default: all but churn)
   --proxies   systems to compare (default: all that are installed)
   --reps      repetitions per measurement (default 3; the median is reported)
   --secs      seconds per measurement after a warm-up (default 5)
@@ -60,7 +68,10 @@ const USAGE = `usage: deno task bench [--quick] [--only ${TESTS.join(",")}]
   --entry     sluice as "main" (main.ts run --forward, default) or "engine" (its data path only:
               bench/profile/engine_only.ts; no workers, no scale test), or "bare" in its place:
               a bare relay on the runtime's own sockets (bench/profile/bare_relay.ts), the floor
-              of what the runtime allows (conn and ping-pong only)`;
+              of what the runtime allows (conn and ping-pong only)
+  --listeners churn: listeners at start (default 5000)
+  --changes   churn: changes, one every 250 ms (default 200)
+  --sources   churn: how sluice gets its routing (default file,consul)`;
 
 interface Args {
   quick: boolean;
@@ -71,18 +82,24 @@ interface Args {
   pin: boolean;
   keep: boolean;
   entry: "main" | "engine" | "bare";
+  listeners: number;
+  changes: number;
+  sources: Array<typeof SOURCES[number]>;
 }
 
 function parseArgs(argv: string[]): Args {
   const a: Args = {
     quick: false,
-    only: new Set(TESTS),
+    only: new Set(DEFAULT_TESTS),
     proxies: [...ALL_TARGETS],
     reps: 3,
     secs: 5,
     pin: true,
     keep: false,
     entry: "main",
+    listeners: 5000,
+    changes: 200,
+    sources: [...SOURCES],
   };
   let reps: number | undefined, secs: number | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -106,6 +123,9 @@ function parseArgs(argv: string[]): Args {
     else if (f === "--secs") secs = Number(value());
     else if (f === "--no-pin") a.pin = false;
     else if (f === "--keep") a.keep = true;
+    else if (f === "--listeners") a.listeners = Number(value());
+    else if (f === "--changes") a.changes = Number(value());
+    else if (f === "--sources") a.sources = list(SOURCES);
     else if (f === "--entry") a.entry = list(["main", "engine", "bare"] as const)[0] ?? "main";
     else if (f === "-h" || f === "--help") {
       console.log(USAGE);
@@ -118,6 +138,12 @@ function parseArgs(argv: string[]): Args {
   a.secs = secs ?? (a.quick ? 1.5 : 5);
   if (!(a.reps >= 1 && a.reps <= 20)) throw new Error("--reps must be 1..20");
   if (!(a.secs > 0 && a.secs <= 120)) throw new Error("--secs must be in (0, 120]");
+  if (!(Number.isInteger(a.listeners) && a.listeners >= 60 && a.listeners <= 8000)) {
+    throw new Error("--listeners must be an integer in 60..8000");
+  }
+  if (!(Number.isInteger(a.changes) && a.changes >= 1 && a.changes <= 2000)) {
+    throw new Error("--changes must be an integer in 1..2000");
+  }
   return a;
 }
 
@@ -464,6 +490,89 @@ async function main(): Promise<number> {
     }
   }
 
+  let churned: Record<string, ChurnResult> = {};
+  if (args.only.has("churn")) {
+    const proxies: ChurnProxy[] = [];
+    for (const rt of ["deno", "bun"] as const) {
+      if (!args.proxies.includes(rt)) continue;
+      for (const src of args.sources) proxies.push(`${rt}-${src}` as ChurnProxy);
+    }
+    for (const p of ["haproxy", "nginx"] as const) if (args.proxies.includes(p)) proxies.push(p);
+    churned = await churn({
+      repoRoot,
+      dir,
+      echo: bins.echo,
+      loadgen: bins.loadgen,
+      proxies,
+      listeners: args.listeners,
+      changes: args.changes,
+      intervalMs: 250,
+      longLived: Math.min(1000, Math.floor((hard - args.listeners - 500) / 3)),
+      loop: 4,
+      rate: 400,
+      baselineSecs: 5,
+      seed: 14,
+      fdLimit: hard,
+      genCpus,
+      proxyCpus,
+      say,
+      note,
+    });
+    say("");
+    say(`churn: ${args.listeners} listeners, ${args.changes} changes`);
+    say(churnTable(churned));
+    const cg = churnGoals(churned);
+    say("");
+    say("issue 14 targets:");
+    for (const g of cg) {
+      say(`  ${g.met ? "met    " : "NOT MET"} ${g.runtime.padEnd(12)} ${g.goal}: ${g.value}`);
+    }
+    const results = join(benchDir, "results");
+    mkdirSync(results, { recursive: true });
+    const base = join(results, `${stamp}-churn`);
+    writeFileSync(
+      `${base}.json`,
+      JSON.stringify(
+        {
+          started: started.toISOString(),
+          host: { cpus: cpuTimes().size, fd_hard_limit: hard, load_before: load },
+          load_after: readFileSync("/proc/loadavg", "utf8").trim(),
+          options: {
+            listeners: args.listeners,
+            changes: args.changes,
+            interval_ms: 250,
+            sources: args.sources,
+            proxies,
+            pinned: pin,
+            seed: 14,
+          },
+          notes,
+          results: churned,
+          goals: cg,
+          samples: churnSamples,
+        },
+        null,
+        2,
+      ) + "\n",
+    );
+    writeFileSync(
+      `${base}.svg`,
+      churnSvg(
+        churned,
+        `sluice churn ${
+          started.toISOString().slice(0, 16)
+        }: ${args.listeners} listeners, ${args.changes} changes`,
+      ),
+    );
+    say(`wrote ${base}.json`);
+    say(`wrote ${base}.svg`);
+    if ([...args.only].every((t) => t === "churn")) {
+      if (args.keep) say(`kept ${dir}`);
+      else rmSync(dir, { recursive: true, force: true });
+      return 0;
+    }
+  }
+
   // Report.
   const m = medians(samples);
   const spread = spreads(samples);
@@ -546,6 +655,7 @@ async function main(): Promise<number> {
     scale: scaleResults,
     workers,
     sni: sniResults,
+    churn: churned,
     checks,
     goals: goals.map((g) => ({ ...g.goal, runtime: g.runtime, value: g.value, met: g.met })),
   };

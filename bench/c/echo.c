@@ -1,6 +1,11 @@
 /* Benchmark backend: one thread, epoll, non-blocking. Echoes on one port and discards on
  * another (the bulk sink when iperf3 is missing). Prints "ready ECHO_PORT SINK_PORT" once
- * listening. Built by bench/run.ts with gcc -O2 into bench/.build/. */
+ * listening. Built by bench/run.ts with gcc -O2 into bench/.build/.
+ *
+ *   echo [ECHO_PORT [SINK_PORT [FIRST COUNT]...]]
+ *
+ * Each FIRST COUNT pair adds echo listeners on ports FIRST .. FIRST+COUNT-1 (the churn
+ * benchmark gives each of its thousands of listeners a backend port of its own). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
@@ -27,7 +32,11 @@ static int listen_on(int port) {
   struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd, (void *)&a, sizeof a) || listen(fd, 4096)) { perror("bind/listen"); exit(1); }
+  if (bind(fd, (void *)&a, sizeof a) || listen(fd, 4096)) {
+    fprintf(stderr, "port %d: ", port);
+    perror("bind/listen");
+    exit(1);
+  }
   return fd;
 }
 
@@ -78,6 +87,10 @@ int main(int argc, char **argv) {
   int le = listen_on(pe), ls = listen_on(ps);
   add(le, K_LECHO, EPOLLIN);
   add(ls, K_LSINK, EPOLLIN);
+  for (int a = 3; a + 1 < argc; a += 2) {
+    int first = atoi(argv[a]), count = atoi(argv[a + 1]);
+    for (int p = first; p < first + count; p++) add(listen_on(p), K_LECHO, EPOLLIN);
+  }
   printf("ready %d %d\n", port_of(le), port_of(ls));
   fflush(stdout);
   struct epoll_event evs[512];

@@ -199,7 +199,7 @@ export const GOALS: readonly Goal[] = [
     limit: 2000,
   },
   {
-    what: "one change applied (saved file -> accept, minus debounce)",
+    what: "one change applied (rename-saved file -> accept)",
     target: "scale",
     key: "change_net_ms",
     kind: "abs",

@@ -25,7 +25,10 @@ export interface FileProviderOptions {
   log: Logger;
   /** @default "file" */
   name?: string;
-  /** Quiet time after the last change event before the file is re-read. @default 250 */
+  /**
+   * Quiet time after the last in-place change event before the file is re-read (an editor may
+   * write in several chunks). An atomic rename-save is read at once, without it. @default 100
+   */
   debounceMs?: number;
 }
 
@@ -115,7 +118,8 @@ export function createFileProvider(o: FileProviderOptions): Provider {
       // look first. The watch is on the directory: a rename-save or a later file is seen too.
       const d = dirname(resolve(path));
       if (!statSync(d).isDirectory()) throw new Error(`${d} is not a directory`);
-      watcher = o.rt.watchFile(path, () => readOnce(), { debounceMs: o.debounceMs ?? 250 });
+      // A rename-save is read at once; in-place writes wait for debounceMs of quiet.
+      watcher = o.rt.watchFile(path, () => readOnce(), { debounceMs: o.debounceMs ?? 100 });
       if (!first) log.info("watching the routing file", { provider: name, path });
     } catch (err) {
       if (!first) return;

@@ -112,6 +112,35 @@ describe("file provider", () => {
   });
 
   it(
+    "applies a rename-save at once and drops a pending in-place debounce",
+    { timeout: 10_000 },
+    async () => {
+      const path = freshPath();
+      await writeFile(path, service("a", 20001));
+      // A debounce no test waits for: only the rename path can deliver.
+      const p = createFileProvider({
+        rt,
+        config: { path, watch: true },
+        log: createLogger("provider.file"),
+        debounceMs: 3_600_000,
+      });
+      providers.push(p);
+      const c = createCollector();
+      p.start(c.push);
+      await c.waitFor(1);
+      // An in-place write arms the (hour-long) debounce; the rename that follows is read at
+      // once and carries the last content.
+      await writeFile(path, service("a", 20001) + service("inplace", 20005));
+      const tmp = `${path}.tmp`;
+      await writeFile(tmp, service("renamed", 20006));
+      await rename(tmp, path);
+      await c.waitFor(2, 5000);
+      assert.deepEqual(c.names(), ["renamed"]);
+      assert.equal(c.snaps.length, 2, "the in-place write was not delivered on its own");
+    },
+  );
+
+  it(
     "keeps the previous services on an unparsable edit, reports line and column, recovers after a fix",
     {
       timeout: 10_000,

@@ -3,6 +3,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
+  appendFileSync,
   mkdirSync,
   mkdtempSync,
   renameSync,
@@ -14,6 +15,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SluiceError } from "../../src/errors.ts";
+import { watchFileInDir, type WatchTimers } from "../../src/runtime/_watch_file.ts";
 import { rt, sleep, waitFor } from "./_helpers.ts";
 
 function setup(t: { after(fn: () => void): void }) {
@@ -27,6 +29,33 @@ function setup(t: { after(fn: () => void): void }) {
     rmSync(dir, { recursive: true, force: true });
   });
   return { dir, file, calls: () => calls, w };
+}
+
+/** Timers stepped by hand: the debounce fires only when the test says so. */
+function manualTimers() {
+  const pending = new Map<number, () => void>();
+  let id = 0;
+  let sets = 0;
+  const timers: WatchTimers = {
+    set(fn) {
+      sets++;
+      pending.set(++id, fn);
+      return id;
+    },
+    clear(h) {
+      pending.delete(h as number);
+    },
+  };
+  return {
+    timers,
+    pending: () => pending.size,
+    sets: () => sets,
+    runAll() {
+      const fns = [...pending.values()];
+      pending.clear();
+      for (const f of fns) f();
+    },
+  };
 }
 
 describe("watchFile()", () => {
@@ -55,6 +84,71 @@ describe("watchFile()", () => {
       assert.ok(await waitFor(() => s.calls() >= i, 1000), `callback ${i} within 1 s`);
       await sleep(200);
     }
+  });
+
+  it(
+    "sees an atomic rename-save at once, without waiting for the debounce",
+    { timeout: 10000 },
+    async (t) => {
+      const dir = mkdtempSync(join(tmpdir(), "sluice-watch-rename-"));
+      const file = join(dir, "routing.yaml");
+      writeFileSync(file, "a: 1\n");
+      const clock = manualTimers();
+      let calls = 0;
+      // A debounce no test would wait for, and timers that never fire by themselves: only
+      // the rename path can call back.
+      const w = watchFileInDir(file, () => calls++, {
+        debounceMs: 3_600_000,
+        timers: clock.timers,
+      });
+      let calls2 = 0;
+      const w2 = rt.watchFile(file, () => calls2++, { debounceMs: 3_600_000 });
+      t.after(() => {
+        w.close();
+        w2.close();
+        rmSync(dir, { recursive: true, force: true });
+      });
+      await sleep(100);
+      for (let i = 1; i <= 2; i++) {
+        const tmp = join(dir, `.routing.yaml.tmp${i}`);
+        writeFileSync(tmp, `a: ${i + 10}\n`);
+        renameSync(tmp, file);
+        assert.ok(await waitFor(() => calls >= i, 5000), `rename ${i} called back`);
+        assert.ok(await waitFor(() => calls2 >= i, 5000), `rename ${i} called back (runtime)`);
+      }
+      assert.equal(clock.pending(), 0, "no debounce left pending after the renames");
+    },
+  );
+
+  it("coalesces in-place writes in several chunks into one call", { timeout: 10000 }, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "sluice-watch-chunks-"));
+    const file = join(dir, "routing.yaml");
+    writeFileSync(file, "a: 1\n");
+    const clock = manualTimers();
+    let calls = 0;
+    const w = watchFileInDir(file, () => calls++, { debounceMs: 100, timers: clock.timers });
+    t.after(() => {
+      w.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    await sleep(100);
+    writeFileSync(file, "a: 2\n"); // truncates in place: the same inode
+    appendFileSync(file, "b: 3\n");
+    appendFileSync(file, "c: 4\n");
+    assert.ok(await waitFor(() => clock.sets() >= 1, 5000), "the write armed the debounce");
+    await sleep(200); // let the remaining events of the burst arrive
+    assert.equal(calls, 0, "an in-place write waits for the debounce");
+    assert.equal(clock.pending(), 1, "every event re-armed the one timer");
+    clock.runAll();
+    assert.equal(calls, 1, "the burst became one call");
+    // A rename after in-place writes: read at once, and the pending debounce is dropped.
+    appendFileSync(file, "d: 5\n");
+    assert.ok(await waitFor(() => clock.pending() === 1, 5000), "the append armed the debounce");
+    const tmp = join(dir, ".routing.yaml.tmp");
+    writeFileSync(tmp, "e: 6\n");
+    renameSync(tmp, file);
+    assert.ok(await waitFor(() => calls === 2, 5000), "the rename called back");
+    assert.equal(clock.pending(), 0, "the rename's read covered the pending in-place write");
   });
 
   it("calls back when the file is deleted and created again", { timeout: 10000 }, async (t) => {
