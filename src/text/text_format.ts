@@ -1,10 +1,24 @@
 // TOML, YAML and JSON text to plain data, with the line and column of any syntax error.
 // Used for the main config and for routing documents alike.
 import { parse as parseToml, TomlError } from "smol-toml";
-import { parseDocument } from "yaml";
+import {
+  Composer,
+  type Document as YamlDocument,
+  isAlias,
+  isCollection,
+  isNode,
+  isPair,
+  Parser,
+} from "yaml";
 import { SluiceError } from "../errors.ts";
 
 export type TextFormat = "toml" | "yaml" | "json";
+
+/**
+ * How often a YAML anchor's content may be used through aliases (weighted by how deeply
+ * aliases nest), so that a small "billion laughs" document cannot expand to huge data.
+ */
+export const MAX_ALIAS_COUNT = 100;
 
 /**
  * A syntax error at a 1-based line and column: the SluiceError with code "CONFIG" (a file
@@ -82,15 +96,87 @@ function plain(v: unknown): unknown {
 }
 
 function parseYamlText(text: string): unknown {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  const err = doc.errors[0];
-  if (err) {
-    const pos = err.linePos?.[0];
-    const reason = firstLine(err.message).replace(/ at line \d+, column \d+:?$/, "");
-    throw new TextSyntaxError(reason, pos?.line ?? 1, pos?.col ?? 1);
+  // Composed from the token stream ourselves (what parseDocument does) to work out line and
+  // column from the errors' offsets.
+  const composer = new Composer({ uniqueKeys: true });
+  const docs: YamlDocument.Parsed[] = [];
+  for (const doc of composer.compose(new Parser().parse(text), true, text.length)) {
+    docs.push(doc);
+    if (docs.length > 1) break;
   }
-  return doc.toJS({ maxAliasCount: 100 });
+  const [doc, extra] = docs as [YamlDocument.Parsed, YamlDocument.Parsed | undefined];
+  const err = doc.errors[0];
+  if (err) throw yamlError(text, err.pos[0], firstLine(err.message));
+  if (extra) throw yamlError(text, extra.range[0], "a second document in the stream (only one)");
+  const firstAlias = checkAliases(text, doc);
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    if (e instanceof TextSyntaxError) throw e;
+    // The yaml package refuses an alias bomb ("billion laughs") here with a ReferenceError.
+    const reason = /excessive alias count/i.test(String((e as Error)?.message))
+      ? `aliases expand to too much data (more than ${MAX_ALIAS_COUNT} uses of one anchor's ` +
+        `content): refused as a possible "billion laughs" document`
+      : firstLine(String((e as Error)?.message ?? e));
+    throw yamlError(text, firstAlias ?? 0, reason);
+  }
 }
+
+/** The yaml package's parse errors carry an offset; line and column are ours to work out. */
+function yamlError(text: string, offset: number, reason: string): TextSyntaxError {
+  const { line, column } = lineColumn(text, offset);
+  return new TextSyntaxError(reason, line, column);
+}
+
+/**
+ * Refuses, at the alias, one whose anchor is not defined before it (the yaml package would
+ * throw a bare ReferenceError from toJS()) and one inside the collection its anchor names
+ * (which would make cyclic data). Returns the offset of the first alias, if any.
+ */
+function checkAliases(text: string, doc: YamlDocument.Parsed): number | undefined {
+  let first: number | undefined;
+  const anchors = new Map<string, unknown>();
+  // Pre-order, as the yaml package resolves aliases: the last anchor of a name before the alias.
+  // EXIT on the stack marks where the collection last pushed on `path` ends.
+  const path: unknown[] = [];
+  const stack: unknown[] = [doc.contents];
+  while (stack.length) {
+    const node = stack.pop();
+    if (node === EXIT) {
+      path.pop();
+      continue;
+    }
+    if (isAlias(node)) {
+      const offset = node.range?.[0] ?? 0;
+      first ??= offset;
+      const target = anchors.get(node.source);
+      if (target === undefined) {
+        throw yamlError(
+          text,
+          offset,
+          `alias *${node.source} has no anchor &${node.source} before it`,
+        );
+      }
+      if (path.includes(target)) {
+        throw yamlError(text, offset, `alias *${node.source} is inside the collection it names`);
+      }
+      continue;
+    }
+    if (isPair(node)) {
+      stack.push(node.value, node.key);
+      continue;
+    }
+    if (!isNode(node)) continue;
+    if (node.anchor) anchors.set(node.anchor, node);
+    if (isCollection(node)) {
+      path.push(node);
+      stack.push(EXIT);
+      for (let k = node.items.length - 1; k >= 0; k--) stack.push(node.items[k]);
+    }
+  }
+  return first;
+}
+const EXIT = Symbol("exit");
 
 function lineColumn(text: string, offset: number): { line: number; column: number } {
   let line = 1;

@@ -2,7 +2,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { findJsonError, parseText, TextSyntaxError } from "../../src/text/text_format.ts";
+import {
+  findJsonError,
+  MAX_ALIAS_COUNT,
+  parseText,
+  TextSyntaxError,
+} from "../../src/text/text_format.ts";
 
 function located(f: () => unknown): TextSyntaxError {
   try {
@@ -97,5 +102,38 @@ describe("parseText()", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("parseText() and YAML aliases", () => {
+  it("locates an alias without an anchor (the yaml package throws a bare ReferenceError)", () => {
+    const e = located(() => parseText("log: *a\n", "yaml"));
+    assert.deepEqual([e.line, e.column], [1, 6]);
+    assert.match(e.reason, /alias \*a has no anchor &a/);
+    // An anchor after the alias does not count (YAML resolves to the last anchor before it).
+    assert.deepEqual(located(() => parseText("x: 1\nb: *y\nc: &y 2\n", "yaml")).line, 2);
+  });
+  it("refuses an alias inside the collection it names (cyclic data)", () => {
+    const e = located(() => parseText("a: &x\n  b: *x\n", "yaml"));
+    assert.deepEqual([e.line, e.column], [2, 6]);
+    assert.match(e.reason, /inside the collection/);
+    assert.match(located(() => parseText("a: &x [1, [*x]]\n", "yaml")).reason, /inside/);
+  });
+  it("still resolves aliases to an earlier anchor", () => {
+    assert.deepEqual(parseText("a: &x [1, {b: 2}]\nc: *x\n", "yaml"), {
+      a: [1, { b: 2 }],
+      c: [1, { b: 2 }],
+    });
+  });
+  it("refuses an alias bomb (billion laughs) at once, with a clear error", () => {
+    // 10 levels of 10 aliases each: 10^10 leaves if expanded.
+    let text = `l0: &l0 [${Array(10).fill("lol").join(", ")}]\n`;
+    for (let k = 1; k <= 10; k++) {
+      text += `l${k}: &l${k} [${Array(10).fill(`*l${k - 1}`).join(", ")}]\n`;
+    }
+    const e = located(() => parseText(text, "yaml"));
+    assert.match(e.reason, /aliases expand to too much data/);
+    assert.match(e.reason, new RegExp(`more than ${MAX_ALIAS_COUNT}`));
+    assert.equal(e.line, 2, "at the first alias");
   });
 });
