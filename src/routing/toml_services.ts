@@ -178,7 +178,8 @@ function commonSuffix(a: string, b: string, max: number): number {
 /**
  * The new layout from the previous one when the texts differ in one region: the pieces wholly
  * before and after it (with the header that bounds them) are kept, only the region's pieces are
- * parsed. Undefined when a region piece does not parse alone (the whole-text path decides).
+ * parsed. Undefined when a region piece does not parse alone or no `[[services]]` piece is left
+ * (the whole-text path decides, exactly as for a fresh parse).
  */
 function fromPrevious(prev: PieceLayout, text: string): PieceLayout | undefined {
   const old = prev.text;
@@ -223,6 +224,10 @@ function fromPrevious(prev: PieceLayout, text: string): PieceLayout | undefined 
     newStarts.push(starts[k]! + shift);
     newValues.push(values[k]);
   }
+  // No `[[services]]` left (a document of top-level keys only, or with its headers commented
+  // out): not this path's shape. A fresh parse leaves it to the whole-text parse, which refuses
+  // a document without `services`; "no services" from here would close every listener.
+  if (newStarts.length < 2) return undefined;
   // The kept pieces' entries are runs of the previous list: copied natively, not piece by piece.
   const before = a <= 1 ? 0 : prev.services.length - count(values, a, values.length);
   const after = b >= values.length ? 0 : count(values, b, values.length);

@@ -160,6 +160,12 @@ describe("loadConfig() formats", () => {
       ["toml", "[listeners]\nport_min = \n", /:2:\d+: /],
       ["yaml", "listeners:\n  port_min: 1\n  port_min: 2\n", /:3:3: /],
       ["json", '{\n  "listeners": {"port_min": 1,}\n}', /:2:31: /],
+      // The yaml package throws a bare ReferenceError for this one (was exit 1, "fatal").
+      ["yaml", "log: *a\n", /:1:6: alias \*a has no anchor/],
+      ["yaml", "log: &a\n  level: *a\n", /:2:10: alias \*a is inside/],
+      // Deep nesting: one located error on both runtimes (was a RangeError / runtime-dependent).
+      ["json", '{"log": ' + "[".repeat(100_000), /:1:264: lists and tables nested deeper than 256/],
+      ["yaml", "log: " + "[".repeat(1_000), /:1:261: lists and tables nested deeper than 256/],
     ] as const
   ) {
     it(`reports a ${ext} syntax error with the file, line and column`, async () => {

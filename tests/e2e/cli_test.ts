@@ -88,6 +88,14 @@ describe("sluice CLI", () => {
     assert.match(r.out, /broken\.yaml:\d+:\d+/);
   });
 
+  it("check exits 2 on a YAML alias without an anchor, naming file, line and column", async () => {
+    await writeFile(join(dir.path, "alias.yaml"), "log: *a\n");
+    const r = await sluice(["check", "-c", "alias.yaml"]);
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /alias\.yaml:1:6: alias \*a has no anchor/);
+    assert.doesNotMatch(r.out, /fatal/);
+  });
+
   it("check exits 1 when a route is dropped, naming service and field", async () => {
     await writeFile(
       join(dir.path, "partly.json"),

@@ -10,9 +10,15 @@ import { createDocumentParser, parseRoutingDocument } from "../../src/routing/do
 import { validateServices } from "../../src/routing/service.ts";
 import { createServiceValidator } from "../../src/routing/validator.ts";
 import { buildTable } from "../../src/routing/table.ts";
+import { SluiceError } from "../../src/errors.ts";
 import { createTableBuilder } from "../../src/routing/table_builder.ts";
 import { DEFAULT_SETTINGS } from "../../src/config/load.ts";
-import type { BuiltTable, ProviderRoutes, TableConfig } from "../../src/routing/types.ts";
+import type {
+  BuiltTable,
+  ParsedDocument,
+  ProviderRoutes,
+  TableConfig,
+} from "../../src/routing/types.ts";
 
 /** A service as the tests write it (the raw shape of a routing document). */
 type Raw = Record<string, unknown>;
@@ -50,7 +56,29 @@ type Edit =
   | { op: "listener"; at: number; listener: string }
   | { op: "backends"; at: number; backends: unknown[] }
   | { op: "settings"; at: number; attempts: number }
-  | { op: "config"; which: number };
+  | { op: "config"; which: number }
+  | { op: "text"; how: number };
+
+/**
+ * Hand edits of the TOML file's text for one step (the next step writes it clean again): the
+ * shapes the piecewise TOML parser must leave to the whole-text parse, as a fresh parse does.
+ */
+const MANGLES: ((text: string) => string)[] = [
+  // every header commented out: top-level keys only, no `services`
+  (t) => t.replaceAll("[[services]]", "# [[services]]"),
+  // the first header commented out: its keys become top-level keys
+  (t) => t.replace("[[services]]", "# [[services]]"),
+  // only top-level keys left
+  () => `"$schema" = "./routing.schema.json"\nnote = "edited"\n`,
+  // the prefix alone (no services at all), and a comment-only file
+  (t) => t.slice(0, Math.max(0, t.indexOf("[[services]]"))),
+  () => "# nothing here yet\n",
+  // a top-level key added before the services; another table after them
+  (t) => `note = "edited"\n` + t,
+  (t) => t + "\n[other]\nx = 1\n",
+  // cut in the middle (often a syntax error)
+  (t) => t.slice(0, t.length >> 1),
+];
 
 const at = fc.nat({ max: 20 });
 const edit: fc.Arbitrary<Edit> = fc.oneof(
@@ -69,6 +97,7 @@ const edit: fc.Arbitrary<Edit> = fc.oneof(
     attempts: fc.integer({ min: 1, max: 3 }),
   }),
   fc.record({ op: fc.constant("config" as const), which: fc.nat({ max: 3 }) }),
+  fc.record({ op: fc.constant("text" as const), how: fc.nat({ max: MANGLES.length - 1 }) }),
 );
 
 /** The configs a "config" edit switches between: labels added, moved, removed; range moved. */
@@ -91,7 +120,7 @@ const configs: TableConfig[] = [
 ];
 
 /** One edit applied to a list, immutably (an edited service is a new object, the rest kept). */
-function apply(list: readonly Raw[], e: Exclude<Edit, { op: "config" }>): Raw[] {
+function apply(list: readonly Raw[], e: Exclude<Edit, { op: "config" | "text" }>): Raw[] {
   const next = [...list];
   const i = next.length ? e.at % next.length : 0;
   switch (e.op) {
@@ -137,6 +166,17 @@ function json(list: readonly Raw[]): string {
   return JSON.stringify({ services: list }, null, 1);
 }
 
+/** A parse's result, or its error's message (compared on both runtimes alike). */
+function outcome(f: () => ParsedDocument): ParsedDocument | { error: string } {
+  try {
+    return f();
+  } catch (err) {
+    assert.ok(err instanceof SluiceError, String(err));
+    assert.equal(err.code, "ROUTING");
+    return { error: err.message };
+  }
+}
+
 function sameTables(got: BuiltTable, want: BuiltTable, where: string): void {
   assert.deepEqual([...got.table.listeners.keys()], [...want.table.listeners.keys()], where);
   assert.deepEqual(got.table.listeners, want.table.listeners, where);
@@ -162,16 +202,25 @@ describe("owned routing state (property)", () => {
           const lists = [startFile, startApi, startApi.slice().reverse()];
           let cfg = configs[0]!;
           let prev: BuiltTable | undefined;
+          // A file that does not parse leaves its previous routing in place (as the provider).
+          let lastFile: [ParsedDocument, ParsedDocument] = [
+            { services: [], problems: [] },
+            { services: [], problems: [] },
+          ];
           edits.forEach(([which, e], step) => {
             if (e.op === "config") cfg = configs[e.which]!;
-            else lists[which] = apply(lists[which]!, e);
+            else if (e.op !== "text") lists[which] = apply(lists[which]!, e);
             const where = `step ${step}: ${JSON.stringify(e)}`;
             const [f, a, c] = lists as [Raw[], Raw[], Raw[]];
-            const fileText = toml(f);
+            const fileText = e.op === "text" ? MANGLES[e.how]!(toml(f)) : toml(f);
             const apiText = json(a);
-            const gotFile = fileParser.parse(fileText, "toml");
-            const wantFile = parseRoutingDocument(fileText, "toml", "/r.toml");
-            assert.deepEqual(gotFile, wantFile, `file ${where}`);
+            const gotFileOr = outcome(() => fileParser.parse(fileText, "toml"));
+            const wantFileOr = outcome(() => parseRoutingDocument(fileText, "toml", "/r.toml"));
+            assert.deepEqual(gotFileOr, wantFileOr, `file ${where}\n${fileText}`);
+            if (!("error" in gotFileOr) && !("error" in wantFileOr)) {
+              lastFile = [gotFileOr, wantFileOr];
+            }
+            const [gotFile, wantFile] = lastFile;
             const gotApi = apiParser.parse(apiText, "json");
             const wantApi = parseRoutingDocument(apiText, "json", "http:https://api/r.json");
             assert.deepEqual(gotApi, wantApi, `api ${where}`);
@@ -179,7 +228,7 @@ describe("owned routing state (property)", () => {
             const wantConsul = validateServices(c, "consul");
             assert.deepEqual(gotConsul, wantConsul, `consul ${where}`);
 
-            const routes = (d: readonly (typeof gotFile)[]): ProviderRoutes[] =>
+            const routes = (d: readonly ParsedDocument[]): ProviderRoutes[] =>
               ["file", "http", "consul"].map((provider, i) => ({
                 provider,
                 services: d[i]!.services,

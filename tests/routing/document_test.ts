@@ -91,6 +91,18 @@ describe("parseRoutingDocument()", () => {
       /^r\.yaml:3:5: .*unique/,
     );
   });
+  it("reports a YAML alias without an anchor as a located ROUTING error", () => {
+    throwsRouting(
+      () => parseRoutingDocument("services: *a\n", "yaml", "r.yaml"),
+      /^r\.yaml:1:11: alias \*a has no anchor &a/,
+    );
+    let bomb = "l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+    for (let k = 1; k <= 10; k++) bomb += `l${k}: &l${k} [${Array(10).fill(`*l${k - 1}`)}]\n`;
+    throwsRouting(
+      () => parseRoutingDocument(bomb + "services: *l10\n", "yaml", "r.yaml"),
+      /^r\.yaml:2:\d+: aliases expand to too much data/,
+    );
+  });
   it("reports JSON syntax errors with line and column on both runtimes", () => {
     throwsRouting(
       () =>
