@@ -50,6 +50,7 @@ async function check(a: CliArgs): Promise<number> {
   const path = a.routing ?? config.routing.file?.path;
   const routes: ProviderRoutes[] = [];
   const problems: RouteProblem[] = [];
+  const notices: string[] = [...config.notices ?? []];
   if (path) {
     const format = formatFromPath(path);
     if (!format) {
@@ -71,12 +72,14 @@ async function check(a: CliArgs): Promise<number> {
       throw new SluiceError("CONFIG", errorMessage(e), { cause: e });
     }
     problems.push(...doc.problems);
+    notices.push(...doc.notices ?? []);
     routes.push({ provider: "file", services: doc.services });
   }
   const built = buildTable(routes, tableConfigFrom(config));
   problems.push(...built.problems);
   out(`config: ${config.source ?? "(defaults)"}`);
   out(`routing: ${path ?? "(no routing file)"}`);
+  for (const n of notices) out(`notice: ${n}`);
   for (const p of problems) out(`problem: ${problemLine(p)}`);
   out("");
   out(formatPlans(built.table.listeners.values()));
@@ -103,6 +106,7 @@ async function run(a: CliArgs, rt: Runtime): Promise<number> {
   // runtime.workers > 1: every process binds with SO_REUSEPORT; the first also runs admin/peek.
   const reusePort = config.runtime.workers > 1;
   const primary = workerIndex() === 0;
+  if (primary) { for (const n of config.notices ?? []) rootLogger.info("config", { note: n }); }
   const pool = primary && reusePort
     ? startWorkers({ rt, count: config.runtime.workers - 1, log: rootLogger.child("workers") })
     : undefined;

@@ -45,6 +45,8 @@ export const DEFAULTS = {
     http: { pollIntervalMs: 5_000, pollTimeoutMs: 5_000, maxBytes: 4 * 1024 * 1024 },
     consul: { waitMs: 5 * 60_000, consistencyMode: "stale", tag: "sluice" },
     nomad: { waitMs: 5 * 60_000, namespace: "default", stale: false, tag: "sluice" },
+    /** With no `tag` configured, services tagged for dill or dyntcp are routed too. */
+    legacyTags: ["dill", "dyntcp"],
   },
 } as const;
 

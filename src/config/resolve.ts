@@ -239,6 +239,7 @@ function resolveRouting(
           ? R.consul.consistencyMode
           : k.consistency_mode,
         tag: k.tag ?? R.consul.tag,
+        ...(k.tag === undefined ? { legacyTags: R.legacyTags } : {}),
         tls: await resolveTls(c, readText, base, k.tls, "routing.consul.tls"),
       };
       routing.consul = consul;
@@ -252,6 +253,7 @@ function resolveRouting(
         waitMs: dur(c, n.wait, "routing.nomad.wait", R.nomad.waitMs),
         stale: n.stale ?? R.nomad.stale,
         tag: n.tag ?? R.nomad.tag,
+        ...(n.tag === undefined ? { legacyTags: R.legacyTags } : {}),
         tls: await resolveTls(c, readText, base, n.tls, "routing.nomad.tls"),
       };
       routing.nomad = nomad;

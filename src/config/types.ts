@@ -36,6 +36,11 @@ export interface ConsulProviderConfig {
   readonly waitMs: number;
   readonly consistencyMode: "stale" | "consistent" | "leader";
   readonly tag: string;
+  /**
+   * Also routed when no `tag` is configured: dill's and dyntcp's tags (`dill`,
+   * `dill.listener=...`), each read with its own prefix.
+   */
+  readonly legacyTags?: readonly string[];
   readonly tls: TlsFiles;
 }
 
@@ -46,12 +51,19 @@ export interface NomadProviderConfig {
   readonly waitMs: number;
   readonly stale: boolean;
   readonly tag: string;
+  /**
+   * Also routed when no `tag` is configured: dill's and dyntcp's tags (`dill`,
+   * `dill.listener=...`), each read with its own prefix.
+   */
+  readonly legacyTags?: readonly string[];
   readonly tls: TlsFiles;
 }
 
 export interface Config {
   /** The file it came from, if any */
   readonly source?: string;
+  /** One-line notices for the start log (e.g. dyntcp's `consul` read as `routing.consul`). */
+  readonly notices?: readonly string[];
   readonly listeners: {
     readonly allowed: Readonly<Record<string, string>>;
     readonly portMin: number;

@@ -69,6 +69,8 @@ export interface BlockingSource {
   readonly kind: ProviderKind;
   /** The routing tag (SPEC section 4). */
   readonly tag: string;
+  /** Also routed, each with its own prefix (dill's and dyntcp's when no tag is configured). */
+  readonly legacyTags?: readonly string[];
   readonly indexHeader: string;
   /** Sent with every request (the token lives here only). */
   readonly headers: Readonly<Record<string, string>>;
@@ -258,6 +260,7 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
   let lastServices: readonly ServiceSpec[] = [];
   let lastProblemsKey = problemsText([], []);
   let aclWarned = false;
+  let legacyLogged = false;
 
   function fail(f: QueryFault): void {
     const failure: ProviderFailure = { kind: f.kind, message: f.message, key: f.key };
@@ -345,7 +348,18 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
 
       const notes: string[] = [];
       const all = [...instances.values()].flat();
-      const raw = buildRawServices(all, source.tag, notes);
+      const legacy = new Set<string>();
+      const tagList = [source.tag, ...(source.legacyTags ?? [])];
+      const raw = buildRawServices(all, tagList, notes, legacy);
+      if (legacy.size > 0 && !legacyLogged) {
+        legacyLogged = true;
+        log.info("services routed by a legacy tag", {
+          provider: o.name,
+          services: legacy.size,
+          tags: (source.legacyTags ?? []).join(","),
+          hint: `tag them "${source.tag}", or set the provider's tag`,
+        });
+      }
       const { services, problems } = validator.validate(raw);
       const pk = problemsText(problems, notes);
       if (pk !== lastProblemsKey) {

@@ -138,12 +138,14 @@ export function createConsulSource(config: ConsulProviderConfig, address: string
   if (config.consistencyMode === "consistent") common.push(["consistent", undefined]);
   const headers: Record<string, string> = { Accept: "application/json" };
   if (config.token) headers["X-Consul-Token"] = config.token;
-  const filter = `ServiceTags contains ${filterLiteral(config.tag)}`;
+  const filter = [config.tag, ...(config.legacyTags ?? [])]
+    .map((t) => `ServiceTags contains ${filterLiteral(t)}`).join(" or ");
   const readTimeoutMs = 15_000;
 
   return {
     kind: "consul",
     tag: config.tag,
+    ...(config.legacyTags ? { legacyTags: config.legacyTags } : {}),
     indexHeader: "X-Consul-Index",
     headers,
     waitMs,

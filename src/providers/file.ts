@@ -84,7 +84,7 @@ export function createFileProvider(o: FileProviderOptions): Provider {
       return;
     }
     lastGood = bytes;
-    logRouteProblems(log, parsed.problems);
+    logRouteProblems(log, parsed.problems, parsed.notices);
     log.info("routing loaded", { provider: name, path, services: parsed.services.length });
     onSnapshot?.(parsed.services);
     tracker.delivered({ services: parsed.services.length, index: contentHash(bytes) });

@@ -260,7 +260,7 @@ export function createHttpProvider(o: HttpProviderOptions): Provider {
       }
       remember(res);
       lastGoodHash = hash;
-      logRouteProblems(log, parsed.problems);
+      logRouteProblems(log, parsed.problems, parsed.notices);
       tracker.delivered({ services: parsed.services.length, index: etag ?? lastModified ?? hash });
       log.info("routing loaded", {
         provider: name,

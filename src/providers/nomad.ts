@@ -73,7 +73,11 @@ export function nomadServiceName(namespace: string, name: string): string {
 }
 
 /** (namespace, name) of each listed service whose tag union holds `tag`, sorted. */
-export function nomadTaggedServices(body: unknown, tag: string): { ns: string; name: string }[] {
+export function nomadTaggedServices(
+  body: unknown,
+  tag: string | readonly string[],
+): { ns: string; name: string }[] {
+  const tagList = typeof tag === "string" ? [tag] : tag;
   if (!Array.isArray(body)) {
     throw new QueryFault("garbage", "nomad: /v1/services: expected a JSON list");
   }
@@ -85,7 +89,8 @@ export function nomadTaggedServices(body: unknown, tag: string): { ns: string; n
     for (const s of services) {
       const svc = record(s);
       if (typeof svc?.ServiceName !== "string") continue;
-      if (!stringList(svc.Tags).includes(tag)) continue;
+      const tags = stringList(svc.Tags);
+      if (!tagList.some((t) => tags.includes(t))) continue;
       out.set(`${ns}\u0000${svc.ServiceName}`, { ns, name: svc.ServiceName });
     }
   }
@@ -123,6 +128,7 @@ export function createNomadSource(config: NomadProviderConfig, address: string):
   return {
     kind: "nomad",
     tag: config.tag,
+    ...(config.legacyTags ? { legacyTags: config.legacyTags } : {}),
     indexHeader: "X-Nomad-Index",
     headers,
     waitMs,
@@ -137,7 +143,7 @@ export function createNomadSource(config: NomadProviderConfig, address: string):
         timeoutMs: index > 0n ? Math.ceil(waitMs + waitMs / 16 + 5000) : readTimeoutMs,
         what: "nomad: /v1/services",
       });
-      const tagged = nomadTaggedServices(list.body, config.tag);
+      const tagged = nomadTaggedServices(list.body, [config.tag, ...(config.legacyTags ?? [])]);
       const indexText = list.headers.get("x-nomad-index") ?? undefined;
       const instances = new Map<string, TaggedInstance[]>();
       const failures: { service: string; fault: QueryFault }[] = [];

@@ -162,4 +162,6 @@ export interface ProviderRoutes {
 export interface ParsedDocument {
   readonly services: ServiceSpec[];
   readonly problems: RouteProblem[];
+  /** Warnings that drop nothing (`{}`, which dill would refuse, read as no services). */
+  readonly notices?: readonly string[];
 }

@@ -111,6 +111,7 @@ address = "http://127.0.0.1:4646/"
       waitMs: 300_000,
       consistencyMode: "stale",
       tag: "sluice",
+      legacyTags: ["dill", "dyntcp"],
       tls: { insecure: false },
     });
     assert.deepEqual(c.routing.nomad, {
@@ -120,6 +121,7 @@ address = "http://127.0.0.1:4646/"
       waitMs: 300_000,
       stale: false,
       tag: "sluice",
+      legacyTags: ["dill", "dyntcp"],
       tls: { insecure: false },
     });
     assert.equal(c.routing.file, undefined);
@@ -301,7 +303,25 @@ describe("loadConfig() unknown keys", () => {
   });
 
   it("points old dill top-level keys to their place", async () => {
+    const path = await file('[nomad]\naddress = "http://127.0.0.1:4646"\n');
+    assert.match(
+      (await problems({ path, env: {} })).message,
+      /nomad: unknown key \(did you mean "routing\.nomad"\?\)/,
+    );
+  });
+
+  it("reads dyntcp's top-level [consul] as routing.consul, with a notice", async () => {
     const path = await file('[consul]\naddress = "http://127.0.0.1:8500"\n');
+    const c = await loadConfig({ path, env: {} });
+    assert.equal(c.routing.consul?.address, "http://127.0.0.1:8500");
+    assert.equal(c.notices?.length, 1);
+    assert.match(c.notices?.[0] ?? "", /"consul" \(dyntcp's key\) is read as "routing\.consul"/);
+  });
+
+  it("refuses [consul] beside [routing.consul] with the usual hint", async () => {
+    const path = await file(
+      '[consul]\naddress = "http://a:8500"\n[routing.consul]\naddress = "http://b:8500"\n',
+    );
     assert.match(
       (await problems({ path, env: {} })).message,
       /consul: unknown key \(did you mean "routing\.consul"\?\)/,
