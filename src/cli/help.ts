@@ -26,7 +26,10 @@ Exit codes: 0 ok, 1 runtime failure (check: invalid routes), 2 usage or configur
 Runs the proxy. With no config and no --forward it starts with no routes and the admin API on
 its default address. SIGHUP or SIGUSR1 reloads; SIGTERM or SIGINT drains and exits.
 
-  -c, --config PATH     main config (.toml, .yaml, .yml, .json); also -config PATH
+  -c, --config PATH     main config (.toml, .yaml, .yml, .json, .hcl, .env, .properties);
+                        also -config PATH. Without it: $SLUICE_CONFIG, else the first of
+                        ./config.toml, ./config.yaml, ./config.yml, ./config.json and
+                        /etc/sluice/config.toml that exists (the start log says which)
   --forward SPEC        open LABEL:PORT (label "local" unless given) to HOST:PORT; repeatable,
                         the same listener twice balances over both backends
   --log-level LEVEL     debug, info, warn or error

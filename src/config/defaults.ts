@@ -15,13 +15,18 @@ export const DEFAULTS = {
   peek: { listener: "" },
   admin: { listener: "127.0.0.1:9090", token: "" },
   log: { level: "info", format: "text", access: true },
-  runtime: { workers: 1 },
+  runtime: { workers: 1, pidFile: "" },
+  /** How often a backend name whose resolution has no TTL (/etc/hosts) is re-resolved. */
+  dns: { refreshWithoutTtlMs: 30_000 },
   /** Per-service settings (`defaults.*` in the main config, overridable per service). */
   settings: {
     balance: "round_robin",
     hashKey: "client_ip",
     connectTimeoutMs: 5_000,
-    connectAttempts: 3,
+    /** 0 = every backend of the pool (tcpproxy tries all its targets) */
+    connectAttempts: 0,
+    /** Total time all connect attempts of one client may take */
+    connectBudgetMs: 15_000,
     /** 0 = never */
     idleTimeoutMs: 3_600_000,
     /** 0 = unlimited */

@@ -80,7 +80,9 @@ export interface Config {
   };
   readonly log: { readonly level: LogLevel; readonly format: LogFormat; readonly access: boolean };
   readonly defaults: ServiceSettings;
-  readonly runtime: { readonly workers: number };
+  /** pidFile: "" = none */
+  readonly runtime: { readonly workers: number; readonly pidFile: string };
+  readonly dns: { readonly refreshWithoutTtlMs: number };
   readonly routing: {
     readonly file?: FileProviderConfig;
     readonly http?: HttpProviderConfig;

@@ -57,12 +57,14 @@ describe("loadConfig() defaults", () => {
     });
     assert.deepEqual(c.peek, { listener: "" });
     assert.deepEqual(c.log, { level: "info", format: "text", access: true });
-    assert.deepEqual(c.runtime, { workers: 1 });
+    assert.deepEqual(c.runtime, { workers: 1, pidFile: "" });
+    assert.deepEqual(c.dns, { refreshWithoutTtlMs: 30_000 });
     assert.deepEqual(c.defaults, {
       balance: "round_robin",
       hashKey: { kind: "client_ip" },
       connectTimeoutMs: 5000,
-      connectAttempts: 3,
+      connectAttempts: 0,
+      connectBudgetMs: 15_000,
       idleTimeoutMs: 3_600_000,
       maxConnections: 0,
       proxyProtocol: "",
@@ -300,6 +302,13 @@ describe("loadConfig() unknown keys", () => {
     assert.match(p.message, /routing\.file\.wach: unknown key \(did you mean "watch"\?\)/);
     assert.match(p.message, /logg: unknown key \(did you mean "log"\?\)/);
     for (const line of p.lines) assert.ok(line.startsWith(`${path}: `), line);
+  });
+
+  it("reads dns.refresh_without_ttl and runtime.pid_file (relative to the file)", async () => {
+    const path = await file('[dns]\nrefresh_without_ttl = "10s"\n[runtime]\npid_file = "s.pid"\n');
+    const c = await loadConfig({ path, env: {} });
+    assert.equal(c.dns.refreshWithoutTtlMs, 10_000);
+    assert.equal(c.runtime.pidFile, join(dir, "s.pid"));
   });
 
   it("points old dill top-level keys to their place", async () => {
