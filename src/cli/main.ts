@@ -18,6 +18,7 @@ import { forwardServices, parseForward } from "./forward.ts";
 import { writeBootstrap } from "./bootstrap.ts";
 import { USAGE } from "./help.ts";
 import { chooseConfig, type ConfigChoice } from "./config_path.ts";
+import { type ImportKind, runImport } from "./import/index.ts";
 import { healthzUrl, probeHealth } from "./health.ts";
 
 function out(text: string): void {
@@ -201,6 +202,11 @@ export async function main(argv: readonly string[], rt: Runtime): Promise<number
         await writeBootstrap(a.out!, a.forwards.map(parseForward));
         out(`wrote ${a.out}/config.toml and ${a.out}/routing.toml`);
         return 0;
+      case "import": {
+        const r = await runImport(a.importKind as ImportKind, a.importFile!, a.out!);
+        for (const line of r.lines) out(line);
+        return r.code;
+      }
       case "health":
         return await health(await withConfigChoice(a));
       case "run":
