@@ -2,8 +2,6 @@
 // (version 2 native syntax, through hcl2-parser), envfiles (dotenv) and Java properties
 // (dot-properties). Each becomes the same table the other formats give, so the schema reports
 // the same keys and errors whatever the format.
-import { parse as parseDotenv } from "dotenv";
-import { parse as parseProperties } from "dot-properties";
 import { coerce, isTable, type Json } from "./layers.ts";
 import type { LeafKind } from "./schema.ts";
 
@@ -41,10 +39,15 @@ export async function parseViperText(
   switch (format) {
     case "hcl":
       return await parseHcl(body);
-    case "env":
-      return flatToTable(parseDotenv(body), leaves);
-    case "properties":
-      return flatToTable(parseProperties(body) as Record<string, string>, leaves);
+    // Loaded only when such a file is read, so a TOML/YAML/JSON start needs none of them.
+    case "env": {
+      const { parse } = await import("dotenv");
+      return flatToTable(parse(body), leaves);
+    }
+    case "properties": {
+      const { parse } = await import("dot-properties");
+      return flatToTable(parse(body) as Record<string, string>, leaves);
+    }
   }
 }
 
