@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Runtime } from "../../src/runtime/types.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { buildRawServices } from "../../src/providers/tags.ts";
+import { nomadTaggedServices } from "../../src/providers/nomad.ts";
 import { type ConsulEmulator, startConsulEmulator } from "../_support/consul_emulator.ts";
 import {
   fetchBanner,
@@ -101,6 +102,25 @@ describe("dyntcp: tags read with their own prefix", () => {
       { name: "b", listeners: ["local:3000"], backends: [{ address: "10.0.0.2:1" }] },
     ]);
     assert.deepEqual([...legacy], ["a"]);
+  });
+});
+
+describe("dyntcp: Nomad lists services by any of the tags", () => {
+  it("takes a service whose tag union holds sluice, dill or dyntcp", () => {
+    const body = [{
+      Namespace: "default",
+      Services: [
+        { ServiceName: "a", Tags: ["dyntcp"] },
+        { ServiceName: "b", Tags: ["other"] },
+        { ServiceName: "c", Tags: null },
+        { ServiceName: "d", Tags: ["sluice"] },
+      ],
+    }];
+    assert.deepEqual(nomadTaggedServices(body, ["sluice", "dill", "dyntcp"]).map((s) => s.name), [
+      "a",
+      "d",
+    ]);
+    assert.deepEqual(nomadTaggedServices(body, "dyntcp").map((s) => s.name), ["a"]);
   });
 });
 
