@@ -16,13 +16,18 @@ export const DEFAULTS = {
   peek: { listener: "" },
   admin: { listener: "127.0.0.1:9090", token: "" },
   log: { level: "info", format: "text", access: true },
-  runtime: { workers: 1 },
+  runtime: { workers: 1, pidFile: "" },
+  /** How often a backend name whose resolution has no TTL (/etc/hosts) is re-resolved. */
+  dns: { refreshWithoutTtlMs: 30_000 },
   /** Per-service settings (`defaults.*` in the main config, overridable per service). */
   settings: {
     balance: "round_robin",
     hashKey: "client_ip",
     connectTimeoutMs: 5_000,
-    connectAttempts: 3,
+    /** 0 = every backend of the pool (tcpproxy tries all its targets) */
+    connectAttempts: 0,
+    /** Total time all connect attempts of one client may take */
+    connectBudgetMs: 15_000,
     /** 0 = never */
     idleTimeoutMs: 3_600_000,
     /** 0 = unlimited */
@@ -57,6 +62,8 @@ export const DEFAULTS = {
       tag: "sluice",
       maxBytes: 16 * 1024 * 1024,
     },
+    /** With no `tag` configured, services tagged for dill or dyntcp are routed too. */
+    legacyTags: ["dill", "dyntcp"],
   },
 } as const;
 

@@ -9,6 +9,7 @@ import type { Provider, ProviderStatus } from "../providers/types.ts";
 import { createProviders } from "../providers/create.ts";
 import { createStaticProvider } from "../providers/static.ts";
 import { createEngine, type Engine } from "../proxy/engine.ts";
+import { createResolver } from "../proxy/resolver.ts";
 import { createSocks5Dialer } from "../socks5/dialer.ts";
 import { startPeek } from "../admin/peek.ts";
 import { startAdmin } from "../admin/server.ts";
@@ -31,6 +32,8 @@ export interface AppOptions {
   reusePort?: boolean;
   /** Whether this process serves peek and admin (worker processes do not). @default true */
   control?: boolean;
+  /** Called once the app runs and its signal handlers are installed (pid file). */
+  ready?: () => void;
   log?: Logger;
 }
 
@@ -49,6 +52,17 @@ export interface App {
 
 function problemText(p: RouteProblem): string {
   return `${p.source}|${p.service}|${p.field}|${p.reason}`;
+}
+
+/** One line per service: its name, listeners and backends, as tcpproxy prints at start. */
+export function serviceSummaries(
+  services: readonly ServiceSpec[],
+): { name: string; listeners: string; backends: string }[] {
+  return services.map((s) => ({
+    name: s.name,
+    listeners: s.listeners.map((l) => `${l.label}:${l.port}`).join(","),
+    backends: s.backends.map((b) => b.address).join(",") || "(none)",
+  }));
 }
 
 export function applyLogConfig(config: Config): void {
@@ -72,6 +86,11 @@ export async function startApp(o: AppOptions): Promise<App> {
     reusePort: o.reusePort ?? false,
     observer: metrics,
     proxyDialer: (proxy) => createSocks5Dialer({ rt, proxy }),
+    // Read at start: a reload does not change how often TTL-less names are re-resolved.
+    resolver: createResolver({
+      log: log.child("proxy").child("dns"),
+      noTtlMs: config.dns.refreshWithoutTtlMs,
+    }),
   });
 
   const routes = new Map<string, readonly ServiceSpec[]>();
@@ -105,9 +124,20 @@ export async function startApp(o: AppOptions): Promise<App> {
     engine.apply(table);
   }
 
+  /** Providers whose first routes were summarised (tcpproxy's start lines). */
+  const summarised = new Set<string>();
+  function summarise(provider: string, services: readonly ServiceSpec[]): void {
+    if (summarised.has(provider)) return;
+    summarised.add(provider);
+    for (const line of serviceSummaries(services)) {
+      log.info("service", { provider, ...line });
+    }
+  }
+
   function startProvider(p: Provider): void {
     p.start((services) => {
       if (!providers.includes(p)) return; // replaced by a reload
+      if (control) summarise(p.name, services);
       routes.set(p.name, services);
       rebuild();
     });
@@ -306,5 +336,6 @@ export async function runUntilSignalled(o: AppOptions): Promise<number> {
     offs.push(rt.onSignal("SIGINT", onStop("SIGINT")));
     offs.push(rt.onSignal("SIGHUP", onReload("SIGHUP")));
     offs.push(rt.onSignal("SIGUSR1", onReload("SIGUSR1")));
+    o.ready?.();
   });
 }

@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { SluiceError } from "../errors.ts";
 
-export type Command = "run" | "check" | "bootstrap" | "health" | "version" | "help";
+export type Command = "run" | "check" | "bootstrap" | "import" | "health" | "version" | "help";
 
 export interface CliArgs {
   readonly command: Command;
@@ -16,9 +16,12 @@ export interface CliArgs {
   readonly logFormat?: string;
   /** For "health": the admin URL or HOST:PORT to probe */
   readonly admin?: string;
+  /** For "import": the source format and file */
+  readonly importKind?: string;
+  readonly importFile?: string;
 }
 
-const COMMANDS = new Set(["run", "check", "bootstrap", "health", "version", "help"]);
+const COMMANDS = new Set(["run", "check", "bootstrap", "import", "health", "version", "help"]);
 
 /** dill spells it `-config PATH`; node's parser would read that as -c -o -n ... */
 function normaliseDillFlags(argv: readonly string[]): string[] {
@@ -37,7 +40,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
         "CONFIG",
         `Cannot run "${
           args[0]
-        }": unknown command (expected run, check, bootstrap, health or version)`,
+        }": unknown command (expected run, check, bootstrap, import, health or version)`,
       );
     }
     command = args.shift() as Command;
@@ -46,7 +49,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
   try {
     parsed = parseArgs({
       args,
-      allowPositionals: command === "help",
+      allowPositionals: command === "help" || command === "import",
       strict: true,
       options: {
         config: { type: "string", short: "c" },
@@ -77,6 +80,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
     run: ["config", "forward", "log-level", "log-format"],
     check: ["config", "routing", "log-level", "log-format"],
     bootstrap: ["forward", "out"],
+    import: ["out"],
     health: ["config", "admin"],
     version: [],
     help: [],
@@ -104,6 +108,29 @@ export function parseCli(argv: readonly string[]): CliArgs {
   }
   if (command === "bootstrap" && (!v.out || !v.forward?.length)) {
     throw new SluiceError("CONFIG", `Cannot bootstrap: --forward and -o DIR are both required`);
+  }
+  if (command === "import") {
+    const [kind, file, ...extra] = parsed.positionals;
+    if (!kind || !file || extra.length > 0 || !v.out) {
+      throw new SluiceError(
+        "CONFIG",
+        "Cannot import: expected sluice import iaido|tcpffee|tcpproxy FILE -o DIR",
+      );
+    }
+    if (!["iaido", "tcpffee", "tcpproxy"].includes(kind)) {
+      throw new SluiceError(
+        "CONFIG",
+        `Cannot import "${kind}": unknown format (expected iaido, tcpffee or tcpproxy)`,
+      );
+    }
+    return {
+      command,
+      topic: command,
+      forwards: [],
+      out: v.out,
+      importKind: kind,
+      importFile: file,
+    };
   }
   return {
     command,

@@ -7,6 +7,7 @@ Usage:
   sluice run --forward [LABEL:]PORT:HOST:PORT ...
   sluice check [-c PATH] [--routing PATH]
   sluice bootstrap --forward [LABEL:]PORT:HOST:PORT ... -o DIR
+  sluice import iaido|tcpffee|tcpproxy FILE -o DIR
   sluice health [-c PATH] [--admin URL|HOST:PORT]
   sluice version
 
@@ -14,6 +15,7 @@ Commands:
   run        run the proxy (the default)
   check      validate the config and routing, print the resolved table
   bootstrap  write config.toml and routing.toml for the given forwards
+  import     write config.toml and routing.toml from iaido's, tcpffee's or tcpproxy's config
   health     probe a running sluice's admin /healthz: exit 0 healthy, 1 not
   version    print the version
 
@@ -26,7 +28,10 @@ Exit codes: 0 ok, 1 runtime failure (check: invalid routes), 2 usage or configur
 Runs the proxy. With no config and no --forward it starts with no routes and the admin API on
 its default address. SIGHUP (on Bun also SIGUSR1) reloads; SIGTERM or SIGINT drains and exits.
 
-  -c, --config PATH     main config (.toml, .yaml, .yml, .json); also -config PATH
+  -c, --config PATH     main config (.toml, .yaml, .yml, .json, .hcl, .env, .properties);
+                        also -config PATH. Without it: $SLUICE_CONFIG, else the first of
+                        ./config.toml, ./config.yaml, ./config.yml, ./config.json and
+                        /etc/sluice/config.toml that exists (the start log says which)
   --forward SPEC        open LABEL:PORT (label "local" unless given) to HOST:PORT; repeatable,
                         the same listener twice balances over both backends
   --log-level LEVEL     debug, info, warn or error
@@ -41,6 +46,13 @@ dropped, 2 when a file cannot be used at all.
   bootstrap: `Usage: sluice bootstrap --forward [LABEL:]PORT:HOST:PORT ... -o DIR
 
 Writes DIR/config.toml and DIR/routing.toml that give the same routes as these forwards.
+`,
+  import: `Usage: sluice import iaido|tcpffee|tcpproxy FILE -o DIR
+
+Reads another proxy's own config (iaido's YAML, tcpffee's TOML, tcpproxy's YAML), writes
+DIR/config.toml and DIR/routing.toml that give the same routes, prints every setting it could
+not carry over and why, and checks the result as 'sluice check' does. Exit 0 when the result is
+valid, 1 when the check found problems, 2 when FILE cannot be read or is not that format.
 `,
   health: `Usage: sluice health [-c|--config PATH] [--admin URL|HOST:PORT]
 

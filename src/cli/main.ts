@@ -1,6 +1,6 @@
 // `sluice` command dispatch. Returns the exit code: 0 ok, 1 runtime failure, 2 usage or config.
 import process from "node:process";
-import { readFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { errorMessage, SluiceError } from "../errors.ts";
 import { rootLogger } from "../log.ts";
 import type { Runtime } from "../runtime/types.ts";
@@ -18,6 +18,8 @@ import { type CliArgs, parseCli } from "./args.ts";
 import { forwardServices, parseForward } from "./forward.ts";
 import { writeBootstrap } from "./bootstrap.ts";
 import { USAGE } from "./help.ts";
+import { chooseConfig, type ConfigChoice } from "./config_path.ts";
+import { type ImportKind, runImport } from "./import/index.ts";
 import { healthzUrl, probeHealth } from "./health.ts";
 
 function out(text: string): void {
@@ -46,11 +48,12 @@ function problemLine(p: RouteProblem): string {
   return `${p.source}: service "${p.service}": ${p.field}: ${p.reason}`;
 }
 
-async function check(a: CliArgs): Promise<number> {
+async function check(a: CliArgs, choice: ConfigChoice): Promise<number> {
   const config = await load(a);
   const path = a.routing ?? config.routing.file?.path;
   const routes: ProviderRoutes[] = [];
   const problems: RouteProblem[] = [];
+  const notices: string[] = [...config.notices ?? []];
   if (path) {
     const format = formatFromPath(path);
     if (!format) {
@@ -72,12 +75,14 @@ async function check(a: CliArgs): Promise<number> {
       throw new SluiceError("CONFIG", errorMessage(e), { cause: e });
     }
     problems.push(...doc.problems);
+    notices.push(...doc.notices ?? []);
     routes.push({ provider: "file", services: doc.services });
   }
   const built = buildTable(routes, tableConfigFrom(config));
   problems.push(...built.problems);
-  out(`config: ${config.source ?? "(defaults)"}`);
+  out(`config: ${config.source ?? "(defaults)"} (${choice.how})`);
   out(`routing: ${path ?? "(no routing file)"}`);
+  for (const n of notices) out(`notice: ${n}`);
   for (const p of problems) out(`problem: ${problemLine(p)}`);
   out("");
   out(formatPlans(built.table.listeners.values()));
@@ -85,7 +90,7 @@ async function check(a: CliArgs): Promise<number> {
   return problems.length ? 1 : 0;
 }
 
-async function run(a: CliArgs, rt: Runtime): Promise<number> {
+async function run(a: CliArgs, rt: Runtime, choice: ConfigChoice): Promise<number> {
   const forwards = forwardServices(a.forwards.map(parseForward));
   const config = await load(a);
   for (const f of forwards) {
@@ -104,6 +109,12 @@ async function run(a: CliArgs, rt: Runtime): Promise<number> {
   // runtime.workers > 1: every process binds with SO_REUSEPORT; the first also runs admin/peek.
   const reusePort = config.runtime.workers > 1;
   const primary = workerIndex() === 0;
+  if (primary) {
+    rootLogger.info("config", { path: choice.path ?? "(none)", how: choice.how });
+    for (const n of config.notices ?? []) rootLogger.info("config", { note: n });
+  }
+  // Written once signals are handled, so a supervisor that reads it can stop sluice cleanly.
+  const pidFile = primary ? config.runtime.pidFile : "";
   const pool = primary && reusePort
     ? startWorkers({ rt, count: config.runtime.workers - 1, log: rootLogger.child("workers") })
     : undefined;
@@ -114,9 +125,29 @@ async function run(a: CliArgs, rt: Runtime): Promise<number> {
     forwards,
     reusePort,
     control: primary,
+    ...(pidFile !== "" ? { ready: () => void writePidFile(pidFile) } : {}),
   });
   await pool?.stop();
+  if (pidFile !== "") await removePidFile(pidFile);
   return code;
+}
+
+/** runtime.pid_file: written at start (tcpffee's TCPFFEE_PID_PATH), removed at exit. */
+async function writePidFile(path: string): Promise<void> {
+  try {
+    await writeFile(path, `${process.pid}\n`);
+  } catch (e) {
+    rootLogger.error("cannot write runtime.pid_file", { path, error: errorMessage(e) });
+  }
+}
+
+async function removePidFile(path: string): Promise<void> {
+  try {
+    // Only our own: another instance may have taken the file over since.
+    if ((await readFile(path, "utf8")).trim() === String(process.pid)) await rm(path);
+  } catch {
+    // Already gone.
+  }
 }
 
 /** `sluice health`: 0 when the admin /healthz answers 200, else 1 (a bad config too). */
@@ -149,6 +180,13 @@ async function health(a: CliArgs): Promise<number> {
 
 export async function main(argv: readonly string[], rt: Runtime): Promise<number> {
   let a: CliArgs;
+  let choice: ConfigChoice | undefined;
+  /** -c, $SLUICE_CONFIG or the first default path that exists; chosen once (reloads too). */
+  const withConfigChoice = async (args: CliArgs): Promise<CliArgs> => {
+    choice = await chooseConfig(args.config, process.env);
+    const { config: _, ...rest } = args;
+    return choice.path === undefined ? rest : { ...rest, config: choice.path };
+  };
   try {
     a = parseCli(argv);
     switch (a.command) {
@@ -159,15 +197,22 @@ export async function main(argv: readonly string[], rt: Runtime): Promise<number
         out(`sluice ${VERSION} (${rt.name} ${rt.version})`);
         return 0;
       case "check":
-        return await check(a);
+        a = await withConfigChoice(a);
+        return await check(a, choice!);
       case "bootstrap":
         await writeBootstrap(a.out!, a.forwards.map(parseForward));
         out(`wrote ${a.out}/config.toml and ${a.out}/routing.toml`);
         return 0;
+      case "import": {
+        const r = await runImport(a.importKind as ImportKind, a.importFile!, a.out!);
+        for (const line of r.lines) out(line);
+        return r.code;
+      }
       case "health":
-        return await health(a);
+        return await health(await withConfigChoice(a));
       case "run":
-        return await run(a, rt);
+        a = await withConfigChoice(a);
+        return await run(a, rt, choice!);
     }
   } catch (e) {
     if (e instanceof SluiceError && e.code === "CONFIG") {

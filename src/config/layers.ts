@@ -1,4 +1,4 @@
-// Layering of the main config: file < DILL_* < SLUICE_* environment < flags. Strings from the
+// Layering of the main config: file < DYNTCP_* < DILL_* < SLUICE_* environment < flags. Strings from the
 // environment and flags are coerced by the type their key holds; pure (no I/O).
 import { hint } from "../text/did_you_mean.ts";
 import type { z } from "zod";
@@ -21,9 +21,20 @@ function setAt(obj: Json, path: string, value: unknown): void {
   cur[parts[parts.length - 1] as string] = value;
 }
 
-function envNames(path: string): [string, string] {
+/** The environment prefixes, strongest first: sluice's own, then dill's and dyntcp's. */
+export const ENV_PREFIXES = ["SLUICE_", "DILL_", "DYNTCP_"] as const;
+
+/**
+ * The variables that may set `path`, strongest first. Provider keys also have dill's short
+ * form without `ROUTING_` (`DILL_CONSUL_ADDRESS` for routing.consul.address); within one
+ * prefix the long form wins, and a stronger prefix wins over both forms of a weaker one.
+ */
+export function envNames(path: string): string[] {
   const tail = path.toUpperCase().replace(/\./g, "_");
-  return [`SLUICE_${tail}`, `DILL_${tail}`];
+  const short = /^ROUTING_(CONSUL|NOMAD|HTTP|FILE)_/.test(tail)
+    ? tail.slice("ROUTING_".length)
+    : undefined;
+  return ENV_PREFIXES.flatMap((p) => short ? [p + tail, p + short] : [p + tail]);
 }
 
 /** Coerces a string (environment, flag) to the type the key holds; odd input is left as is. */
@@ -71,7 +82,7 @@ export function aliasGomaxprocs(layer: Json): void {
   }
 }
 
-/** The SLUICE_* / DILL_* layer; records each value's origin in `c`. */
+/** The SLUICE_* / DILL_* / DYNTCP_* layer; records each value's origin in `c`. */
 export function envLayer(
   c: Collector,
   leaves: ReadonlyMap<string, LeafKind>,
@@ -79,11 +90,9 @@ export function envLayer(
 ): Json {
   const layer: Json = {};
   for (const [path, kind] of leaves) {
-    const [sluice, dill] = envNames(path);
-    const fromSluice = env[sluice];
-    const name = fromSluice !== undefined ? sluice : dill;
-    const text = fromSluice ?? env[dill];
-    if (text === undefined) continue;
+    const name = envNames(path).find((n) => env[n] !== undefined);
+    if (name === undefined) continue;
+    const text = env[name] as string;
     // An empty variable means "unset" except for strings, where "" is a value (admin.listener).
     if (text === "" && kind !== "string") continue;
     setAt(layer, path, coerce(kind, text));

@@ -1,10 +1,19 @@
-// Loads the main config: file (TOML/YAML/JSON) < DILL_* < SLUICE_* environment < flags, then
-// defaults and validation. Every problem is collected and thrown at once as a ConfigError.
+// Loads the main config: file (TOML/YAML/JSON/HCL/envfile/properties) < DYNTCP_* < DILL_* <
+// SLUICE_* environment < flags, then defaults and validation. Every problem is collected and
+// thrown at once as a ConfigError.
 // The parts: read.ts (the only I/O), layers.ts, resolve.ts, problems.ts; defaults in src/defaults.ts.
 import process from "node:process";
 import type { Config } from "./types.ts";
 import { configSchema, type RawConfig, schemaLeaves } from "./schema.ts";
-import { aliasGomaxprocs, envLayer, flagLayer, type Json, mergeInto, prune } from "./layers.ts";
+import {
+  aliasGomaxprocs,
+  envLayer,
+  flagLayer,
+  isTable,
+  type Json,
+  mergeInto,
+  prune,
+} from "./layers.ts";
 import { Collector, fail, issueProblems } from "./problems.ts";
 import { readConfigFile, readText } from "./read.ts";
 import { resolveConfig } from "./resolve.ts";
@@ -33,6 +42,7 @@ export async function loadConfig(o: LoadConfigOptions = {}): Promise<Config> {
   if (o.path !== undefined) {
     merged = structuredClone(await readConfigFile(c, o.path));
     aliasGomaxprocs(merged);
+    moveDyntcpConsul(c, merged);
   }
 
   const leaves = schemaLeaves();
@@ -54,5 +64,15 @@ export async function loadConfig(o: LoadConfigOptions = {}): Promise<Config> {
   if (data === undefined) fail(c, fileLabel);
   const config = await resolveConfig(c, data, o.path, readText);
   if (c.problems.length) fail(c, fileLabel);
-  return config;
+  return c.notices.length ? { ...config, notices: [...c.notices] } : config;
+}
+
+/** dyntcp's top-level `[consul]` is sluice's `[routing.consul]`: read it there, say so once. */
+function moveDyntcpConsul(c: Collector, file: Json): void {
+  if (!isTable(file.consul)) return;
+  const routing = isTable(file.routing) ? file.routing : undefined;
+  if (routing?.consul !== undefined) return; // both: the schema reports "consul" as unknown
+  file.routing = { ...routing, consul: file.consul };
+  delete file.consul;
+  c.notices.push(`${c.fileLabel}: "consul" (dyntcp's key) is read as "routing.consul"`);
 }

@@ -20,6 +20,8 @@ export class Collector {
   readonly problems: ConfigProblem[] = [];
   /** Key path -> where its value came from ("environment variable SLUICE_X", "flag x"). */
   readonly origins = new Map<string, string>();
+  /** Things worth one line at start that are not problems (a key read from an older place). */
+  readonly notices: string[] = [];
   constructor(readonly fileLabel: string) {}
 
   originOf(path: string): string {

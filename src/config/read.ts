@@ -6,6 +6,8 @@ import { show } from "../text/issues.ts";
 import { formatFromPath, parseText, TextSyntaxError } from "../text/text_format.ts";
 import { isTable, type Json } from "./layers.ts";
 import { type Collector, fail } from "./problems.ts";
+import { schemaLeaves } from "./schema.ts";
+import { parseViperText, viperFormatFromPath, ViperSyntaxError } from "./viper_formats.ts";
 
 /** Reads a UTF-8 text file (the config file, PEM files). */
 export function readText(path: string): Promise<string> {
@@ -15,8 +17,12 @@ export function readText(path: string): Promise<string> {
 /** The main config file as a table; throws ConfigError when it cannot be read or parsed. */
 export async function readConfigFile(c: Collector, path: string): Promise<Json> {
   const format = formatFromPath(path);
-  if (!format) {
-    c.add("", `unknown file extension (expected .toml, .yaml, .yml or .json)`);
+  const viper = format ? undefined : viperFormatFromPath(path);
+  if (!format && !viper) {
+    c.add(
+      "",
+      `unknown file extension (expected .toml, .yaml, .yml, .json, .hcl, .env or .properties)`,
+    );
     fail(c, path);
   }
   let text: string;
@@ -28,8 +34,15 @@ export async function readConfigFile(c: Collector, path: string): Promise<Json> 
   }
   let data: unknown;
   try {
-    data = text.trim() === "" ? {} : parseText(text, format);
+    if (viper) data = await parseViperText(text, viper, schemaLeaves());
+    else data = text.trim() === "" ? {} : parseText(text, format!);
   } catch (err) {
+    if (err instanceof ViperSyntaxError) {
+      const problem = { path: "", message: `${path}: ${err.reason}` };
+      throw new ConfigError(`Invalid configuration ${path}: ${problem.message}`, [problem], {
+        cause: err,
+      });
+    }
     if (err instanceof TextSyntaxError) {
       const problem = { path: "", message: `${path}:${err.line}:${err.column}: ${err.reason}` };
       throw new ConfigError(`Invalid configuration ${path}: ${problem.message}`, [problem], {

@@ -37,6 +37,7 @@ export const DEFAULT_SETTINGS: ServiceSettings = {
   hashKey: { kind: S.hashKey },
   connectTimeoutMs: S.connectTimeoutMs,
   connectAttempts: S.connectAttempts,
+  connectBudgetMs: S.connectBudgetMs,
   idleTimeoutMs: S.idleTimeoutMs,
   maxConnections: S.maxConnections,
   proxyProtocol: S.proxyProtocol,
@@ -54,6 +55,7 @@ export const DEFAULT_CONFIG: Config = {
   log: { ...DEFAULTS.log },
   defaults: DEFAULT_SETTINGS,
   runtime: { ...DEFAULTS.runtime },
+  dns: { ...DEFAULTS.dns },
   routing: {},
 };
 
@@ -158,6 +160,12 @@ function resolveDefaults(
     hashKey,
     connectTimeoutMs,
     connectAttempts: d.connect_attempts ?? DEFAULT_SETTINGS.connectAttempts,
+    connectBudgetMs: dur(
+      c,
+      d.connect_budget,
+      "defaults.connect_budget",
+      DEFAULT_SETTINGS.connectBudgetMs,
+    ),
     idleTimeoutMs: dur(c, d.idle_timeout, "defaults.idle_timeout", DEFAULT_SETTINGS.idleTimeoutMs),
     maxConnections: d.max_connections ?? DEFAULT_SETTINGS.maxConnections,
     proxyProtocol: d.proxy_protocol ?? DEFAULT_SETTINGS.proxyProtocol,
@@ -252,6 +260,7 @@ function resolveRouting(
           ? R.consul.consistencyMode
           : k.consistency_mode,
         tag: k.tag ?? R.consul.tag,
+        ...(k.tag === undefined ? { legacyTags: R.legacyTags } : {}),
         tls: await resolveTls(c, readText, base, k.tls, "routing.consul.tls"),
         ...optionalSize(c, k.max_bytes, "routing.consul.max_bytes"),
       };
@@ -266,6 +275,7 @@ function resolveRouting(
         waitMs: dur(c, n.wait, "routing.nomad.wait", R.nomad.waitMs),
         stale: n.stale ?? R.nomad.stale,
         tag: n.tag ?? R.nomad.tag,
+        ...(n.tag === undefined ? { legacyTags: R.legacyTags } : {}),
         tls: await resolveTls(c, readText, base, n.tls, "routing.nomad.tls"),
         ...optionalSize(c, n.max_bytes, "routing.nomad.max_bytes"),
       };
@@ -318,6 +328,14 @@ export async function resolveConfig(
   }
 
   const routing = await resolveRouting(c, readText, base, raw.routing ?? {});
+  const pidFile = raw.runtime?.pid_file ?? DEFAULTS.runtime.pidFile;
+  const dnsRefresh = dur(
+    c,
+    raw.dns?.refresh_without_ttl,
+    "dns.refresh_without_ttl",
+    DEFAULTS.dns.refreshWithoutTtlMs,
+  );
+  if (dnsRefresh <= 0) c.add("dns.refresh_without_ttl", "expected a duration above 0");
 
   return {
     ...(source !== undefined ? { source } : {}),
@@ -348,6 +366,10 @@ export async function resolveConfig(
     defaults: resolveDefaults(c, raw.defaults),
     runtime: {
       workers: raw.runtime?.workers ?? raw.runtime?.gomaxprocs ?? DEFAULTS.runtime.workers,
+      pidFile: pidFile === "" || !base || isAbsolute(pidFile) ? pidFile : resolve(base, pidFile),
+    },
+    dns: {
+      refreshWithoutTtlMs: dnsRefresh,
     },
     routing,
   };

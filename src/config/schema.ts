@@ -75,6 +75,18 @@ export const configSchema = z.strictObject({
     gomaxprocs: z.int().min(1).max(1024).optional().meta({
       description: "dill's name for workers",
     }),
+    pid_file: z.string().optional().meta({
+      description:
+        'file the process ID is written to at start and removed from at exit ("" = none)',
+    }),
+  }).optional(),
+  dns: z.strictObject({
+    refresh_without_ttl: durationSchema.optional().meta({
+      description:
+        `re-resolution interval of a backend name whose answer has no TTL (/etc/hosts) (default ${
+          d(DEFAULTS.dns.refreshWithoutTtlMs)
+        })`,
+    }),
   }).optional(),
   routing: z.strictObject({
     file: z.strictObject({

@@ -38,6 +38,11 @@ export interface ConsulProviderConfig {
   readonly waitMs: number;
   readonly consistencyMode: "stale" | "consistent" | "leader";
   readonly tag: string;
+  /**
+   * Also routed when no `tag` is configured: dill's and dyntcp's tags (`dill`,
+   * `dill.listener=...`), each read with its own prefix.
+   */
+  readonly legacyTags?: readonly string[];
   readonly tls: TlsFiles;
   /** The largest answer read (`max_bytes`). @default 16 MiB */
   readonly maxBytes?: number;
@@ -50,6 +55,11 @@ export interface NomadProviderConfig {
   readonly waitMs: number;
   readonly stale: boolean;
   readonly tag: string;
+  /**
+   * Also routed when no `tag` is configured: dill's and dyntcp's tags (`dill`,
+   * `dill.listener=...`), each read with its own prefix.
+   */
+  readonly legacyTags?: readonly string[];
   readonly tls: TlsFiles;
   /** The largest answer read (`max_bytes`). @default 16 MiB */
   readonly maxBytes?: number;
@@ -58,6 +68,8 @@ export interface NomadProviderConfig {
 export interface Config {
   /** The file it came from, if any */
   readonly source?: string;
+  /** One-line notices for the start log (e.g. dyntcp's `consul` read as `routing.consul`). */
+  readonly notices?: readonly string[];
   readonly listeners: {
     readonly allowed: Readonly<Record<string, string>>;
     readonly portMin: number;
@@ -76,7 +88,9 @@ export interface Config {
   };
   readonly log: { readonly level: LogLevel; readonly format: LogFormat; readonly access: boolean };
   readonly defaults: ServiceSettings;
-  readonly runtime: { readonly workers: number };
+  /** pidFile: "" = none */
+  readonly runtime: { readonly workers: number; readonly pidFile: string };
+  readonly dns: { readonly refreshWithoutTtlMs: number };
   readonly routing: {
     readonly file?: FileProviderConfig;
     readonly http?: HttpProviderConfig;

@@ -51,6 +51,8 @@ export interface BlockingSource {
   readonly kind: ProviderKind;
   /** The routing tag (SPEC section 4). */
   readonly tag: string;
+  /** Also routed, each with its own prefix (dill's and dyntcp's when no tag is configured). */
+  readonly legacyTags?: readonly string[];
   readonly indexHeader: string;
   /** Sent with every request (the token lives here only). */
   readonly headers: Readonly<Record<string, string>>;
@@ -152,6 +154,7 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
   let lastServices: readonly ServiceSpec[] = [];
   let lastProblemsKey = problemsText([], []);
   let aclWarned = false;
+  let legacyLogged = false;
 
   const fail = (err: unknown) => tracker.failed(failureOf(err, source.kind));
   const pause = (ms: number) => clock.sleep(ms, signal);
@@ -192,7 +195,18 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
   /** Validates a round's instances; logs new problems; undefined when it must not apply. */
   function servicesOf(all: readonly TaggedInstance[]): readonly ServiceSpec[] | undefined {
     const notes: string[] = [];
-    const raw = buildRawServices(all, source.tag, notes);
+    const legacy = new Set<string>();
+    const tagList = [source.tag, ...(source.legacyTags ?? [])];
+    const raw = buildRawServices(all, tagList, notes, legacy);
+    if (legacy.size > 0 && !legacyLogged) {
+      legacyLogged = true;
+      log.info("services routed by a legacy tag", {
+        provider: o.name,
+        services: legacy.size,
+        tags: (source.legacyTags ?? []).join(","),
+        hint: `tag them "${source.tag}", or set the provider's tag`,
+      });
+    }
     const { services, problems } = validator.validate(raw);
     const pk = problemsText(problems, notes);
     if (pk !== lastProblemsKey) {
@@ -209,7 +223,7 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
     }
     // Instances meant to be routed, none of which yields a route (a port out of range, bad
     // tags): refused like an answer that does not parse while there are routes to lose.
-    const meant = all.some((i) => i.tags.includes(source.tag));
+    const meant = all.some((i) => tagList.some((t) => i.tags.includes(t)));
     if (!meant || services.length > 0 || lastServices.length === 0) return services;
     const first = problems[0];
     const why = first

@@ -123,12 +123,14 @@ function createConsulSource(config: ConsulProviderConfig, address: string): Bloc
   if (config.consistencyMode === "consistent") common.push(["consistent", undefined]);
   const headers: Record<string, string> = { Accept: "application/json" };
   if (config.token) headers["X-Consul-Token"] = config.token;
-  const filter = `ServiceTags contains ${filterLiteral(config.tag)}`;
+  const filter = [config.tag, ...(config.legacyTags ?? [])]
+    .map((t) => `ServiceTags contains ${filterLiteral(t)}`).join(" or ");
   const filtered = (h: Headers) => h.get("x-consul-results-filtered-by-acls") === "true";
 
   return {
     kind: "consul",
     tag: config.tag,
+    ...(config.legacyTags ? { legacyTags: config.legacyTags } : {}),
     indexHeader: "X-Consul-Index",
     headers,
     waitMs,

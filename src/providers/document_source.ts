@@ -10,7 +10,12 @@ export function contentHash(bytes: Uint8Array): string {
 }
 
 /** Logs each problem of a freshly parsed document once (a dropped route or an ignored key). */
-export function logRouteProblems(log: Logger, problems: readonly RouteProblem[]): void {
+export function logRouteProblems(
+  log: Logger,
+  problems: readonly RouteProblem[],
+  notices: readonly string[] = [],
+): void {
+  for (const n of notices) log.warn("routing document", { note: n });
   for (const p of problems) {
     log.warn("route problem", {
       service: p.service,

@@ -104,7 +104,7 @@ export function createFileProvider(o: FileProviderOptions): Provider {
       }
       return;
     }
-    logRouteProblems(log, parsed.problems);
+    logRouteProblems(log, parsed.problems, parsed.notices);
     lastGood = bytes;
     log.info("routing loaded", { provider: name, path, services: parsed.services.length });
     onSnapshot?.(parsed.services);

@@ -223,7 +223,7 @@ export function createHttpProvider(o: HttpProviderOptions): Provider {
         if (!stopper.signal.aborted && tracker.failed(f)) logRouteProblems(log, parsed.problems);
         return false;
       }
-      logRouteProblems(log, parsed.problems);
+      logRouteProblems(log, parsed.problems, parsed.notices);
       remember(res);
       lastGoodHash = hash;
       tracker.delivered({ services: parsed.services.length, index: etag ?? lastModified ?? hash });

@@ -58,7 +58,11 @@ export function nomadServiceName(namespace: string, name: string): string {
 }
 
 /** (namespace, name) of each listed service whose tag union holds `tag`, sorted. */
-export function nomadTaggedServices(body: unknown, tag: string): { ns: string; name: string }[] {
+export function nomadTaggedServices(
+  body: unknown,
+  tag: string | readonly string[],
+): { ns: string; name: string }[] {
+  const tagList = typeof tag === "string" ? [tag] : tag;
   if (!Array.isArray(body)) {
     throw new SluiceError("PROVIDER_GARBAGE", "nomad: /v1/services: expected a JSON list");
   }
@@ -70,7 +74,8 @@ export function nomadTaggedServices(body: unknown, tag: string): { ns: string; n
     for (const s of services) {
       const svc = record(s);
       if (typeof svc?.ServiceName !== "string") continue;
-      if (!stringList(svc.Tags).includes(tag)) continue;
+      const tags = stringList(svc.Tags);
+      if (!tagList.some((t) => tags.includes(t))) continue;
       out.set(`${ns}\u0000${svc.ServiceName}`, { ns, name: svc.ServiceName });
     }
   }
@@ -107,6 +112,7 @@ function createNomadSource(config: NomadProviderConfig, address: string): Blocki
   return {
     kind: "nomad",
     tag: config.tag,
+    ...(config.legacyTags ? { legacyTags: config.legacyTags } : {}),
     indexHeader: "X-Nomad-Index",
     headers,
     waitMs,
@@ -121,7 +127,7 @@ function createNomadSource(config: NomadProviderConfig, address: string): Blocki
         timeoutMs: listTimeoutMs(index, waitMs),
         what: "nomad: /v1/services",
       });
-      const tagged = nomadTaggedServices(list.body, config.tag);
+      const tagged = nomadTaggedServices(list.body, [config.tag, ...(config.legacyTags ?? [])]);
       const { instances, failures } = await readDetails(
         tagged,
         ({ ns, name }) => nomadServiceName(ns, name),

@@ -88,6 +88,26 @@ export function readInstanceTags(
   return { listeners: [...listeners].sort(), ...single } as InstanceTags;
 }
 
+/**
+ * Reads an instance's tags with the first of `tagList` that routes it (each tag with its own
+ * `<tag>.KEY=VALUE` prefix; tags are never mixed). Notes come from the tag used, or from the
+ * first tag the instance carries when none routes it.
+ */
+export function readAnyInstanceTags(
+  tags: readonly string[],
+  tagList: readonly string[],
+): { tags?: InstanceTags; tag?: string; notes: string[] } {
+  let firstNotes: string[] | undefined;
+  for (const tag of tagList) {
+    if (!tags.includes(tag)) continue;
+    const notes: string[] = [];
+    const t = readInstanceTags(tags, tag, notes);
+    if (t) return { tags: t, tag, notes };
+    firstNotes ??= notes;
+  }
+  return { notes: firstNotes ?? [] };
+}
+
 interface Group {
   readonly key: string;
   readonly settings: Omit<InstanceTags, "weight" | "tier">;
@@ -98,22 +118,26 @@ interface Group {
  * Builds raw service objects (the routing document schema) from instances, sorted by name,
  * with backends sorted by address, so equal inputs in any order give equal outputs.
  * Instances without the tag or a listener are skipped. Two instances with the same address
- * give one backend (the one with the smaller id).
+ * give one backend (the one with the smaller id). `tag` may be a list (the first is sluice's
+ * own, the others legacy tags); services routed by a later one are added to `legacy`.
  */
 export function buildRawServices(
   instances: readonly TaggedInstance[],
-  tag: string,
+  tag: string | readonly string[],
   notes?: string[],
+  legacy?: Set<string>,
 ): Record<string, unknown>[] {
   const sorted = [...instances].sort((a, b) =>
     a.service < b.service ? -1 : a.service > b.service ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0
   );
   const byService = new Map<string, Map<string, Group>>();
+  const tagList = typeof tag === "string" ? [tag] : tag;
   for (const inst of sorted) {
-    const instNotes: string[] = [];
-    const t = readInstanceTags(inst.tags, tag, instNotes);
-    for (const n of instNotes) notes?.push(`${inst.service} (${inst.id}): ${n}`);
+    const r = readAnyInstanceTags(inst.tags, tagList);
+    for (const n of r.notes) notes?.push(`${inst.service} (${inst.id}): ${n}`);
+    const t = r.tags;
     if (!t) continue;
+    if (r.tag !== tagList[0]) legacy?.add(inst.service);
     const { weight, tier, ...settings } = t;
     const key = JSON.stringify([
       settings.listeners,

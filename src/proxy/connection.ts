@@ -127,16 +127,30 @@ export async function handleConnection(
         ctx.log.warn("no healthy backend: trying unhealthy ones (fail open)", { listener: l.key });
       } else ctx.log.info("healthy backends again: fail open ended", { listener: l.key });
     }
-    const attempts = Math.min(order.length, Math.max(1, s.connectAttempts));
+    // connect_attempts 0: every backend of the pool, as tcpproxy tries all its targets; the
+    // attempts together stop at connect_budget, so a client never waits for a long dead list.
+    const attempts = s.connectAttempts > 0
+      ? Math.min(order.length, s.connectAttempts)
+      : order.length;
+    const budgetEnd = performance.now() + s.connectBudgetMs;
     for (let i = 0; i < attempts && !conn.closed; i++) {
       const b = order[i]!;
       const t0 = performance.now();
+      const left = budgetEnd - t0;
+      if (i > 0 && left <= 0) {
+        lastError = `${lastError} (connect_budget of ${s.connectBudgetMs}ms spent after ${i} ` +
+          `of ${attempts} attempts)`;
+        break;
+      }
+      const dialOptions = left < l.dialOptions.timeoutMs
+        ? { ...l.dialOptions, timeoutMs: Math.max(1, Math.ceil(left)) }
+        : l.dialOptions;
       // Count the connection on the backend as soon as it is chosen, so that least_conn and
       // p2c see a burst of new connections spread instead of piling on one backend.
       b.counters.active++;
       try {
         // The plan is the dial target (host, port): no objects made per connection.
-        conn.upstream = await ctx.dialerFor(b).dial(b.plan, l.dialOptions);
+        conn.upstream = await ctx.dialerFor(b).dial(b.plan, dialOptions);
         // Closed by a drain timeout while the dial ran: this socket must not outlive it.
         if (conn.closed) conn.upstream.close();
         ctx.observer?.connectDone?.(l.key, b.key, (performance.now() - t0) / 1000, true);

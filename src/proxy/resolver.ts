@@ -1,5 +1,5 @@
 // DNS expansion of backend host names: every A and AAAA record, cached for the record's TTL
-// (clamped to [minTtlMs, maxTtlMs]) and re-resolved in the background for watched names.
+// (clamped to [minTtlMs, maxTtlMs]; noTtlMs when the source has none) and re-resolved in the background for watched names.
 // A failed resolution keeps the last good addresses. IP literals never touch DNS.
 //
 // How the engine uses it: for a BackendPlan whose host is a name, call
@@ -25,8 +25,13 @@ export type LookupFn = (host: string) => Promise<LookupResult>;
 export interface ResolverOptions {
   /** Floor of the cache time, also the retry delay after a failure. @default 5000 */
   minTtlMs?: number;
-  /** Cap of the cache time; also used when the source gives no TTL. @default 300000 */
+  /** Cap of the cache time. @default 300000 */
   maxTtlMs?: number;
+  /**
+   * Re-resolution interval of a name whose source gives no TTL (/etc/hosts, getaddrinfo),
+   * clamped to [minTtlMs, maxTtlMs]. @default 30000
+   */
+  noTtlMs?: number;
   /** A lookup taking longer than this fails (and keeps the last addresses). @default 5000 */
   timeoutMs?: number;
   /** ms clock. @default Date.now */
@@ -74,6 +79,12 @@ export function isIpLiteral(host: string): boolean {
  * neither (a name from /etc/hosts, such as localhost, on some runtimes), getaddrinfo.
  */
 export async function dnsLookup(host: string): Promise<LookupResult> {
+  // localhost (RFC 6761) is the system's: Deno's DNS client answers it itself with [::1] even
+  // when /etc/hosts has only 127.0.0.1, Bun's does not. getaddrinfo gives both the same.
+  if (/^localhost\.?$|\.localhost\.?$/i.test(host)) {
+    const all = await dns.lookup(host, { all: true });
+    return { addresses: all.map((a) => a.address) };
+  }
   const [v4, v6] = await Promise.allSettled([
     dns.resolve4(host, { ttl: true }),
     dns.resolve6(host, { ttl: true }),
@@ -104,6 +115,7 @@ interface Entry {
 export function createResolver(o: ResolverOptions = {}): Resolver {
   const minTtl = Math.max(1, o.minTtlMs ?? 5000);
   const maxTtl = Math.max(minTtl, o.maxTtlMs ?? 300_000);
+  const noTtl = Math.min(maxTtl, Math.max(minTtl, o.noTtlMs ?? 30_000));
   const timeoutMs = o.timeoutMs ?? 5000;
   const now = o.now ?? Date.now;
   const lookup = o.lookup ?? dnsLookup;
@@ -164,7 +176,7 @@ export function createResolver(o: ResolverOptions = {}): Resolver {
         const r = await withTimeout(Promise.resolve().then(() => lookup(host)));
         if (r.addresses.length === 0) throw new Error("no A or AAAA record");
         const addrs = canonical(r.addresses);
-        const ttl = Math.min(maxTtl, Math.max(minTtl, r.ttlMs ?? maxTtl));
+        const ttl = r.ttlMs === undefined ? noTtl : Math.min(maxTtl, Math.max(minTtl, r.ttlMs));
         e.expires = now() + ttl;
         if (!same(e.addresses, addrs)) {
           if (e.addresses) {

@@ -88,7 +88,13 @@ function parseDocument(
   if (services === undefined) {
     // A document that is not empty but lacks `services` is most likely a mistake (a main config
     // passed as routing, or a misspelt key): refuse it rather than remove every route.
-    if (Object.keys(top).length === 0) return { services: [], problems };
+    // `{}` is kept as "no services" (a generator's empty answer), with a warning: dill
+    // requires `services`, so a dill user's `{}` is most likely a mistake too.
+    if (Object.keys(top).length === 0) {
+      const notice = `${source}: the document is an empty table without a "services" list; ` +
+        `read as no services (dill requires "services": write "services = []" or {"services": []})`;
+      return { services: [], problems, notices: [notice] };
+    }
     throw new SluiceError(
       "ROUTING",
       `${source}:1:1: expected a "services" list at the top level${

@@ -25,6 +25,7 @@ const SETTING_FIELDS: Record<keyof ServiceSettings, string> = {
   hashKey: "hash_key",
   connectTimeoutMs: "connect_timeout",
   connectAttempts: "connect_attempts",
+  connectBudgetMs: "connect_budget",
   idleTimeoutMs: "idle_timeout",
   maxConnections: "max_connections",
   proxyProtocol: "proxy_protocol",

@@ -84,8 +84,13 @@ export const settingsShape = {
   connect_timeout: durationSchema.optional().meta({
     description: `dial timeout per backend (default ${formatDuration(S_.connectTimeoutMs)})`,
   }),
-  connect_attempts: z.int().min(1).optional().meta({
-    description: `backends tried before the client is closed (default ${S_.connectAttempts})`,
+  connect_attempts: z.int().min(0).optional().meta({
+    description: "backends tried before the client is closed (default 0: every backend)",
+  }),
+  connect_budget: durationSchema.optional().meta({
+    description: `total time the connect attempts of one client may take (default ${
+      formatDuration(S_.connectBudgetMs)
+    })`,
   }),
   idle_timeout: durationSchema.optional().meta({
     description: `close a connection with no bytes either way (default ${

@@ -275,6 +275,10 @@ export function validateService(
     if (settings.connectTimeoutMs <= 0) dropped("connect_timeout", "expected a duration above 0");
   }
   if (d.connect_attempts !== undefined) settings.connectAttempts = d.connect_attempts;
+  if (d.connect_budget !== undefined) {
+    settings.connectBudgetMs = parseDuration(d.connect_budget, "connect_budget");
+    if (settings.connectBudgetMs <= 0) dropped("connect_budget", "expected a duration above 0");
+  }
   if (d.idle_timeout !== undefined) {
     settings.idleTimeoutMs = parseDuration(d.idle_timeout, "idle_timeout");
   }

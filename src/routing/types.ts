@@ -39,7 +39,10 @@ export interface ServiceSettings {
   readonly balance: BalanceName;
   readonly hashKey: HashKey;
   readonly connectTimeoutMs: number;
+  /** 0 = every backend of the pool */
   readonly connectAttempts: number;
+  /** Total time one client's connect attempts may take */
+  readonly connectBudgetMs: number;
   /** 0 = never */
   readonly idleTimeoutMs: number;
   /** 0 = unlimited */
@@ -162,4 +165,6 @@ export interface ProviderRoutes {
 export interface ParsedDocument {
   readonly services: ServiceSpec[];
   readonly problems: RouteProblem[];
+  /** Warnings that drop nothing (`{}`, which dill would refuse, read as no services). */
+  readonly notices?: readonly string[];
 }

@@ -245,7 +245,7 @@ export function spawnSluice(
   const [cmd, argv] = o.binary ? [o.binary, [...args]] : sluiceCommand(rt, args);
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith("SLUICE_") && !k.startsWith("DILL_")) env[k] = v;
+    if (v !== undefined && !/^(SLUICE|DILL|DYNTCP)_/.test(k)) env[k] = v;
   }
   const child = spawn(cmd, argv, {
     cwd: o.cwd ?? ROOT,

@@ -11,6 +11,7 @@ export const SETTINGS: ServiceSettings = {
   hashKey: { kind: "client_ip" },
   connectTimeoutMs: 2000,
   connectAttempts: 3,
+  connectBudgetMs: 15_000,
   idleTimeoutMs: 0,
   maxConnections: 0,
   proxyProtocol: "",

@@ -58,12 +58,14 @@ describe("loadConfig() defaults", () => {
     });
     assert.deepEqual(c.peek, { listener: "" });
     assert.deepEqual(c.log, { level: "info", format: "text", access: true });
-    assert.deepEqual(c.runtime, { workers: 1 });
+    assert.deepEqual(c.runtime, { workers: 1, pidFile: "" });
+    assert.deepEqual(c.dns, { refreshWithoutTtlMs: 30_000 });
     assert.deepEqual(c.defaults, {
       balance: "round_robin",
       hashKey: { kind: "client_ip" },
       connectTimeoutMs: 5000,
-      connectAttempts: 3,
+      connectAttempts: 0,
+      connectBudgetMs: 15_000,
       idleTimeoutMs: 3_600_000,
       maxConnections: 0,
       proxyProtocol: "",
@@ -112,6 +114,7 @@ address = "http://127.0.0.1:4646/"
       waitMs: 300_000,
       consistencyMode: "stale",
       tag: "sluice",
+      legacyTags: ["dill", "dyntcp"],
       tls: { insecure: false },
     });
     assert.deepEqual(c.routing.nomad, {
@@ -121,6 +124,7 @@ address = "http://127.0.0.1:4646/"
       waitMs: 300_000,
       stale: false,
       tag: "sluice",
+      legacyTags: ["dill", "dyntcp"],
       tls: { insecure: false },
     });
     assert.equal(c.routing.file, undefined);
@@ -309,8 +313,33 @@ describe("loadConfig() unknown keys", () => {
     for (const line of p.lines) assert.ok(line.startsWith(`${path}: `), line);
   });
 
+  it("reads dns.refresh_without_ttl and runtime.pid_file (relative to the file)", async () => {
+    const path = await file('[dns]\nrefresh_without_ttl = "10s"\n[runtime]\npid_file = "s.pid"\n');
+    const c = await loadConfig({ path, env: {} });
+    assert.equal(c.dns.refreshWithoutTtlMs, 10_000);
+    assert.equal(c.runtime.pidFile, join(dir, "s.pid"));
+  });
+
   it("points old dill top-level keys to their place", async () => {
+    const path = await file('[nomad]\naddress = "http://127.0.0.1:4646"\n');
+    assert.match(
+      (await problems({ path, env: {} })).message,
+      /nomad: unknown key \(did you mean "routing\.nomad"\?\)/,
+    );
+  });
+
+  it("reads dyntcp's top-level [consul] as routing.consul, with a notice", async () => {
     const path = await file('[consul]\naddress = "http://127.0.0.1:8500"\n');
+    const c = await loadConfig({ path, env: {} });
+    assert.equal(c.routing.consul?.address, "http://127.0.0.1:8500");
+    assert.equal(c.notices?.length, 1);
+    assert.match(c.notices?.[0] ?? "", /"consul" \(dyntcp's key\) is read as "routing\.consul"/);
+  });
+
+  it("refuses [consul] beside [routing.consul] with the usual hint", async () => {
+    const path = await file(
+      '[consul]\naddress = "http://a:8500"\n[routing.consul]\naddress = "http://b:8500"\n',
+    );
     assert.match(
       (await problems({ path, env: {} })).message,
       /consul: unknown key \(did you mean "routing\.consul"\?\)/,

@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createResolver, dnsLookup, type LookupResult } from "../../src/proxy/resolver.ts";
 import { SluiceError } from "../../src/errors.ts";
+import { lookup } from "node:dns/promises";
 import { delay, waitFor } from "../_support/helpers.ts";
 
 /** A lookup that answers from a script, one step per call; "fail" rejects, "hang" never answers. */
@@ -65,10 +66,10 @@ describe("createResolver", () => {
     assert.equal(l.calls.length, 2);
   });
 
-  it("clamps the TTL to the floor and the cap, and uses the cap when there is none", async () => {
+  it("clamps the TTL to the floor and the cap, and uses 30 s when there is none", async () => {
     const cases: [number | undefined, number][] = [[1, 5000], [10_000_000, 60_000], [
       undefined,
-      60_000,
+      30_000,
     ], [20_000, 20_000]];
     for (const [ttl, fresh] of cases) {
       const c = clock();
@@ -84,6 +85,25 @@ describe("createResolver", () => {
       await r.resolve("h");
       assert.equal(l.calls.length, 2, `ttl ${ttl}: not looked up again after ${fresh}ms`);
     }
+  });
+
+  it("re-resolves a name without TTL at noTtlMs (iaido's /etc/hosts names)", async () => {
+    const c = clock();
+    const l = scripted([{ addresses: ["10.0.0.1"] }, { addresses: ["10.0.0.2"] }]);
+    const r = createResolver({ lookup: l.fn, now: c.now, minTtlMs: 1000, noTtlMs: 7000 });
+    await r.resolve("h");
+    c.t += 6999;
+    assert.deepEqual(await r.resolve("h"), ["10.0.0.1"]);
+    c.t += 1;
+    assert.deepEqual(await r.resolve("h"), ["10.0.0.2"]);
+    assert.equal(l.calls.length, 2);
+  });
+
+  it("expands localhost as the system does, on both runtimes", async () => {
+    const r = await dnsLookup("localhost");
+    assert.equal(r.ttlMs, undefined, "getaddrinfo has no TTL");
+    const sys = (await lookup("localhost", { all: true })).map((a) => a.address).sort();
+    assert.deepEqual([...r.addresses].sort(), sys);
   });
 
   it("keeps the last addresses when a later resolution fails", async () => {

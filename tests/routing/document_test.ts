@@ -62,7 +62,6 @@ describe("parseRoutingDocument()", () => {
         ["  \n", "json"],
         ["", "yaml"],
         ["services = []", "toml"],
-        ["{}", "json"],
         ["services: []", "yaml"],
         ["# nothing\n", "yaml"],
       ] as const
@@ -72,6 +71,16 @@ describe("parseRoutingDocument()", () => {
         { services: [], problems: [] },
         `${f}: ${JSON.stringify(text)}`,
       );
+    }
+  });
+
+  it("takes {} (no services key) as no services, with a notice dill's users can act on", () => {
+    for (const [text, f] of [["{}", "json"], ["{}", "yaml"]] as const) {
+      const doc = parseRoutingDocument(text, f, "x");
+      assert.deepEqual(doc.services, []);
+      assert.deepEqual(doc.problems, []);
+      assert.equal(doc.notices?.length, 1);
+      assert.match(doc.notices?.[0] ?? "", /^x: .*no services \(dill requires "services"/);
     }
   });
 

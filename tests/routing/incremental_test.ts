@@ -229,7 +229,8 @@ describe("a table builder's incremental path", () => {
       listener: `${label}:${r() < 0.01 ? 1999 : port}`, // 1999: out of range, a problem
       backends: [`10.0.${Math.floor(r() * 3)}.${Math.floor(r() * 250) + 1}:80`],
     };
-    if (r() < 0.02) raw.connect_attempts = 1 + Math.floor(r() * 3); // differing settings warn
+    // Differing settings warn; 0 is the default (every backend), so 2 in 3 of these differ.
+    if (r() < 0.02) raw.connect_attempts = [1, 2, 0][Math.floor(r() * 3)];
     const d = validateServices([raw], "gen");
     return d.services[0]!;
   }

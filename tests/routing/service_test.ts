@@ -149,7 +149,8 @@ describe("validateServices()", () => {
     ["a bad duration", { ...base, connect_timeout: "5 seconds" }, "connect_timeout", /duration/],
     ["a zero connect_timeout", { ...base, connect_timeout: "0s" }, "connect_timeout", /above 0/],
     ["a negative idle_timeout", { ...base, idle_timeout: -1 }, "idle_timeout", /at least 0/],
-    ["connect_attempts 0", { ...base, connect_attempts: 0 }, "connect_attempts", /at least 1/],
+    ["connect_attempts -1", { ...base, connect_attempts: -1 }, "connect_attempts", /at least 0/],
+    ["a zero connect_budget", { ...base, connect_budget: "0s" }, "connect_budget", /above 0/],
     ["connect_attempts 1.5", { ...base, connect_attempts: 1.5 }, "connect_attempts", /expected/],
     [
       "a negative max_connections",
@@ -218,7 +219,7 @@ describe("validateServices()", () => {
   }
 
   it("reports every malformed field of one service", () => {
-    const d = one({ ...base, balance: "x", connect_attempts: 0, listener: "nope" });
+    const d = one({ ...base, balance: "x", connect_attempts: -1, listener: "nope" });
     assert.equal(d.services.length, 0);
     assert.deepEqual(d.problems.map((p) => p.field).sort(), [
       "balance",
