@@ -3,7 +3,8 @@
 // errno -111): a backend that is up would be blamed and ejected. So a refusal is checked
 // against the process's own headroom: if no descriptor can be opened right now, the dial
 // failed here (ERESOURCE, the errno in the text), not at the peer. Only refusals pay for the
-// check (an open and a close of /dev/null); a real refusal keeps its code.
+// check (an open and a close of /dev/null); a real refusal keeps its code. Upstream: the
+// misreport is oven-sh/bun#36140; once Bun reports EMFILE itself, _errors.ts maps it as is.
 import { closeSync, openSync } from "node:fs";
 import { SluiceError } from "../../errors.ts";
 import { runtimeErrorCode, toSluiceError } from "../_errors.ts";
