@@ -8,10 +8,10 @@ import { connect as netConnect, isIP } from "node:net";
 import { SluiceError } from "../../errors.ts";
 import { type AbortWatch, watchAbort } from "../_abort_watch.ts";
 import { bareHost, sockAddr } from "../_addr.ts";
-import { toSluiceError } from "../_errors.ts";
 import { type IdleEntry, idleSweeper } from "../_idle_sweeper.ts";
 import { bunApi, type BunSocketHandler } from "./bun_api.ts";
 import { BunConn } from "./conn.ts";
+import { dialError } from "./dial_error.ts";
 import { nativeHandlers, type NativeSocket, NativeTransport, type PendingDial } from "./native.ts";
 import { NodeTransport } from "./node_transport.ts";
 import type { Conn, ConnectOptions, SockAddr } from "../types.ts";
@@ -174,7 +174,7 @@ class NativeDial implements IdleEntry, PendingDial {
   failed(e: unknown): void {
     this.#end();
     if (!this.#settle()) return;
-    this.#reject(toSluiceError(e, `connect to ${this.#o.host}:${this.#o.port}`));
+    this.#reject(dialError(e, `connect to ${this.#o.host}:${this.#o.port}`));
   }
 }
 
@@ -230,7 +230,7 @@ function nodeConnect(o: ConnectOptions, host: string, policy: DialPolicy): Promi
       onIdle: () => fail(timedOut(o)),
     };
     idleSweeper.add(deadline);
-    const onError = (e: Error) => fail(toSluiceError(e, `connect to ${o.host}:${o.port}`));
+    const onError = (e: Error) => fail(dialError(e, `connect to ${o.host}:${o.port}`));
     const onConnect = () => {
       if (o.signal?.aborted) return fail(aborted(o));
       cleanup();
