@@ -174,7 +174,7 @@ describe("history", () => {
     p(4, { name: "consul", updates: 5, errors: 0 } as never);
     const r = h.query({ since: T0, until: T0 + 4, step: 1, agg: "avg" });
     const file = r.providers.find((x) => x.name === "file")!;
-    assert.deepEqual(file.updates, [1, 1, 0, 0, null]);
+    assert.deepEqual(file.updates, [0, 1, 0, 0, null], "the first snapshot is a baseline");
     assert.deepEqual(file.errors, [0, 0, 1, 0, null]);
     assert.deepEqual(
       r.events.map((e) => [e.kind, e.provider, e.message]),

@@ -12,69 +12,21 @@
 // At most `maxSeries` (2,000) listener, backend and provider series are kept; a series whose
 // listener, backend or provider disappeared is dropped once its data aged out of the window.
 // Events (listeners opened/closed, provider errors) are a ring of `maxEvents` (1,000).
-import { type Agg, bucketTimes, downsample, RingGroup } from "./ring.ts";
+import { bucketTimes, downsample, RingGroup } from "./ring.ts";
+import {
+  BACKEND_STATES,
+  type BackendHistory,
+  backendState,
+  type History,
+  type HistoryEvent,
+  type HistoryOptions,
+  type HistoryQuery,
+  type HistoryResult,
+  type ListenerHistory,
+  type Snapshot,
+} from "./types.ts";
 
-/** Backend states on the timeline, by severity (a bucket shows its most severe state). */
-export const BACKEND_STATES = ["unknown", "up", "drained", "ejected", "down"] as const;
-export type BackendState = (typeof BACKEND_STATES)[number];
-
-export interface BackendSnapshot {
-  readonly key: string;
-  readonly health: "up" | "down" | "unknown";
-  readonly ejected: boolean;
-  readonly drain: boolean;
-  readonly counters: {
-    readonly active: number;
-    readonly total: number;
-    readonly connectFailures: number;
-    readonly bytesUp: number;
-    readonly bytesDown: number;
-  };
-}
-
-export interface ListenerSnapshot {
-  readonly key: string;
-  readonly counters: {
-    readonly active: number;
-    readonly total: number;
-    readonly refused: number;
-    readonly bytesUp: number;
-    readonly bytesDown: number;
-  };
-  readonly backends: readonly BackendSnapshot[];
-}
-
-export interface ProviderSnapshot {
-  readonly name: string;
-  readonly state: string;
-  readonly lastUpdate?: string;
-  readonly lastError?: string;
-  readonly updates?: number;
-  readonly errors?: number;
-}
-
-export interface Snapshot {
-  readonly listeners: readonly ListenerSnapshot[];
-  readonly providers: readonly ProviderSnapshot[];
-}
-
-export type HistoryEventKind = "listener_opened" | "listener_closed" | "provider_error";
-
-export interface HistoryEvent {
-  /** epoch milliseconds */
-  readonly t: number;
-  readonly kind: HistoryEventKind;
-  readonly listener?: string;
-  readonly provider?: string;
-  readonly message?: string;
-}
-
-export function backendState(b: BackendSnapshot): BackendState {
-  if (b.health === "down") return "down";
-  if (b.ejected) return "ejected";
-  if (b.drain) return "drained";
-  return b.health;
-}
+export * from "./types.ts";
 
 // Column layouts.
 const L = { conn: 0, active: 1, failures: 2, refused: 3, up: 4, down: 5 } as const;
@@ -99,78 +51,6 @@ interface ProviderSeries extends Series {
   lastUpdate: string | undefined;
   lastError: string | undefined;
   state: string;
-}
-
-export interface HistoryOptions {
-  /** Slots (seconds) kept. @default 900 (15 minutes) */
-  readonly seconds?: number;
-  /** Listener, backend and provider series kept at most. @default 2000 */
-  readonly maxSeries?: number;
-  /** Events kept. @default 1000 */
-  readonly maxEvents?: number;
-}
-
-export interface HistoryQuery {
-  /** epoch seconds, inclusive; clipped to the window */
-  readonly since: number;
-  readonly until: number;
-  /** bucket width in seconds */
-  readonly step: number;
-  readonly agg: Agg;
-  /** Only these listeners; undefined = all. */
-  readonly listeners?: ReadonlySet<string>;
-}
-
-export type Values = (number | null)[];
-
-export interface BackendHistory {
-  key: string;
-  connections: Values;
-  active: Values;
-  connect_failures: Values;
-  bytes_up: Values;
-  bytes_down: Values;
-  state: (BackendState | null)[];
-}
-
-export interface ListenerHistory {
-  address: string;
-  /** false once the listener left the routing (kept until its data ages out) */
-  live: boolean;
-  connections: Values;
-  active: Values;
-  connect_failures: Values;
-  refused: Values;
-  bytes_up: Values;
-  bytes_down: Values;
-  backends: BackendHistory[];
-}
-
-export interface HistoryResult {
-  since: number;
-  until: number;
-  step: number;
-  agg: Agg;
-  retention_seconds: number;
-  t: number[];
-  totals: Omit<ListenerHistory, "address" | "live" | "backends">;
-  listeners: ListenerHistory[];
-  providers: { name: string; updates: Values; errors: Values }[];
-  events: HistoryEvent[];
-  series: { count: number; limit: number; dropped: number; bytes: number };
-}
-
-export interface History {
-  /** Records the snapshot as the sample of second floor(nowMs / 1000). */
-  observe(nowMs: number, snap: Snapshot): void;
-  query(q: HistoryQuery): HistoryResult;
-  /** The window: [first second kept, last second written]. */
-  readonly retentionSeconds: number;
-  /** The second last written, or -1. */
-  readonly lastSecond: number;
-  /** Typed-array bytes held now (rings of every series and the totals). */
-  bytes(): number;
-  seriesCount(): number;
 }
 
 const delta = (cur: number, prev: number | undefined): number =>
@@ -283,9 +163,12 @@ export function createHistory(o: HistoryOptions = {}): History {
       s.live = true;
       // Providers that count report updates/errors; for the others a change of lastUpdate or
       // lastError (or a switch to failing) counts one.
-      let up = p.lastUpdate !== undefined && p.lastUpdate !== s.lastUpdate ? 1 : 0;
-      const newError = (p.lastError !== undefined && p.lastError !== s.lastError) ||
-        (p.state === "failing" && s.state !== "failing");
+      // The first snapshot is a baseline here too.
+      let up = !first && p.lastUpdate !== undefined && p.lastUpdate !== s.lastUpdate ? 1 : 0;
+      const newError = !first && (
+        (p.lastError !== undefined && p.lastError !== s.lastError) ||
+        (p.state === "failing" && s.state !== "failing")
+      );
       let err = newError ? 1 : 0;
       if (p.updates !== undefined) up = delta(p.updates, s.prev[0] ?? (first ? undefined : 0));
       if (p.errors !== undefined) err = delta(p.errors, s.prev[1] ?? (first ? undefined : 0));
