@@ -70,14 +70,13 @@ describe("GET /api/v1/history", { timeout: 30_000 }, () => {
     assert.equal(r.headers.get("cache-control"), "no-store");
     const body = History.parse(await r.json());
     assert.equal(body.until, T0 + 4);
-    assert.equal(body.since, T0 + 4 - 59);
+    assert.equal(body.since, T0, "the window starts at the first sample, not before");
     assert.equal(body.t.at(-1), T0 + 4);
     const l = body.listeners.find((x) => x.address === "127.0.0.1:5432")!;
-    assert.deepEqual(l.connections.slice(-5), [0, 10, 10, 10, 10]);
+    assert.deepEqual(l.connections, [0, 10, 10, 10, 10]);
     assert.deepEqual(l.bytes_down.slice(-5), [0, 1000, 1000, 1000, 1000]);
     assert.deepEqual(l.active.slice(-5), [0, 1, 2, 3, 4]);
     assert.equal(l.connections.length, body.t.length);
-    assert.equal(l.connections[0], null, "seconds before the first sample are gaps");
     assert.deepEqual(l.backends[0]!.state.slice(-5), ["up", "up", "up", "down", "down"]);
     assert.deepEqual(body.totals.connections.slice(-5), [0, 11, 11, 11, 11]);
     assert.deepEqual(body.providers[0]!.updates.slice(-5), [0, 1, 0, 0, 0]);

@@ -69,6 +69,7 @@ export function createHistory(o: HistoryOptions = {}): History {
   let dropped = 0;
   let first = true;
   let lastSec = -1;
+  let firstSec = 0;
   const lv = new Array<number>(6);
   const bv = new Array<number>(6);
 
@@ -195,6 +196,7 @@ export function createHistory(o: HistoryOptions = {}): History {
         event({ t: nowMs, kind: "listener_closed", listener: key });
       }
     }
+    if (first) firstSec = sec;
     lastSec = sec;
     first = false;
     prune(sec);
@@ -225,7 +227,8 @@ export function createHistory(o: HistoryOptions = {}): History {
   function query(q: HistoryQuery): HistoryResult {
     const step = Math.max(1, Math.floor(q.step));
     const until = Math.min(Math.floor(q.until), lastSec < 0 ? Math.floor(q.until) : lastSec);
-    const since = Math.max(Math.floor(q.since), until - cap + 1, 1);
+    // Nothing before the first sample: the window grows to its full size after start.
+    const since = Math.max(Math.floor(q.since), until - cap + 1, firstSec, 1);
     const col = (r: RingGroup, c: number) => downsample(r, c, since, until, step, q.agg);
     const worst = (vals: readonly number[]) => Math.max(...vals);
     const lh = (r: RingGroup) => ({
