@@ -133,9 +133,10 @@ describe("dashboard charts over the real engine", { skip, timeout: 180_000 }, ()
     const health = {
       type: "tcp" as const,
       intervalMs: 200,
-      timeoutMs: 500,
+      // Tolerant of a loaded machine; a closed port is refused at once, twice in 400 ms.
+      timeoutMs: 3000,
       rise: 1,
-      fall: 1,
+      fall: 2,
       path: "/",
       method: "GET",
       status: 200,
@@ -269,6 +270,39 @@ describe("dashboard charts over the real engine", { skip, timeout: 180_000 }, ()
       const aKey = `127.0.0.1:${a.port}`;
       assert.ok(!after.listeners[0]!.backends.find((x) => x.key === aKey)!.state.includes("down"));
       await page.screenshot({ path: join(ARTIFACTS, "dashboard-history.png"), fullPage: true });
+      assert.deepEqual(errors, []);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("follows the dark colour scheme, charts included", async () => {
+    const page = await browser.newPage({
+      viewport: { width: 1280, height: 900 },
+      colorScheme: "dark",
+    });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
+    try {
+      await page.goto(`http://127.0.0.1:${admin.port}/`, { timeout: 15_000 });
+      await waitFor(async () => (await drawn(page, key())).header.length > 0, {
+        timeoutMs: 15_000,
+        what: "the header chart",
+      });
+      // Browser code: the page background and the header chart's title colour follow the scheme.
+      const colours = await page.evaluate(() => {
+        const g = globalThis as unknown as {
+          document: { body: unknown; querySelector(s: string): unknown };
+          getComputedStyle(e: unknown): { backgroundColor: string; color: string };
+        };
+        return {
+          bg: g.getComputedStyle(g.document.body).backgroundColor,
+          title: g.getComputedStyle(g.document.querySelector("#h-chart .u-title")).color,
+        };
+      });
+      assert.equal(colours.bg, "rgb(15, 19, 24)");
+      assert.equal(colours.title, "rgb(230, 233, 238)");
+      await page.screenshot({ path: join(ARTIFACTS, "dashboard-history-dark.png") });
       assert.deepEqual(errors, []);
     } finally {
       await page.close();
