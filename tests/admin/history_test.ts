@@ -207,3 +207,30 @@ describe("history", () => {
     assert.deepEqual(r.totals.connections, [0, 2, 4]);
   });
 });
+
+describe("sampler", () => {
+  it("samples the engine's views with the injected clock; a listener routed again is one series", async () => {
+    const { startSampler } = await import("../../src/admin/history/sampler.ts");
+    const { createFakeEngine, fakeBackend, fakeListener } = await import("./_fake_engine.ts");
+    const l = fakeListener("127.0.0.1:5432", [fakeBackend("10.0.0.7:5432")]);
+    // The same key draining and listening again (within drain_timeout): counted together.
+    const old = fakeListener("127.0.0.1:5432", [fakeBackend("10.0.0.7:5432")], {
+      state: "draining",
+    });
+    const engine = createFakeEngine([l, old]);
+    const h = createHistory({ seconds: 60 });
+    let now = T0 * 1000;
+    const s = startSampler({ history: h, engine, providers: () => [], now: () => now });
+    try {
+      l.counters.total = 4;
+      old.counters.total = 3;
+      now += 1000;
+      s.sample();
+      const r = h.query({ since: T0, until: T0 + 1, step: 1, agg: "avg" });
+      assert.deepEqual(r.listeners.map((x) => x.address), ["127.0.0.1:5432"]);
+      assert.deepEqual(r.listeners[0]!.connections, [0, 7]);
+    } finally {
+      s.stop();
+    }
+  });
+});
