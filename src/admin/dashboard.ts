@@ -1,8 +1,11 @@
 // The dashboard page: one self-contained HTML document (no CDN; sluice runs where there is no
 // internet). It polls /api/v1/routing and /api/v1/providers every second and computes
-// connection and byte rates from the difference between two polls. Embedded as a string so
+// connection and byte rates from the difference between two polls; the charts
+// (dashboard_charts.ts, drawn with the vendored uPlot) follow /api/v1/history. Embedded as a string so
 // `bun build --compile` carries it.
 import { BASE_CSS, LOGIN_HTML, TOKEN_JS } from "./page_kit.ts";
+import { CHARTS_CSS, CHARTS_HTML, CHARTS_JS } from "./dashboard_charts.ts";
+import { UPLOT_CSS, UPLOT_JS } from "./vendor/uplot.ts";
 
 const CSS = `
 .tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(9.5rem,1fr));gap:.6rem;margin-bottom:1rem}
@@ -196,6 +199,9 @@ async function poll() {
     failures = 0;
     setStatus("live · " + new Date().toLocaleTimeString(), "b-ok");
     render();
+    historyTick(routing).catch((err) => {
+      if (!(err instanceof AuthNeeded)) setStatus("history: " + (err && err.message || err), "b-bad");
+    });
   } catch (err) {
     if (err instanceof AuthNeeded) return; // polling resumes after the token is entered
     failures++;
@@ -231,7 +237,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>sluice dashboard</title>
 <link rel="icon" href="data:,">
-<style>${BASE_CSS}${CSS}</style>
+<style>${UPLOT_CSS}${BASE_CSS}${CSS}${CHARTS_CSS}</style>
 </head>
 <body>
 <header class="top">
@@ -244,7 +250,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 ${LOGIN_HTML}
 <div id="content">
   <div id="tiles" class="tiles"></div>
-  <h2 style="font-size:1rem;margin:.2rem 0 .5rem">Providers</h2>
+${CHARTS_HTML}  <h2 style="font-size:1rem;margin:.2rem 0 .5rem">Providers</h2>
   <div id="providers" class="providers" style="margin-bottom:1rem"></div>
   <div class="bar">
     <h2 style="font-size:1rem;margin:0">Listeners</h2>
@@ -254,9 +260,13 @@ ${LOGIN_HTML}
 </div>
 </main>
 <script>
+${UPLOT_JS.replaceAll("</script", "<\\/script")}
+</script>
+<script>
 "use strict";
 ${TOKEN_JS}
 ${JS}
+${CHARTS_JS}
 </script>
 </body>
 </html>

@@ -5,6 +5,8 @@ import { SluiceError } from "../errors.ts";
 import { type AdminDeps, createAdminApp } from "./app.ts";
 import { adminExposureProblem, checkAdminExposure } from "../config/exposure.ts";
 import type { HostPort } from "../net/host_port.ts";
+import { createHistory } from "./history/history.ts";
+import { type Sampler, startSampler } from "./history/sampler.ts";
 
 export async function startAdmin(
   o: {
@@ -22,12 +24,20 @@ export async function startAdmin(
     if (problem) throw new SluiceError("CONFIG", `admin.listener: ${problem}`);
   } else a = checkAdminExposure(o.listener, o.deps.token);
   if (!a) throw new SluiceError("CONFIG", "Cannot start admin: admin.listener is off");
-  const app = createAdminApp({ ...o.deps, listenHost: o.deps.listenHost ?? a.host });
+  // sluice passes the history it keeps from start; an admin without one samples its own.
+  let sampler: Sampler | undefined;
+  let history = o.deps.history;
+  if (!history) {
+    history = createHistory();
+    sampler = startSampler({ history, engine: o.deps.engine, providers: o.deps.providers });
+  }
+  const app = createAdminApp({ ...o.deps, history, listenHost: o.deps.listenHost ?? a.host });
   const handle = await o.rt.serveHttp(a, (req) => app.fetch(req));
   return {
     port: handle.port,
     host: handle.host,
     async close(c) {
+      sampler?.stop();
       await handle.close(c);
       o.deps.metrics.close();
     },

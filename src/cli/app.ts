@@ -15,6 +15,8 @@ import { startPeek } from "../admin/peek.ts";
 import { startAdmin } from "../admin/server.ts";
 import { createRebinder } from "../admin/rebind.ts";
 import { createMetrics } from "../admin/metrics.ts";
+import { createHistory } from "../admin/history/history.ts";
+import { startSampler } from "../admin/history/sampler.ts";
 import { configureLogging, type Logger, rootLogger } from "../log.ts";
 import { errorMessage } from "../errors.ts";
 import { VERSION } from "../version.ts";
@@ -158,6 +160,13 @@ export async function startApp(o: AppOptions): Promise<App> {
   for (const p of providers) startProvider(p);
   rebuild();
 
+  // The dashboard's history: one sample a second from the engine's own counters, from start
+  // (so it spans admin rebinds). Workers serve no admin and keep none.
+  const history = control ? createHistory() : undefined;
+  const sampler = history
+    ? startSampler({ history, engine, providers: () => providers.map((p) => p.status()) })
+    : undefined;
+
   // Admin and peek bind like proxy listeners: retried every bind_retry, and a reload that
   // cannot bind a new address keeps the old endpoint (src/admin/rebind.ts).
   const retryMs = () => config.listeners.bindRetryMs;
@@ -201,6 +210,7 @@ export async function startApp(o: AppOptions): Promise<App> {
                 engine,
                 providers: () => providers.map((p) => p.status()),
                 metrics,
+                ...(history ? { history } : {}),
                 token: c.admin.token,
                 version: VERSION,
                 runtime: `${rt.name} ${rt.version}`,
@@ -286,6 +296,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     await Promise.all(providers.map((p) => p.stop()));
     await engine.shutdown();
     await stopControl();
+    sampler?.stop();
   }
 
   return {

@@ -3,6 +3,7 @@ import { getRuntime } from "../../src/runtime/detect.ts";
 import { startAdmin } from "../../src/admin/server.ts";
 import { createMetrics, type Metrics } from "../../src/admin/metrics.ts";
 import type { ProviderStatus } from "../../src/providers/types.ts";
+import type { History } from "../../src/admin/history/history.ts";
 import { createFakeEngine, type FakeEngine, type FakeListener } from "./_fake_engine.ts";
 
 export interface TestAdmin {
@@ -20,6 +21,9 @@ export async function startTestAdmin(o: {
   listeners?: FakeListener[];
   providers?: ProviderStatus[];
   token?: string;
+  /** A history the test feeds itself (else the server samples the fake engine each second). */
+  history?: History;
+  now?: () => number;
 } = {}): Promise<TestAdmin> {
   const engine = createFakeEngine(o.listeners ?? []);
   const providers = o.providers ?? [];
@@ -33,6 +37,8 @@ export async function startTestAdmin(o: {
       providers: () => providers,
       metrics,
       token: o.token ?? "",
+      ...(o.history ? { history: o.history } : {}),
+      ...(o.now ? { now: o.now } : {}),
       version: "0.0.0-test",
       runtime: `${rt.name} ${rt.version}`,
     },
