@@ -202,4 +202,37 @@ describe("engine: a listener routing by server name", () => {
       banner.close();
     }
   });
+
+  it("health checks and admin drains work per service pool", async () => {
+    const up = startNamedServer(rt, "up");
+    const closed = await freePort(rt); // nothing listens there
+    const port = await freePort(rt);
+    const e = engine();
+    try {
+      e.apply(tableOf([
+        {
+          name: "a",
+          listener: `local:${port}`,
+          sni: ["a.test"],
+          health: { interval: "100ms", timeout: "100ms", fall: 1, rise: 1 },
+          backends: [`127.0.0.1:${closed}`],
+        },
+        { name: "b", listener: `local:${port}`, backends: [`127.0.0.1:${up.port}`] },
+      ]));
+      const key = `127.0.0.1:${port}`;
+      const backendOf = (service: string) =>
+        e.listeners()[0]?.backends.find((b) => b.service === service);
+      await waitFor(() => backendOf("a")?.health === "down", {
+        timeoutMs: 10_000,
+        what: "service a's backend checked down",
+      });
+      assert.equal(backendOf("b")?.health, "unknown");
+      assert.equal(e.setDrain(key, `127.0.0.1:${up.port}`, true), true);
+      assert.equal(backendOf("b")?.drain, true);
+      assert.equal(backendOf("a")?.drain, false);
+    } finally {
+      await e.shutdown();
+      up.close();
+    }
+  });
 });
