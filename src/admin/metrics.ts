@@ -266,8 +266,9 @@ export function createMetrics(): Metrics {
     ) => {
       w.family(name, type, help);
       for (const x of backends) {
-        // A listener routing by server name has several services: say which one.
-        const labels: Labels = x.l.sni
+        // A listener with several services (sharing a pool, or one each by server name):
+        // say which service brought the backend.
+        const labels: Labels = x.l.services.length > 1
           ? { listener: x.l.key, service: x.b.service, backend: x.b.key }
           : { listener: x.l.key, backend: x.b.key };
         w.sample(name, labels, v(x));

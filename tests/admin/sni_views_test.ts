@@ -29,6 +29,10 @@ function world() {
       fakeBackend("10.0.0.3:443", { service: "web", counters: c(2) }),
     ], { services: ["apps", "db", "web"], sni: SNI }),
     fakeListener("127.0.0.1:5432", [fakeBackend("10.0.0.9:5432", { counters: c(1) })]),
+    fakeListener("127.0.0.1:6000", [
+      fakeBackend("10.0.0.5:6000", { service: "x", counters: c(6) }),
+      fakeBackend("10.0.0.6:6000", { service: "y", counters: c(8) }),
+    ], { services: ["x", "y"] }),
   ]);
 }
 
@@ -37,7 +41,7 @@ function c(total: number) {
 }
 
 describe("a listener routing by server name", () => {
-  it("metrics: backend series gain a service label there only; SNI counters exist", async () => {
+  it("metrics: a service label where a listener has several services; SNI counters", async () => {
     const m = createMetrics();
     try {
       const text = m.render({ listeners: world().listeners(), providers: [] });
@@ -47,6 +51,8 @@ describe("a listener routing by server name", () => {
       assert.equal(valueOf(s, name, { listener: l, service: "apps", backend: "10.0.0.1:443" }), 7);
       assert.equal(valueOf(s, name, { listener: l, service: "db", backend: "10.0.0.1:443" }), 3);
       assert.equal(valueOf(s, name, { listener: "127.0.0.1:5432", backend: "10.0.0.9:5432" }), 1);
+      const shared = { listener: "127.0.0.1:6000", service: "y", backend: "10.0.0.6:6000" };
+      assert.equal(valueOf(s, name, shared), 8);
       assert.equal(valueOf(s, "sluice_sni_unmatched_total", { listener: l }), 4);
       assert.equal(valueOf(s, "sluice_sni_timeouts_total", { listener: l }), 5);
       assert.equal(valueOf(s, "sluice_sni_connections_total", { listener: l, service: "web" }), 2);
@@ -61,7 +67,7 @@ describe("a listener routing by server name", () => {
   });
 
   it("/api/v1/routing: the sni block, valid against the published schema; null elsewhere", () => {
-    const [plain, sni] = world().listeners().map(listenerJson);
+    const [plain, , sni] = world().listeners().map(listenerJson);
     assert.equal(plain?.sni, null);
     assert.deepEqual(sni?.sni, {
       timeout_ms: 5000,
