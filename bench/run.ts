@@ -455,7 +455,7 @@ async function main(): Promise<number> {
       for (const name of args.proxies) {
         try {
           sniTargets.push(
-            await startSniTarget(name, be, { dir, cpus: proxyCpus, maxConns: 4096 }),
+            await startSniTarget(name, be, { dir, cpus: proxyCpus, maxConns: 4096, repoRoot }),
           );
         } catch (e) {
           note(`sni on ${name} skipped: ${e instanceof Error ? e.message.split("\n")[0] : e}`);

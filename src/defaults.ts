@@ -34,6 +34,8 @@ export const DEFAULTS = {
     maxConnections: 0,
     proxyProtocol: "",
   },
+  /** Routing by TLS server name (services with `sni`): bounds on reading the ClientHello. */
+  sni: { timeoutMs: 5_000, maxBytes: 16_384 },
   /** Keys a `health` table leaves out. */
   health: {
     type: "tcp",

@@ -1,8 +1,8 @@
 // The SNI case (issue 16): TLS handshakes per second through a proxy that routes one port to
 // two TLS servers by the ClientHello's server name, without terminating TLS. The backends are
 // one nginx with two TLS servers (a certificate each); the proxies are HAProxy (req.ssl_sni
-// after tcp-request inspect-delay), nginx (stream ssl_preread) and, once SNI routing is wired
-// in, sluice on Deno and Bun. "direct" is each backend without a proxy (the ceiling).
+// after tcp-request inspect-delay), nginx (stream ssl_preread) and sluice on Deno and Bun
+// (services with `sni` sharing one port). "direct" is each backend without a proxy (the ceiling).
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -199,14 +199,30 @@ function streamModule(): string | undefined {
   return undefined;
 }
 
-/**
- * Starts one proxy in front of the backends. Throws for a target that cannot route by SNI
- * yet (sluice: TODO, the wiring wave adds `sni = [...]` routes and starts it here).
- */
+/** sluice's routing file: two services sharing one port, routed by server name. */
+export function sluiceSniRouting(o: { port: number; be: SniBackends }): string {
+  return [
+    "[[services]]",
+    'name = "db"',
+    `listener = "local:${o.port}"`,
+    `sni = ["${SNI_DB}"]`,
+    'sni_timeout = "5s"',
+    `backends = ["127.0.0.1:${o.be.dbPort}"]`,
+    "",
+    "[[services]]",
+    'name = "apps"',
+    `listener = "local:${o.port}"`,
+    `sni = ["*.apps.sni.test"]`,
+    `backends = ["127.0.0.1:${o.be.appsPort}"]`,
+    "",
+  ].join("\n");
+}
+
+/** Starts one proxy in front of the backends (sluice: main.ts run with a routing file). */
 export async function startSniTarget(
   name: TargetName,
   be: SniBackends,
-  o: { dir: string; cpus: string | undefined; maxConns: number },
+  o: { dir: string; cpus: string | undefined; maxConns: number; repoRoot: string },
 ): Promise<SniTarget> {
   const pin = o.cpus ? { cpus: o.cpus } : {};
   if (name === "direct") {
@@ -234,10 +250,34 @@ export async function startSniTarget(
       stderrFile: log,
     });
   } else {
-    // TODO(issue 16, wiring wave): start sluice (main.ts run) with a routing file of two
-    // services sharing `port`: sni = ["db.sni.test"] -> be.dbPort and
-    // sni = ["*.apps.sni.test"] -> be.appsPort, like the haproxy/nginx configs above.
-    throw new Error(`${name}: sluice does not route by SNI yet (wired in a later change)`);
+    const exe = findExecutable(name, [join(o.repoRoot, "node_modules", ".bin")]);
+    if (!exe) throw new Error(`${name} not found`);
+    const routing = join(o.dir, `sni-${name}-routing.toml`);
+    const config = join(o.dir, `sni-${name}.toml`);
+    writeFileSync(routing, sluiceSniRouting({ port, be }));
+    writeFileSync(
+      config,
+      [
+        "[listeners]",
+        'allowed = { local = "127.0.0.1" }',
+        "port_max = 65535",
+        'drain_timeout = "1s"',
+        "[admin]",
+        'listener = ""',
+        "[log]",
+        "access = false",
+        "[routing.file]",
+        `path = "${routing}"`,
+        "",
+      ].join("\n"),
+    );
+    const entry = join(o.repoRoot, "main.ts");
+    const args = name === "deno" ? ["run", "-A", "--unstable-net", entry] : [entry];
+    proc = start(`sluice on ${name} (sni)`, exe, [...args, "run", "-c", config], {
+      ...pin,
+      cwd: o.repoRoot,
+      stderrFile: join(o.dir, `sni-${name}.log`),
+    });
   }
   await listening(name, port, proc);
   // nginx: the master holds the port too, so this is the process group's leader; CPU of the

@@ -131,7 +131,8 @@ function backendRow(l, b) {
     '" data-backend="' + esc(b.key) + '">' + (b.drain_override ? "Undrain" : "Drain") + '</button>';
   const drain = b.drain ? '<span class="badge b-warn">' + (b.drain_override ? "drained (admin)" : "drained") + '</span>' : '<span class="muted">no</span>';
   return '<tr class="' + (b.drain ? "drained" : "") + '" data-backend-row="' + esc(b.key) + '">' +
-    '<td class="first"><span class="mono">' + esc(b.address) + '</span>' + (b.via ? '<br><span class="muted mono">via ' + esc(b.via) + '</span>' : "") + '</td>' +
+    '<td class="first"><span class="mono">' + esc(b.address) + '</span>' +
+    (l.sni ? ' <span class="muted">' + esc(b.service) + '</span>' : "") + (b.via ? '<br><span class="muted mono">via ' + esc(b.via) + '</span>' : "") + '</td>' +
     '<td data-label="health"><span class="badge ' + (HEALTH[b.health] || "b-idle") + '">' + esc(b.health) + '</span>' +
     (b.ejected ? ' <span class="badge b-warn">ejected</span>' : "") + '</td>' +
     '<td data-label="drain">' + drain + '</td>' +
@@ -143,6 +144,14 @@ function backendRow(l, b) {
     '<td class="n" data-label="from backend">' + fmtRate(r.in, true) + '</td>' +
     '<td class="n" data-label="failures">' + fmtCount(b.connect_failures) + '</td>' +
     '<td class="n" data-label="">' + drainBtn + '</td></tr>';
+}
+
+function sniBlock(s) {
+  return '<div class="lstats" data-field="sni"><span>by server name · timeout ' + s.timeout_ms + ' ms</span>' +
+    s.routes.map((r) => '<span class="mono">' + esc(r.names.length ? r.names.join(" ") : "default") + ' ➤ ' +
+      esc(r.service) + ' <b>' + fmtCount(r.total_connections) + '</b></span>').join("") +
+    '<span>unmatched <b data-field="sni-unmatched">' + fmtCount(s.unmatched_connections) + '</b></span>' +
+    '<span>timeouts <b data-field="sni-timeouts">' + fmtCount(s.timeout_connections) + '</b></span></div>';
 }
 
 function listenerCard(l) {
@@ -158,6 +167,7 @@ function listenerCard(l) {
     '<span>from clients <b>' + fmtRate(r.in, true) + '</b> <span class="muted">(' + fmtBytes(l.bytes_up) + ')</span></span>' +
     '<span>to clients <b>' + fmtRate(r.out, true) + '</b> <span class="muted">(' + fmtBytes(l.bytes_down) + ')</span></span>' +
     (l.refused_connections ? '<span>refused <b>' + fmtCount(l.refused_connections) + '</b></span>' : "") + '</div>' +
+    (l.sni ? sniBlock(l.sni) : "") +
     (l.backends.length ? '<table><thead><tr><th>backend</th><th>health</th><th>drain</th><th class="n">weight / tier</th>' +
       '<th class="n">active</th><th class="n">total</th><th class="n">conn rate</th><th class="n">to backend</th>' +
       '<th class="n">from backend</th><th class="n">failures</th><th></th></tr></thead><tbody>' +
@@ -168,7 +178,7 @@ function listenerCard(l) {
 function renderListeners(routing) {
   const q = document.getElementById("filter").value.trim().toLowerCase();
   const shown = routing.listeners.filter((l) => !q ||
-    [l.address, l.label, l.state, ...l.services, ...l.backends.map((b) => b.address)].join(" ").toLowerCase().includes(q));
+    [l.address, l.label, l.state, ...l.services, ...(l.sni ? l.sni.routes.flatMap((r) => r.names) : []), ...l.backends.map((b) => b.address)].join(" ").toLowerCase().includes(q));
   document.getElementById("listeners").innerHTML = shown.length ? shown.map(listenerCard).join("") :
     '<div class="card empty muted">' + (routing.listeners.length ? "No listener matches the filter." : "No listeners: no routes yet.") + '</div>';
 }

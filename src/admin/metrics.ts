@@ -9,6 +9,7 @@ import type { BackendView, EngineObserver, ListenerView } from "../proxy/types.t
 import type { ProviderStatus } from "../providers/types.ts";
 import { ExpositionWriter, type Labels } from "./exposition.ts";
 import { Histogram } from "./histogram.ts";
+import { writeSniMetrics } from "./sni_metrics.ts";
 import { LagSampler, writeProcessMetrics } from "./process_metrics.ts";
 
 export interface RenderInput {
@@ -106,10 +107,14 @@ export function mergeListenerViews(ls: readonly ListenerView[]): readonly Listen
       continue;
     }
     const [main, old] = seen.state === "draining" ? [l, seen] : [seen, l];
-    const backends = new Map(main.backends.map((b) => [b.key, b]));
+    // On an SNI listener one address may be a backend of several services.
+    const id = main.sni || old.sni
+      ? (b: BackendView) => `${b.service}\u0000${b.key}`
+      : (b: BackendView) => b.key;
+    const backends = new Map(main.backends.map((b) => [id(b), b]));
     for (const b of old.backends) {
-      const m = backends.get(b.key);
-      backends.set(b.key, m ? sumBackends(m, b) : b);
+      const m = backends.get(id(b));
+      backends.set(id(b), m ? sumBackends(m, b) : b);
     }
     const x = main.counters;
     const y = old.counters;
@@ -123,6 +128,15 @@ export function mergeListenerViews(ls: readonly ListenerView[]): readonly Listen
         bytesDown: x.bytesDown + y.bytesDown,
       },
       backends: [...backends.values()],
+      ...(main.sni
+        ? {
+          sni: {
+            ...main.sni,
+            unmatched: main.sni.unmatched + (old.sni?.unmatched ?? 0),
+            timeouts: main.sni.timeouts + (old.sni?.timeouts ?? 0),
+          },
+        }
+        : {}),
     });
   }
   return [...byKey.values()];
@@ -241,6 +255,8 @@ export function createMetrics(): Metrics {
       w.sample("sluice_bytes_total", { listener: l.key, direction: "out" }, l.counters.bytesDown);
     }
 
+    writeSniMetrics(w, ls);
+
     const backends = ls.flatMap((l) => l.backends.map((b) => ({ l, b })));
     const perBackend = (
       name: string,
@@ -249,7 +265,14 @@ export function createMetrics(): Metrics {
       v: (x: (typeof backends)[number]) => number,
     ) => {
       w.family(name, type, help);
-      for (const x of backends) w.sample(name, { listener: x.l.key, backend: x.b.key }, v(x));
+      for (const x of backends) {
+        // A listener with several services (sharing a pool, or one each by server name):
+        // say which service brought the backend.
+        const labels: Labels = x.l.services.length > 1
+          ? { listener: x.l.key, service: x.b.service, backend: x.b.key }
+          : { listener: x.l.key, backend: x.b.key };
+        w.sample(name, labels, v(x));
+      }
     };
     perBackend(
       "sluice_backend_up",

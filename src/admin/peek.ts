@@ -20,6 +20,16 @@ export function formatPeek(listeners: readonly ListenerView[]): string {
     const state = l.state === "bind_failed" ? `bind_failed: ${l.error ?? "unknown"}` : l.state;
     out.push(`${l.key} [${state}] ${l.label} (${l.services.join(", ")})`);
     out.push(`  ├ ${l.balance}`);
+    if (l.sni) {
+      const t = l.sni;
+      out.push(
+        `  ├ sni (timeout ${t.timeoutMs}ms, unmatched ${t.unmatched}, timeouts ${t.timeouts})`,
+      );
+      for (const r of t.routes) {
+        const names = r.names.length ? r.names.join(" ") : "default";
+        out.push(`  ├─ ${names} ➤ ${r.service} (${r.active} active, ${r.total} total)`);
+      }
+    }
     for (const b of l.backends) {
       const notes: string[] = [];
       if (b.health !== "unknown") notes.push(b.health);
@@ -28,6 +38,7 @@ export function formatPeek(listeners: readonly ListenerView[]): string {
       if (b.weight !== 1) notes.push(`weight ${b.weight}`);
       if (b.tier !== 0) notes.push(`tier ${b.tier}`);
       if (b.counters.active) notes.push(`${b.counters.active} active`);
+      if (l.sni) notes.push(`service ${b.service}`);
       out.push(backendLine(b.address, b.via, notes));
     }
   }
@@ -40,6 +51,9 @@ export function formatPlans(plans: Iterable<ListenerPlan>): string {
   for (const p of plans) {
     out.push(`${p.key} ${p.label} (${p.services.join(", ")})`);
     out.push(`  ├ ${p.settings.balance}`);
+    for (const r of p.sni?.routes ?? []) {
+      out.push(`  ├─ ${r.names.length ? r.names.join(" ") : "default"} ➤ ${r.service}`);
+    }
     for (const b of p.backends) {
       const notes: string[] = [];
       if (b.drain) notes.push("drain");

@@ -61,6 +61,23 @@ export const Backend = z.object({
 }).register(adminSchemas, { id: "Backend" });
 export type Backend = z.infer<typeof Backend>;
 
+export const SniRouting = z.object({
+  timeout_ms: count.describe("sni_timeout: how long a client may take to send its ClientHello"),
+  routes: z.array(z.object({
+    service: z.string(),
+    names: z.array(z.string()).describe(
+      'Server names it takes ("*." = one label); empty for the default service',
+    ),
+    active_connections: count,
+    total_connections: count,
+  })).describe("One per service on the listener"),
+  unmatched_connections: count.describe(
+    "Closed because no service took the server name and there is no default",
+  ),
+  timeout_connections: count.describe("ClientHellos that did not arrive within sni_timeout"),
+}).register(adminSchemas, { id: "SniRouting" });
+export type SniRouting = z.infer<typeof SniRouting>;
+
 export const Listener = z.object({
   address: z.string().describe('The bound address, e.g. "127.0.0.1:5432" or "[::]:5432"'),
   label: z.string().describe('The listeners.allowed label, e.g. "local"'),
@@ -76,6 +93,9 @@ export const Listener = z.object({
   bytes_up: count.describe("Up: bytes received from clients (client to backend)"),
   bytes_down: count.describe("Down: bytes sent to clients (backend to client)"),
   backends: z.array(Backend),
+  sni: SniRouting.nullable().describe(
+    "For a listener whose services route by TLS server name (sni); else null",
+  ),
 }).register(adminSchemas, { id: "Listener" });
 export type Listener = z.infer<typeof Listener>;
 

@@ -42,6 +42,19 @@ export function listenerJson(l: ListenerView): Listener {
     bytes_up: c.bytesUp,
     bytes_down: c.bytesDown,
     backends: l.backends.map(backendJson),
+    sni: l.sni
+      ? {
+        timeout_ms: l.sni.timeoutMs,
+        routes: l.sni.routes.map((r) => ({
+          service: r.service,
+          names: [...r.names],
+          active_connections: r.active,
+          total_connections: r.total,
+        })),
+        unmatched_connections: l.sni.unmatched,
+        timeout_connections: l.sni.timeouts,
+      }
+      : null,
   };
 }
 

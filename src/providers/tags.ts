@@ -3,7 +3,7 @@
 // reported the same way a bad file field is.
 //
 // Grouping: the instances of one discovered service are grouped by their service-level
-// settings (listener set, proxy, balance, proxy_protocol, max_connections). Each group becomes
+// settings (listener set, proxy, balance, proxy_protocol, max_connections, sni names). Each group becomes
 // one service. Instances that disagree on listeners (a rolling deploy moving a port, say) thus
 // each keep serving the listener they ask for, and one instance's proxy is never applied to
 // another's backend. A service with one group keeps its plain name; with several, each is named
@@ -29,6 +29,8 @@ export interface TaggedInstance {
 export interface InstanceTags {
   /** `LABEL:PORT` texts as written, de-duplicated and sorted. */
   readonly listeners: readonly string[];
+  /** `<tag>.sni=NAME` (repeatable) texts as written, de-duplicated and sorted. */
+  readonly sni?: readonly string[];
   readonly proxy?: string;
   readonly balance?: string;
   readonly proxy_protocol?: string;
@@ -59,6 +61,7 @@ export function readInstanceTags(
   if (!tags.includes(tag)) return undefined;
   const prefix = `${tag}.`;
   const listeners = new Set<string>();
+  const sni = new Set<string>();
   const single: Record<string, number | string> = {};
   for (const t of tags) {
     if (!t.startsWith(prefix)) continue;
@@ -71,6 +74,8 @@ export function readInstanceTags(
     const value = t.slice(eq + 1).trim();
     if (key === "listener") {
       listeners.add(value);
+    } else if (key === "sni") {
+      sni.add(value);
     } else if (SINGLE_KEYS.includes(key)) {
       if (key in single) {
         if (String(single[key]) !== value) {
@@ -85,7 +90,11 @@ export function readInstanceTags(
     }
   }
   if (listeners.size === 0) return undefined;
-  return { listeners: [...listeners].sort(), ...single } as InstanceTags;
+  return {
+    listeners: [...listeners].sort(),
+    ...(sni.size > 0 ? { sni: [...sni].sort() } : {}),
+    ...single,
+  } as InstanceTags;
 }
 
 /**
@@ -145,6 +154,7 @@ export function buildRawServices(
       settings.balance ?? null,
       settings.proxy_protocol ?? null,
       settings.max_connections ?? null,
+      settings.sni ?? null,
     ]);
     let groups = byService.get(inst.service);
     if (!groups) byService.set(inst.service, groups = new Map());
@@ -178,6 +188,7 @@ export function buildRawServices(
       }
       const raw: Record<string, unknown> = { name, listeners: [...g.settings.listeners] };
       raw.backends = [...g.backends.keys()].sort().map((a) => g.backends.get(a));
+      if (g.settings.sni !== undefined) raw.sni = [...g.settings.sni];
       if (g.settings.proxy !== undefined) raw.proxy = g.settings.proxy;
       if (g.settings.balance !== undefined) raw.balance = g.settings.balance;
       if (g.settings.proxy_protocol !== undefined) raw.proxy_protocol = g.settings.proxy_protocol;

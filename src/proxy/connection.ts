@@ -13,6 +13,8 @@ import type { ActiveConnection } from "./active_connection.ts";
 import { encodeProxyV1, encodeProxyV2, readProxyHeader } from "./proxy_protocol.ts";
 import type { Dialer } from "../net/dial.ts";
 import type { EngineObserver } from "./types.ts";
+import type { Pool } from "./pool.ts";
+import { decideSni } from "./sni/route.ts";
 import { formatHostPort } from "../net/host_port.ts";
 
 /** How long a trusted peer may take to send its PROXY header. */
@@ -34,7 +36,13 @@ export interface ConnectionContext {
   dialerFor(b: LiveBackend): Dialer;
 }
 
-type EndReason = SpliceEndReason | "no_backend" | "proxy_protocol" | "local_resource";
+type EndReason =
+  | SpliceEndReason
+  | "no_backend"
+  | "proxy_protocol"
+  | "local_resource"
+  | "sni_timeout"
+  | "sni_unmatched";
 
 /** The route as peek shows it, for log lines; undefined when direct (`backend` says it all). */
 function routeText(b: LiveBackend): string | undefined {
@@ -53,8 +61,8 @@ export async function handleConnection(
   l: LiveListener,
   client: Conn,
 ): Promise<void> {
-  const s = l.plan.settings;
-  if (s.maxConnections > 0 && l.counters.active >= s.maxConnections) {
+  const max = l.plan.settings.maxConnections;
+  if (max > 0 && l.counters.active >= max) {
     l.counters.refused++;
     client.close();
     if (ctx.log.enabled("debug")) {
@@ -73,6 +81,10 @@ export async function handleConnection(
   let clientAddr = client.remote;
   let localAddr = client.local;
   let backend: LiveBackend | undefined;
+  let pool: Pool | undefined;
+  /** SNI listeners: the server name sent and the service that took it. */
+  let sniName: string | undefined;
+  let service: string | undefined;
   let reason: EndReason = "error";
   let lastError = "";
   try {
@@ -103,6 +115,37 @@ export async function handleConnection(
         return;
       }
     }
+    // Plain listeners pay nothing here: no read before the backend is chosen.
+    let p = l.main;
+    if (l.sni) {
+      const d = await decideSni(l.sni, client);
+      sniName = d.name;
+      if (d.outcome === "timeout") l.sniCounters.timeouts++;
+      if (!d.pick) {
+        if (d.outcome === "timeout") {
+          reason = "sni_timeout";
+          lastError = `no complete TLS ClientHello within sni_timeout (${l.sni.timeoutMs} ms)`;
+        } else if (d.outcome === "eof") {
+          reason = "eof";
+        } else if (d.outcome === "aborted") {
+          reason = "aborted";
+        } else {
+          l.sniCounters.unmatched++;
+          reason = "sni_unmatched";
+          lastError = d.name === undefined
+            ? `no server name (${d.outcome}) and no default service`
+            : `no service takes server name "${d.name}" and there is no default service`;
+        }
+        client.close();
+        return;
+      }
+      p = d.pick.service;
+      service = d.pick.label;
+    }
+    pool = p;
+    p.connections.active++;
+    p.connections.total++;
+    const s = p.settings;
     const hashing = s.balance === "hash";
     const hashKey = hashing ? s.hashKey : undefined;
     const keyBytes = hashKey?.kind === "first_bytes"
@@ -113,16 +156,16 @@ export async function handleConnection(
       })
       : undefined;
     const { order, failOpen } = selectBackends(
-      l.candidates,
-      l.strategy,
+      p.candidates,
+      p.strategy,
       !hashing
         ? ANY_CLIENT
         : keyBytes
         ? { ip: clientAddr.host, keyBytes }
         : { ip: clientAddr.host },
     );
-    if (failOpen !== l.failingOpen) {
-      l.failingOpen = failOpen;
+    if (failOpen !== p.failingOpen) {
+      p.failingOpen = failOpen;
       if (failOpen) {
         ctx.log.warn("no healthy backend: trying unhealthy ones (fail open)", { listener: l.key });
       } else ctx.log.info("healthy backends again: fail open ended", { listener: l.key });
@@ -142,9 +185,9 @@ export async function handleConnection(
           `of ${attempts} attempts)`;
         break;
       }
-      const dialOptions = left < l.dialOptions.timeoutMs
-        ? { ...l.dialOptions, timeoutMs: Math.max(1, Math.ceil(left)) }
-        : l.dialOptions;
+      const dialOptions = left < p.dialOptions.timeoutMs
+        ? { ...p.dialOptions, timeoutMs: Math.max(1, Math.ceil(left)) }
+        : p.dialOptions;
       // Count the connection on the backend as soon as it is chosen, so that least_conn and
       // p2c see a burst of new connections spread instead of piling on one backend.
       b.counters.active++;
@@ -169,7 +212,7 @@ export async function handleConnection(
         if (errorCode(err) === "ERESOURCE") {
           // Out of descriptors or buffers here: not the backend's fault, so no failure is
           // counted and nothing is ejected; the next backend would fail the same way.
-          l.backendDone(b);
+          p.backendDone(b);
           reason = "local_resource";
           lastError = `ERESOURCE: ${errorMessage(err)}`;
           const errno = resourceErrno(err);
@@ -197,7 +240,7 @@ export async function handleConnection(
             });
           }
         }
-        l.backendDone(b);
+        p.backendDone(b);
         ctx.observer?.connectDone?.(l.key, b.key, (performance.now() - t0) / 1000, false);
         lastError = `${errorCode(err)}: ${errorMessage(err)}`;
         if (!conn.closed) {
@@ -248,8 +291,9 @@ export async function handleConnection(
       backend.counters.active--;
       backend.counters.bytesUp += conn.up;
       backend.counters.bytesDown += conn.down;
-      l.backendDone(backend);
+      pool?.backendDone(backend);
     }
+    if (pool) pool.connections.active--;
     l.connectionDone(conn);
     const seconds = (performance.now() - started) / 1000;
     ctx.observer?.connectionDone?.(l.key, seconds);
@@ -257,6 +301,8 @@ export async function handleConnection(
       ctx.access.info("connection", {
         listener: l.key,
         client_addr: hostPort(clientAddr),
+        sni: sniName,
+        service: service ?? backend?.plan.service,
         backend: backend?.plan.address,
         via: backend?.via,
         route: backend ? routeText(backend) : undefined,

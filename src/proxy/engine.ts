@@ -8,6 +8,7 @@ import { LiveBackend } from "./backend.ts";
 import { type ConnectionContext, handleConnection } from "./connection.ts";
 import { createDirectDialer } from "./direct_dialer.ts";
 import { LiveListener } from "./listener.ts";
+import type { Pool } from "./pool.ts";
 import { createResolver, type Resolver } from "./resolver.ts";
 import { createHealthMonitor } from "../health/monitor.ts";
 import type { Dialer } from "../net/dial.ts";
@@ -95,16 +96,16 @@ export function createEngine(o: EngineOptions): Engine {
     void handleConnection(ctx, l, c);
   }
 
-  /** Active checks follow the pool: started, restarted or stopped per backend. */
-  function syncHealth(l: LiveListener): void {
+  /** Active checks follow each pool: started, restarted or stopped per backend. */
+  function syncHealth(l: LiveListener, p: Pool): void {
     if (l.state === "draining") return;
-    const spec = l.plan.settings.health;
-    // Cheap exit for the common case of a listener without checks that never had any.
-    if (!spec && !health.has(l.key)) return;
+    const spec = p.settings.health;
+    // Cheap exit for the common case of a pool without checks that never had any.
+    if (!spec && !health.has(p.id)) return;
     health.sync(
-      l.key,
+      p.id,
       spec,
-      l.candidates.map((b) => ({
+      p.candidates.map((b) => ({
         key: b.key,
         host: b.plan.host,
         port: b.plan.port,
@@ -136,6 +137,7 @@ export function createEngine(o: EngineOptions): Engine {
       onConn,
       resolver,
       onPoolChanged: syncHealth,
+      onPoolRemoved: (_l, p) => health.drop(p.id),
     });
     active.set(key, created);
     created.bind();
@@ -143,7 +145,7 @@ export function createEngine(o: EngineOptions): Engine {
 
   function retire(l: LiveListener): void {
     active.delete(l.key);
-    health.drop(l.key);
+    for (const p of l.pools) health.drop(p.id);
     // The entry is stored before the listener retires: one without open connections calls
     // back at once, and a callback that ran before the store would leave it draining forever
     // (issue 12, bug 3: thousands of phantom listeners after routing churn).
@@ -164,11 +166,18 @@ export function createEngine(o: EngineOptions): Engine {
     const l = active.get(listener) ??
       [...active.values()].find((x) => `${x.plan.label}:${x.plan.port}` === listener);
     if (!l) return [];
-    const byKey = l.backends.get(backend);
+    // On an SNI listener one address may be a backend of several services: each is named.
+    const found: LiveBackend[] = [];
+    for (const p of l.pools) found.push(...findInPool(p, backend));
+    return found;
+  }
+
+  function findInPool(p: Pool, backend: string): LiveBackend[] {
+    const byKey = p.backends.get(backend);
     if (byKey) return [byKey];
-    const byAddress = l.candidates.filter((b) => b.plan.address === backend);
+    const byAddress = p.candidates.filter((b) => b.plan.address === backend);
     if (byAddress.length > 0) return byAddress.length === 1 ? byAddress : [];
-    return l.candidates.filter((b) => b.key.startsWith(`${backend}=`));
+    return p.candidates.filter((b) => b.key.startsWith(`${backend}=`));
   }
 
   return {

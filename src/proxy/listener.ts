@@ -1,18 +1,17 @@
 // LiveListener: one listening address while it is routed. It binds (and retries a failed
-// bind), keeps the backend pool in step with its plan, and drains its connections when removed.
+// bind), keeps its pools in step with its plan (one pool, or one per service when the listener
+// routes by TLS server name), and drains its connections when removed.
 import type { Conn, Listener, Runtime } from "../runtime/types.ts";
-import type { ListenerPlan } from "../routing/types.ts";
-import type { Strategy } from "../balancer/types.ts";
-import { createStrategy } from "../balancer/create.ts";
+import type { BackendPlan, ListenerPlan } from "../routing/types.ts";
+import { compileSniMatcher, type SniMatcher } from "../routing/sni_match.ts";
 import { errorCode, errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { LiveBackend } from "./backend.ts";
+import type { LiveBackend } from "./backend.ts";
+import { Pool, type PoolOptions } from "./pool.ts";
 import { createCidrMatcher } from "../net/cidr.ts";
 import { type ActiveConnection, closeConnection } from "./active_connection.ts";
-import { expandBackends, needsResolution } from "./expand.ts";
 import type { Resolver } from "./resolver.ts";
-import type { DialOptions } from "../net/dial.ts";
-import type { ListenerCounters, ListenerState, ListenerView } from "./types.ts";
+import type { ListenerCounters, ListenerState, ListenerView, SniView } from "./types.ts";
 
 export interface LiveListenerOptions {
   rt: Runtime;
@@ -22,21 +21,24 @@ export interface LiveListenerOptions {
   onConn: (l: LiveListener, c: Conn) => void;
   /** Expands backend host names to their addresses; names are dialed as they are without it. */
   resolver?: Resolver;
-  /** Called after the pool changed (plan update, DNS change): health checks follow it. */
-  onPoolChanged?: (l: LiveListener) => void;
+  /** Called after a pool changed (plan update, DNS change): health checks follow it. */
+  onPoolChanged?: (l: LiveListener, p: Pool) => void;
+  /** Called when a pool leaves the plan (its health checks stop). */
+  onPoolRemoved?: (l: LiveListener, p: Pool) => void;
+}
+
+/** How a listener whose services set `sni` picks a pool per connection. */
+export interface SniRouting {
+  readonly matcher: SniMatcher<Pool>;
+  readonly timeoutMs: number;
 }
 
 export class LiveListener {
   plan: ListenerPlan;
   state: ListenerState = "pending";
   error: string | undefined;
-  strategy: Strategy;
   /** Sources allowed to send a PROXY header (accept_proxy_protocol). */
   trusted: (ip: string) => boolean;
-  /** Fail-open is logged when it starts, not for every connection. */
-  failingOpen = false;
-  /** The options of every dial to a backend, made once per plan rather than per connection. */
-  dialOptions: DialOptions;
   readonly counters: ListenerCounters = {
     active: 0,
     total: 0,
@@ -44,28 +46,25 @@ export class LiveListener {
     bytesUp: 0,
     bytesDown: 0,
   };
-  /** Current pool, by backend key, in plan order. */
-  backends = new Map<string, LiveBackend>();
-  /** `backends` as an array, rebuilt with the pool rather than on every connection. */
-  candidates: LiveBackend[] = [];
-  /** Backends removed from the plan that still carry connections. */
-  readonly retired = new Set<LiveBackend>();
+  /** SNI listeners: connections no service took, and ClientHellos that did not arrive in time. */
+  readonly sniCounters = { unmatched: 0, timeouts: 0 };
+  /** The pools in plan order: one, or one per service of an SNI listener. */
+  pools: Pool[] = [];
+  /** The single pool of a plain listener; the first of an SNI listener. */
+  main!: Pool;
+  /** Set when the plan routes by TLS server name: the ClientHello picks the pool. */
+  sni: SniRouting | undefined;
   readonly conns = new Set<ActiveConnection>();
   #o: LiveListenerOptions;
   #socket: Listener | undefined;
   #retry: ReturnType<typeof setTimeout> | undefined;
   #drainTimer: ReturnType<typeof setTimeout> | undefined;
   #onIdle: (() => void) | undefined;
-  /** Backend host names being kept resolved, with the function that stops each watch. */
-  readonly #watches = new Map<string, () => void>();
-
   constructor(plan: ListenerPlan, o: LiveListenerOptions) {
     this.plan = plan;
     this.#o = o;
-    this.strategy = createStrategy(plan.settings.balance, { hashKey: plan.settings.hashKey });
     this.trusted = createCidrMatcher(plan.accept.trustedProxies);
-    this.dialOptions = { timeoutMs: plan.settings.connectTimeoutMs };
-    this.#syncBackends();
+    this.#syncPools();
   }
 
   get key(): string {
@@ -108,81 +107,86 @@ export class LiveListener {
     }
   }
 
-  /** Take a new plan for the same address: the pool follows, open connections are untouched. */
+  /** Take a new plan for the same address: the pools follow, open connections are untouched. */
   update(plan: ListenerPlan): void {
-    const s = this.plan.settings;
-    const n = plan.settings;
     this.plan = plan;
-    if (s.balance !== n.balance || JSON.stringify(s.hashKey) !== JSON.stringify(n.hashKey)) {
-      this.strategy = createStrategy(n.balance, { hashKey: n.hashKey });
-    }
     this.trusted = createCidrMatcher(plan.accept.trustedProxies);
-    this.dialOptions = { timeoutMs: n.connectTimeoutMs };
-    this.#syncBackends();
+    this.#syncPools();
   }
 
-  #syncBackends(): void {
-    this.#watchNames();
-    const resolver = this.#o.resolver;
-    const plans = resolver
-      ? expandBackends(this.plan.backends, (h) => resolver.cached(h))
-      : this.plan.backends;
-    const next = new Map<string, LiveBackend>();
-    for (const bp of plans) {
-      let b = this.backends.get(bp.key) ?? this.#retiredByKey(bp.key);
-      if (b) {
-        this.retired.delete(b);
-        b.removed = false;
-        b.replan(bp);
-      } else b = new LiveBackend(bp);
-      next.set(bp.key, b);
-    }
-    for (const [key, b] of this.backends) {
-      if (next.has(key)) continue;
-      b.removed = true;
-      if (b.counters.active > 0) this.retired.add(b);
-    }
-    this.backends = next;
-    this.candidates = [...next.values()];
-    this.#o.onPoolChanged?.(this);
+  /** Every backend of every pool, e.g. for views. */
+  allBackends(): LiveBackend[] {
+    if (this.pools.length === 1) return this.main.candidates;
+    return this.pools.flatMap((p) => p.candidates);
   }
 
-  #retiredByKey(key: string): LiveBackend | undefined {
-    if (this.retired.size === 0) return undefined;
-    for (const r of this.retired) if (r.key === key) return r;
-    return undefined;
+  #newPool(service: string | undefined, plan: ListenerPlan, adopt?: PoolOptions["adopt"]): Pool {
+    const r = service === undefined
+      ? undefined
+      : plan.sni?.routes.find((x) => x.service === service);
+    return new Pool(
+      service === undefined ? this.key : `${this.key}/${service}`,
+      service,
+      r ? r.settings : plan.settings,
+      r ? r.backends : plan.backends,
+      {
+        ...(this.#o.resolver ? { resolver: this.#o.resolver } : {}),
+        onChanged: (p) => this.#o.onPoolChanged?.(this, p),
+        draining: () => this.state === "draining",
+        ...(adopt ? { adopt } : {}),
+      },
+    );
   }
 
-  /** Keeps every backend host name of the plan resolved; a change of addresses re-syncs. */
-  #watchNames(): void {
-    const resolver = this.#o.resolver;
-    if (!resolver) return;
-    const names = new Set<string>();
-    for (const b of this.plan.backends) if (needsResolution(b)) names.add(b.host);
-    for (const [name, stop] of this.#watches) {
-      if (names.has(name)) continue;
-      stop();
-      this.#watches.delete(name);
+  /** Pools follow the plan: kept by service (plain: the one pool), created, or removed. */
+  #syncPools(): void {
+    const plan = this.plan;
+    const old = this.pools;
+    const wanted: (string | undefined)[] = plan.sni && plan.sni.routes.length > 0
+      ? plan.sni.routes.map((r) => r.service)
+      : [undefined];
+    const keep = new Map<string | undefined, Pool>();
+    for (const p of old) if (wanted.includes(p.service)) keep.set(p.service, p);
+    // Backends of pools that go, by service and key, so that a mode change keeps counters.
+    let spare: Map<string, LiveBackend> | undefined;
+    for (const p of old) {
+      if (keep.get(p.service) === p) continue;
+      spare ??= new Map();
+      for (const b of p.candidates) spare.set(`${b.plan.service}\u0000${b.key}`, b);
+      p.remove();
+      this.#o.onPoolRemoved?.(this, p);
     }
-    for (const name of names) {
-      if (this.#watches.has(name)) continue;
-      this.#watches.set(
-        name,
-        resolver.watch(name, () => {
-          if (this.state !== "draining") this.#syncBackends();
-        }),
+    const adopt = spare
+      ? (bp: BackendPlan) => {
+        const k = `${bp.service}\u0000${bp.key}`;
+        const b = spare!.get(k);
+        spare!.delete(k);
+        return b;
+      }
+      : undefined;
+    const pools: Pool[] = [];
+    for (const service of wanted) {
+      const p = keep.get(service);
+      if (!p) {
+        pools.push(this.#newPool(service, plan, adopt));
+        continue;
+      }
+      const r = service === undefined
+        ? undefined
+        : plan.sni?.routes.find((x) => x.service === service);
+      p.update(r ? r.settings : plan.settings, r ? r.backends : plan.backends);
+      pools.push(p);
+    }
+    this.pools = pools;
+    this.main = pools[0]!;
+    if (plan.sni && plan.sni.routes.length > 0) {
+      const routes = plan.sni.routes;
+      // The table builder already dropped conflicting names: no problems here.
+      const { matcher } = compileSniMatcher(
+        routes.map((r, i) => ({ service: pools[i]!, label: r.service, sni: r.names })),
       );
-    }
-  }
-
-  #unwatchNames(): void {
-    for (const stop of this.#watches.values()) stop();
-    this.#watches.clear();
-  }
-
-  /** A backend that was retired and whose last connection ended is forgotten. */
-  backendDone(b: LiveBackend): void {
-    if (b.removed && b.counters.active === 0) this.retired.delete(b);
+      this.sni = { matcher, timeoutMs: plan.sni.timeoutMs };
+    } else this.sni = undefined;
   }
 
   /** Stop accepting at once; connections may finish for drainMs, then they are closed. */
@@ -190,7 +194,7 @@ export class LiveListener {
     clearTimeout(this.#retry);
     this.#retry = undefined;
     this.#closeSocket();
-    this.#unwatchNames();
+    for (const p of this.pools) p.unwatch();
     this.state = "draining";
     this.#o.log.info("listener closed", { listener: this.key, open_connections: this.conns.size });
     this.#onIdle = () => {
@@ -249,7 +253,22 @@ export class LiveListener {
       balance: this.plan.settings.balance,
       plan: this.plan,
       counters: { ...this.counters, bytesUp: b.up, bytesDown: b.down },
-      backends: [...this.backends.values()].map((x) => x.view()),
+      backends: this.allBackends().map((x) => x.view()),
+      ...(this.sni ? { sni: this.#sniView(this.sni) } : {}),
+    };
+  }
+
+  #sniView(s: SniRouting): SniView {
+    return {
+      timeoutMs: s.timeoutMs,
+      routes: this.pools.map((p) => ({
+        service: p.service ?? "",
+        names: this.plan.sni?.routes.find((r) => r.service === p.service)?.names ?? [],
+        active: p.connections.active,
+        total: p.connections.total,
+      })),
+      unmatched: this.sniCounters.unmatched,
+      timeouts: this.sniCounters.timeouts,
     };
   }
 }

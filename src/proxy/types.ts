@@ -46,6 +46,26 @@ export interface ListenerCounters {
   bytesDown: number;
 }
 
+/** One service of a listener that routes by TLS server name. */
+export interface SniRouteView {
+  readonly service: string;
+  /** Names it takes (canonical); empty: the default. */
+  readonly names: readonly string[];
+  /** Connections it took: open now, and in all. */
+  readonly active: number;
+  readonly total: number;
+}
+
+/** What a listener routing by TLS server name did. */
+export interface SniView {
+  readonly timeoutMs: number;
+  readonly routes: readonly SniRouteView[];
+  /** Connections closed because no service took their server name (and there is no default). */
+  readonly unmatched: number;
+  /** Connections whose ClientHello did not arrive within sni_timeout. */
+  readonly timeouts: number;
+}
+
 export interface ListenerView {
   readonly key: string;
   readonly label: string;
@@ -59,6 +79,8 @@ export interface ListenerView {
   readonly plan: ListenerPlan;
   readonly counters: Readonly<ListenerCounters>;
   readonly backends: readonly BackendView[];
+  /** Set when the listener routes by TLS server name. */
+  readonly sni?: SniView;
 }
 
 /** Hooks the engine calls at connection milestones; admin's metrics implement them. */

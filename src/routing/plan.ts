@@ -1,54 +1,19 @@
 // One listener's plan from the services placed on it: settings from the service whose name sorts
 // first (a warning for each other service that differs), the backends of every member pooled.
-import { isDeepStrictEqual } from "node:util";
-import { formatProxyUrl } from "./proxy_url.ts";
-import type {
-  AcceptSettings,
-  BackendPlan,
-  ListenerPlan,
-  RouteProblem,
-  ServiceSettings,
-  ServiceSpec,
-} from "./types.ts";
+import { buildSniPlan } from "./sni_plan.ts";
+import {
+  differingFields,
+  type Member,
+  poolBackends,
+  resolveAccept,
+  resolveSettings,
+  SETTING_FIELDS,
+} from "./plan_parts.ts";
+import type { ListenerPlan, RouteProblem, ServiceSettings } from "./types.ts";
 
-const DEFAULT_ACCEPT: AcceptSettings = { acceptProxyProtocol: false, trustedProxies: [] };
+export type { Member } from "./plan_parts.ts";
 
-/** A service placed on a listener, with the provider that delivered it. */
-export interface Member {
-  readonly provider: string;
-  readonly spec: ServiceSpec;
-  readonly label: string;
-}
-
-const SETTING_FIELDS: Record<keyof ServiceSettings, string> = {
-  balance: "balance",
-  hashKey: "hash_key",
-  connectTimeoutMs: "connect_timeout",
-  connectAttempts: "connect_attempts",
-  connectBudgetMs: "connect_budget",
-  idleTimeoutMs: "idle_timeout",
-  maxConnections: "max_connections",
-  proxyProtocol: "proxy_protocol",
-  health: "health",
-};
-const ACCEPT_FIELDS: Record<keyof AcceptSettings, string> = {
-  acceptProxyProtocol: "accept_proxy_protocol",
-  trustedProxies: "trusted_proxies",
-};
-
-/** The identity of a backend inside a listener: via + address. */
-function backendKey(address: string, proxy: BackendPlan["proxy"]): string {
-  return (proxy ? formatProxyUrl(proxy) + " ➤ " : "") + address;
-}
-
-/** A service's settings with `defaults` filling what it leaves unset. */
-function resolveSettings(spec: ServiceSpec, defaults: ServiceSettings): ServiceSettings {
-  return { ...defaults, ...spec.settings };
-}
-
-function resolveAccept(spec: ServiceSpec): AcceptSettings {
-  return { ...DEFAULT_ACCEPT, ...spec.accept };
-}
+const ALL_SETTINGS = Object.keys(SETTING_FIELDS) as (keyof ServiceSettings)[];
 
 /** Members by service name, then provider (the order that picks a listener's settings). */
 export function compareMembers(a: Member, b: Member): number {
@@ -71,6 +36,9 @@ export function buildPlan(
   members: readonly Member[],
   defaults: ServiceSettings,
 ): { plan: ListenerPlan; problems: RouteProblem[] } {
+  if (members.some((m) => m.spec.sni !== undefined)) {
+    return buildSniPlan(key, host, port, members, defaults);
+  }
   const problems: RouteProblem[] = [];
   const first = members[0] as Member;
   const settings = resolveSettings(first.spec, defaults);
@@ -79,14 +47,7 @@ export function buildPlan(
   for (const m of members.slice(1)) {
     const mine = resolveSettings(m.spec, defaults);
     const myAccept = resolveAccept(m.spec);
-    const differing = [
-      ...(Object.keys(SETTING_FIELDS) as (keyof ServiceSettings)[])
-        .filter((k) => !isDeepStrictEqual(mine[k], settings[k]))
-        .map((k) => SETTING_FIELDS[k]),
-      ...(Object.keys(ACCEPT_FIELDS) as (keyof AcceptSettings)[])
-        .filter((k) => !isDeepStrictEqual(myAccept[k], accept[k]))
-        .map((k) => ACCEPT_FIELDS[k]),
-    ];
+    const differing = differingFields(mine, settings, myAccept, accept, ALL_SETTINGS);
     const id = `${m.provider}\u0000${m.spec.name}\u0000${differing.join(",")}`;
     if (differing.length === 0 || warned.has(id)) continue;
     warned.add(id);
@@ -98,27 +59,7 @@ export function buildPlan(
       source: m.provider,
     });
   }
-  const backends: BackendPlan[] = [];
-  const seen = new Set<string>();
-  for (const m of members) {
-    for (const b of m.spec.backends) {
-      const bkey = backendKey(b.address, m.spec.proxy);
-      if (seen.has(bkey)) continue;
-      seen.add(bkey);
-      const plan: BackendPlan = {
-        key: bkey,
-        address: b.address,
-        host: b.host,
-        port: b.port,
-        weight: b.weight,
-        tier: b.tier,
-        drain: b.drain,
-        service: m.spec.name,
-        ...(m.spec.proxy ? { proxy: m.spec.proxy } : {}),
-      };
-      backends.push(plan);
-    }
-  }
+  const backends = poolBackends(members);
   const plan: ListenerPlan = {
     key,
     label: first.label,

@@ -126,6 +126,15 @@ export const serviceShape = {
   health: z.object(healthShape).optional().meta({
     description: "active health checks; omitted = none",
   }),
+  sni: z.array(z.string()).optional().meta({
+    description: "TLS server names this service takes on a shared listener, e.g. " +
+      '["db.example.com", "*.apps.example.com"] ("*." = one label); a service without sni ' +
+      "on such a listener takes every other connection",
+  }),
+  sni_timeout: durationSchema.optional().meta({
+    description: `on a listener routing by server name: how long a client may take to send ` +
+      `its TLS ClientHello (default ${formatDuration(DEFAULTS.sni.timeoutMs)})`,
+  }),
 };
 
 /** The published schema: strict objects so editors flag unknown keys (sluice itself warns). */

@@ -18,6 +18,7 @@ import { hint } from "../text/did_you_mean.ts";
 import { formatHostPort, parseHostPort, parsePort } from "../net/host_port.ts";
 import { checkCidr } from "../net/cidr.ts";
 import { parseProxyUrl } from "./proxy_url.ts";
+import { normalizeSniName } from "./sni_match.ts";
 import { backendShape, healthShape, serviceShape } from "./schema.ts";
 import type {
   AcceptSettings,
@@ -298,6 +299,28 @@ export function validateService(
     accept.trustedProxies = cidrs;
   }
 
+  // `sni`: each name canonical; a malformed one is dropped alone, as a backend is.
+  let sni: string[] | undefined;
+  if (d.sni !== undefined && d.sni.length > 0) {
+    sni = [];
+    d.sni.forEach((text, i) => {
+      const name = normalizeSniName(text.trim());
+      if (name === null) {
+        problem(
+          ctx,
+          `sni[${i}]`,
+          `expected a host name or a "*." wildcard of one label, got ${show(text)}; name dropped`,
+        );
+      } else if (!sni!.includes(name)) sni!.push(name);
+    });
+    if (sni.length === 0) dropped("sni", "no valid name left");
+  }
+  let sniTimeoutMs: number | undefined;
+  if (d.sni_timeout !== undefined) {
+    sniTimeoutMs = parseDuration(d.sni_timeout, "sni_timeout");
+    if (sniTimeoutMs <= 0) dropped("sni_timeout", "expected a duration above 0");
+  }
+
   const backends: BackendSpec[] = [];
   d.backends.forEach((b, i) => {
     const spec = parseBackend(ctx, b, i);
@@ -306,9 +329,16 @@ export function validateService(
   if (d.backends.length > 0 && backends.length === 0) dropped("backends", "no valid backend left");
 
   if (fatal) return undefined;
-  const spec: ServiceSpec = proxy === undefined
-    ? { name, listeners, backends, settings, accept }
-    : { name, listeners, backends, proxy, settings, accept };
+  const spec: ServiceSpec = {
+    name,
+    listeners,
+    backends,
+    ...(proxy === undefined ? {} : { proxy }),
+    settings,
+    accept,
+    ...(sni === undefined ? {} : { sni }),
+    ...(sniTimeoutMs === undefined ? {} : { sniTimeoutMs }),
+  };
   return spec;
 }
 

@@ -87,6 +87,13 @@ export interface ServiceSpec {
   /** The (D) settings this service sets itself; the rest come from `defaults.*`. */
   readonly settings: Partial<ServiceSettings>;
   readonly accept: Partial<AcceptSettings>;
+  /**
+   * TLS server names this service takes on a listener it shares (canonical: lower case, no
+   * trailing dot; `*.` wildcards of one label). Absent: none (the default on an SNI listener).
+   */
+  readonly sni?: readonly string[];
+  /** How long a client on an SNI listener may take to send its ClientHello (`sni_timeout`). */
+  readonly sniTimeoutMs?: number;
 }
 
 /** One problem found while validating, e.g. a route dropped. */
@@ -114,6 +121,24 @@ export interface BackendPlan {
   readonly service: string;
 }
 
+/** One service of a listener that routes by TLS server name: its own settings and pool. */
+export interface SniRoute {
+  readonly service: string;
+  /** The names it keeps (canonical); empty: the listener's default service. */
+  readonly names: readonly string[];
+  /** Its settings; on the listener, `accept`, max_connections and sni_timeout are shared. */
+  readonly settings: ServiceSettings;
+  readonly backends: readonly BackendPlan[];
+}
+
+/** How a listener whose services set `sni` picks a service per connection. */
+export interface SniPlan {
+  /** Bound on reading the ClientHello, from the first SNI service (by name). */
+  readonly timeoutMs: number;
+  /** By service name; the default (no names) is among them. */
+  readonly routes: readonly SniRoute[];
+}
+
 export interface ListenerPlan {
   /** "127.0.0.1:5432", "[::]:5432": the address bound */
   readonly key: string;
@@ -124,7 +149,10 @@ export interface ListenerPlan {
   readonly services: readonly string[];
   readonly settings: ServiceSettings;
   readonly accept: AcceptSettings;
+  /** Every backend; on an SNI listener, every route's backends in route order. */
   readonly backends: readonly BackendPlan[];
+  /** Set when a service on this listener sets `sni`: one pool per service, chosen per connection. */
+  readonly sni?: SniPlan;
 }
 
 export interface RoutingTable {

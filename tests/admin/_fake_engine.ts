@@ -8,6 +8,7 @@ import type {
   ListenerCounters,
   ListenerState,
   ListenerView,
+  SniView,
 } from "../../src/proxy/types.ts";
 import type { ListenerPlan } from "../../src/routing/types.ts";
 import type { ProviderStatus } from "../../src/providers/types.ts";
@@ -40,6 +41,7 @@ export interface FakeListener {
   plan: ListenerPlan;
   counters: ListenerCounters;
   backends: FakeBackend[];
+  sni?: SniView;
 }
 
 export function fakeBackend(address: string, o: Partial<FakeBackend> = {}): FakeBackend {

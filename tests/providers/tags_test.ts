@@ -32,6 +32,17 @@ describe("readInstanceTags", () => {
       want: { listeners: ["any:80", "local:81"] },
     },
     {
+      name: "sni repeatable, de-duplicated and sorted",
+      tags: [
+        "sluice",
+        "sluice.listener=any:443",
+        "sluice.sni=*.apps.example.com",
+        "sluice.sni=db.example.com",
+        "sluice.sni=*.apps.example.com",
+      ],
+      want: { listeners: ["any:443"], sni: ["*.apps.example.com", "db.example.com"] },
+    },
+    {
       name: "every optional tag; numbers parsed",
       tags: [
         "sluice",
@@ -220,6 +231,36 @@ describe("buildRawServices", () => {
       inst({ id: "b", tags: ["sluice", "sluice.listener=local:80"] }),
     ], "sluice");
     assert.deepEqual(out[0]!.backends, [{ address: "10.0.0.1:80", weight: 4 }]);
+  });
+
+  it("sni tags become the service's sni list; instances naming other names are grouped apart", () => {
+    const raw = buildRawServices([
+      inst({
+        service: "db",
+        id: "1",
+        host: "10.0.0.1",
+        tags: ["sluice", "sluice.listener=local:443", "sluice.sni=DB.example.com."],
+      }),
+      inst({
+        service: "db",
+        id: "2",
+        host: "10.0.0.2",
+        tags: ["sluice", "sluice.listener=local:443", "sluice.sni=db2.example.com"],
+      }),
+      inst({ service: "web", tags: ["sluice", "sluice.listener=local:443"] }),
+    ], "sluice");
+    assert.deepEqual(raw.map((s) => [s.sni, s.backends]), [
+      [["DB.example.com."], [{ address: "10.0.0.1:80" }]],
+      [["db2.example.com"], [{ address: "10.0.0.2:80" }]],
+      [undefined, [{ address: "10.0.0.1:80" }]],
+    ]);
+    const { services, problems } = validateServices(raw, "consul");
+    assert.deepEqual(problems, []);
+    assert.deepEqual(services.map((s) => s.sni), [
+      ["db.example.com"],
+      ["db2.example.com"],
+      undefined,
+    ]);
   });
 
   it("bad tag values reach validation, which drops only that service", () => {

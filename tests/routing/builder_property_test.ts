@@ -45,6 +45,11 @@ const service: fc.Arbitrary<Raw> = fc.record(
     connect_attempts: fc.integer({ min: 1, max: 3 }),
     balance: fc.constantFrom("round_robin", "least_conn"),
     proxy: fc.constantFrom("socks5://u:p@10.0.0.9:1080", "socks5h://10.0.0.8"),
+    // TLS server names: shared, wildcard, case/trailing-dot variants, and a malformed one
+    sni: fc.array(fc.constantFrom("a.test", "*.x.test", "A.test.", "y.x.test", "bad name"), {
+      maxLength: 2,
+    }),
+    sni_timeout: fc.constantFrom("1s", "2s"),
   },
   { requiredKeys: ["name", "listener", "backends"] },
 ).map((r) => (r.name === "" ? (({ name: _, ...rest }) => rest)(r) : r));
