@@ -23,7 +23,7 @@ export interface PacingClock {
 
 /** Pacing knobs; the defaults follow the protocol reference. Tests shrink them. */
 export interface PacingOptions {
-  /** Token bucket of the list loop (C4). @default { burst: 5, refillMs: 1000 } */
+  /** Token bucket of the list loop (C4). @default { burst: 10, refillMs: 200 } */
   bucket?: { burst: number; refillMs: number };
   /** Backoff on transient errors. @default { baseMs: 1000, maxMs: 30000 } */
   backoff?: { baseMs: number; maxMs: number };
@@ -33,6 +33,12 @@ export interface PacingOptions {
   badRequestMs?: number;
   /** @default wall time (Date.now and setTimeout) */
   clock?: PacingClock;
+  /**
+   * A round reads every listed service's detail again when the last such round is this old
+   * (sources that read only what changed catch here what their list does not show).
+   * @default 300000
+   */
+  fullReadEveryMs?: number;
 }
 
 export interface ListRound {
@@ -44,6 +50,8 @@ export interface ListRound {
   readonly failures: readonly { service: string; error: SluiceError }[];
   /** The list came back empty because ACLs hid everything (Consul's filtered header). */
   readonly aclFilteredEmpty?: boolean;
+  /** How many detail reads the round made (a source that reads only what changed says). */
+  readonly detailReads?: number;
 }
 
 /** What a concrete provider supplies: its URLs, headers and answer shapes. */
@@ -58,8 +66,12 @@ export interface BlockingSource {
   readonly waitMs: number;
   /** Secrets to scrub from any message that came from the server. */
   readonly secrets: readonly string[];
-  /** One round: the list (blocking when index > 0n) and the detail of each listed service. */
-  round(index: bigint, get: JsonGet): Promise<ListRound>;
+  /**
+   * One round: the list (blocking when index > 0n) and the details it needs. `full`: read the
+   * detail of every listed service, forgetting what earlier rounds read (the first round, after
+   * an index reset, and every fullReadEveryMs); otherwise a source may read only what changed.
+   */
+  round(index: bigint, get: JsonGet, full: boolean): Promise<ListRound>;
 }
 
 export interface BlockingProviderOptions {
@@ -116,7 +128,7 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
   const { source, log } = o;
   const pacing = o.pacing ?? {};
   const clock = pacing.clock ?? WALL_CLOCK;
-  // Defaults in createTokenBucket (burst 5, one per second): see why there.
+  // Defaults in createTokenBucket (burst 10, one per 200 ms): see why there.
   const bucket = createTokenBucket({ ...pacing.bucket, now: () => clock.now() });
   const backoff = createBackoff({
     baseMs: pacing.backoff?.baseMs ?? 1000,
@@ -125,6 +137,7 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
   });
   const forbiddenMs = pacing.forbiddenMs ?? 30_000;
   const badRequestMs = pacing.badRequestMs ?? 60_000;
+  const fullReadEveryMs = pacing.fullReadEveryMs ?? 300_000;
   /** The least delay before retrying after err: a bad token or request is not fixed by haste. */
   const minDelayMs = (err: SluiceError): number =>
     err.code === "PROVIDER_FORBIDDEN"
@@ -230,14 +243,17 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
   async function run(onSnapshot: (s: readonly ServiceSpec[]) => void): Promise<void> {
     let index = 0n; // C1
     let plainRead = false; // the next list read must not block (a detail read is pending)
+    let full = true; // the next round reads every detail again
+    let lastFullAt = clock.now();
     for (let round = 0; !signal.aborted; round++) {
       // C4. The very first (plain, C1) read is free: it is not an iteration of the loop, and
       // charging it would leave one token for the first two changes after startup.
       if (round > 0) await pause(bucket.take());
       if (signal.aborted) break;
       let r: ListRound;
+      if (clock.now() - lastFullAt >= fullReadEveryMs) full = true;
       try {
-        r = await source.round(plainRead ? 0n : index, get);
+        r = await source.round(plainRead ? 0n : index, get, full);
       } catch (err) {
         if (signal.aborted) break;
         fail(err);
@@ -247,9 +263,16 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
       }
       if (signal.aborted) break;
 
+      if (full) lastFullAt = clock.now();
+      full = false;
+      if (r.detailReads !== undefined) {
+        log.debug("provider round", { provider: o.name, detail_reads: r.detailReads });
+      }
       const before = index;
       index = nextIndex(index, r.indexText);
       noteIndex(before, index, r.indexText);
+      // An index that went backwards (a snapshot restore): nothing read before can be trusted.
+      if (index === 0n && before > 0n) full = true;
 
       if (r.aclFilteredEmpty) {
         // A 200 [] with the filtered-by-ACLs header is a token policy problem, not an empty
