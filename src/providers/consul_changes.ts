@@ -16,6 +16,9 @@
 import { record, stringList } from "./source_common.ts";
 import type { TaggedInstance } from "./tags.ts";
 
+const SEP = "\u0000";
+const str = (v: unknown): string => typeof v === "string" || typeof v === "number" ? String(v) : "";
+
 /** Fingerprints by service name, from a `/v1/health/state/any` answer (an array: checked). */
 export function consulFingerprints(body: readonly unknown[]): Map<string, string> {
   const perService = new Map<string, { checks: string[]; nodes: Set<string> }>();
@@ -23,31 +26,31 @@ export function consulFingerprints(body: readonly unknown[]): Map<string, string
   for (const item of body) {
     const c = record(item);
     if (!c) continue;
-    const node = typeof c.Node === "string" ? c.Node : "";
-    const name = typeof c.ServiceName === "string" ? c.ServiceName : "";
-    const part = JSON.stringify([
-      node,
-      String(c.CheckID ?? ""),
-      String(c.ServiceID ?? ""),
-      String(c.Status ?? ""),
-      String(c.ModifyIndex ?? ""),
-      stringList(c.ServiceTags).sort(),
-    ]);
+    const node = str(c.Node);
+    const name = str(c.ServiceName);
+    const tags = stringList(c.ServiceTags);
+    const part = node + SEP + str(c.CheckID) + SEP + str(c.ServiceID) + SEP + str(c.Status) +
+      SEP + str(c.ModifyIndex) + SEP + (tags.length > 1 ? tags.sort() : tags).join(SEP);
     if (name === "") {
-      const parts = perNode.get(node) ?? [];
-      parts.push(part);
-      perNode.set(node, parts);
+      const parts = perNode.get(node);
+      if (parts) parts.push(part);
+      else perNode.set(node, [part]);
       continue;
     }
-    const s = perService.get(name) ?? { checks: [], nodes: new Set<string>() };
-    s.checks.push(part);
-    s.nodes.add(node);
-    perService.set(name, s);
+    const s = perService.get(name);
+    if (s) {
+      s.checks.push(part);
+      s.nodes.add(node);
+    } else perService.set(name, { checks: [part], nodes: new Set([node]) });
   }
+  // One string per node, made once however many services live there.
+  const nodeText = new Map<string, string>();
+  for (const [n, parts] of perNode) nodeText.set(n, parts.sort().join("\n"));
   const out = new Map<string, string>();
   for (const [name, s] of perService) {
-    const nodes = [...s.nodes].sort().map((n) => [n, (perNode.get(n) ?? []).sort()]);
-    out.set(name, JSON.stringify([s.checks.sort(), nodes]));
+    const checks = s.checks.length > 1 ? s.checks.sort() : s.checks;
+    const nodes = s.nodes.size > 1 ? [...s.nodes].sort() : [...s.nodes];
+    out.set(name, checks.join("\n") + "\n\n" + nodes.map((n) => nodeText.get(n) ?? n).join("\n"));
   }
   return out;
 }
