@@ -29,6 +29,7 @@ export interface AdminDeps {
   draining?: () => boolean;
   /** The admin.listener host, accepted in the Host header when there is no token. */
   listenHost?: string;
+  extraRoutes?: readonly AdminRoute[]; // /api/v1/workers when runtime.workers > 1
 }
 
 export interface AdminRoute extends RouteDoc {
@@ -290,6 +291,7 @@ function adminRoutes(deps: AdminDeps, openapi: () => Record<string, unknown>): A
       },
       handle: (c) => c.html(DASHBOARD_HTML),
     },
+    ...(deps.extraRoutes ?? []),
   ];
 }
 

@@ -14,6 +14,8 @@ export async function startAdmin(
     /** The same, parsed at load (config.admin.address); parsed here when absent. */
     address?: HostPort | undefined;
     deps: AdminDeps;
+    /** Awaited before each request under /api/ and /metrics (the worker group's refresh). */
+    before?: () => Promise<void>;
   },
 ): Promise<HttpHandle> {
   let a = o.address;
@@ -23,7 +25,11 @@ export async function startAdmin(
   } else a = checkAdminExposure(o.listener, o.deps.token);
   if (!a) throw new SluiceError("CONFIG", "Cannot start admin: admin.listener is off");
   const app = createAdminApp({ ...o.deps, listenHost: o.deps.listenHost ?? a.host });
-  const handle = await o.rt.serveHttp(a, (req) => app.fetch(req));
+  const before = o.before;
+  const handle = await o.rt.serveHttp(a, async (req) => {
+    if (before && /^\/(api\/|metrics$)/.test(new URL(req.url).pathname)) await before();
+    return app.fetch(req);
+  });
   return {
     port: handle.port,
     host: handle.host,

@@ -19,6 +19,10 @@ import { errorMessage } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { installCrashGuard } from "./crash_guard.ts";
 import { formatHostPort } from "../net/host_port.ts";
+import { workersRoute } from "../admin/workers_route.ts";
+import { createGroupEngine } from "./group.ts";
+import { serveWorkerLink } from "./worker_link.ts";
+import type { WorkerPool } from "./workers.ts";
 
 export interface AppOptions {
   rt: Runtime;
@@ -31,6 +35,10 @@ export interface AppOptions {
   reusePort?: boolean;
   /** Whether this process serves peek and admin (worker processes do not). @default true */
   control?: boolean;
+  /** The primary's workers: admin, peek and /metrics then show the whole group. */
+  pool?: WorkerPool;
+  /** A worker: answers the primary over IPC and stops when the primary is gone. */
+  workerLink?: boolean;
   log?: Logger;
 }
 
@@ -73,6 +81,13 @@ export async function startApp(o: AppOptions): Promise<App> {
     observer: metrics,
     proxyDialer: (proxy) => createSocks5Dialer({ rt, proxy }),
   });
+
+  // runtime.workers > 1, in the primary: the group as one (src/cli/group.ts).
+  const group = o.pool
+    ? createGroupEngine({ local: engine, pool: o.pool, log: log.child("workers") })
+    : undefined;
+  const view = group ?? engine;
+  const groupMetrics = group ? group.metrics(metrics) : metrics;
 
   const routes = new Map<string, readonly ServiceSpec[]>();
   // Rebuilds reuse the previous build's work: one edit among thousands of listeners stays cheap.
@@ -148,7 +163,8 @@ export async function startApp(o: AppOptions): Promise<App> {
             const l = startPeek({
               rt,
               address: c.peek.address!,
-              view: () => engine.listeners(),
+              view: () => view.listeners(),
+              ...(group ? { refresh: () => group.refresh() } : {}),
               log: log.child("peek"),
             });
             return { port: l.addr.port, close: () => l.close() };
@@ -167,10 +183,12 @@ export async function startApp(o: AppOptions): Promise<App> {
               rt,
               listener: c.admin.listener,
               address: c.admin.address,
+              ...(group ? { before: () => group.refresh() } : {}),
               deps: {
-                engine,
+                engine: view,
                 providers: () => providers.map((p) => p.status()),
-                metrics,
+                metrics: groupMetrics,
+                ...(group ? { extraRoutes: [workersRoute(() => group.report())] } : {}),
                 token: c.admin.token,
                 version: VERSION,
                 runtime: `${rt.name} ${rt.version}`,
@@ -306,5 +324,8 @@ export async function runUntilSignalled(o: AppOptions): Promise<number> {
     offs.push(rt.onSignal("SIGINT", onStop("SIGINT")));
     offs.push(rt.onSignal("SIGHUP", onReload("SIGHUP")));
     offs.push(rt.onSignal("SIGUSR1", onReload("SIGUSR1")));
+    if (o.workerLink) {
+      offs.push(serveWorkerLink({ engine: app.engine, log, orphaned: onStop("orphaned") }));
+    }
   });
 }

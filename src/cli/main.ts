@@ -114,6 +114,8 @@ async function run(a: CliArgs, rt: Runtime): Promise<number> {
     forwards,
     reusePort,
     control: primary,
+    ...(pool ? { pool } : {}),
+    workerLink: !primary,
   });
   await pool?.stop();
   return code;
