@@ -10,7 +10,8 @@ import { createBackoff, createTokenBucket, sleep } from "./backoff.ts";
 import { DEFAULT_MAX_ANSWER_BYTES } from "./http_client.ts";
 import { createJsonGet, failureOf, type JsonGet } from "./json_get.ts";
 import { createStatusTracker } from "./status.ts";
-import { buildRawServices, type TaggedInstance } from "./tags.ts";
+import type { TaggedInstance } from "./tags.ts";
+import { createRawServiceCache, sameServices } from "./raw_cache.ts";
 import type { Provider, ProviderKind, ProviderStatus } from "./types.ts";
 
 /** The time the loop paces itself by; tests inject one to check pacing without waiting. */
@@ -161,7 +162,8 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
 
   // Last good instances per service key, reused when that service's detail read fails (T12).
   let lastInstances = new Map<string, readonly TaggedInstance[]>();
-  let lastSnapshotKey: string | undefined;
+  let deliveredOnce = false;
+  const rawCache = createRawServiceCache(source.tag);
   let lastServices: readonly ServiceSpec[] = [];
   let lastProblemsKey = problemsText([], []);
   let aclWarned = false;
@@ -174,13 +176,12 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
     indexText: string | undefined,
     onSnapshot: (s: readonly ServiceSpec[]) => void,
   ): void {
-    const key = JSON.stringify(services);
     const index = indexText === undefined ? {} : { index: indexText };
-    if (key === lastSnapshotKey) {
+    if (deliveredOnce && sameServices(services, lastServices)) {
       tracker.unchanged(index);
       return;
     }
-    lastSnapshotKey = key;
+    deliveredOnce = true;
     lastServices = services;
     tracker.delivered({ services: services.length, ...index });
     log.info("routes updated", { provider: o.name, services: services.length });
@@ -203,9 +204,11 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
   }
 
   /** Validates a round's instances; logs new problems; undefined when it must not apply. */
-  function servicesOf(all: readonly TaggedInstance[]): readonly ServiceSpec[] | undefined {
+  function servicesOf(
+    byService: ReadonlyMap<string, readonly TaggedInstance[]>,
+  ): readonly ServiceSpec[] | undefined {
     const notes: string[] = [];
-    const raw = buildRawServices(all, source.tag, notes);
+    const raw = rawCache.build(byService, notes);
     const { services, problems } = validator.validate(raw);
     const pk = problemsText(problems, notes);
     if (pk !== lastProblemsKey) {
@@ -222,7 +225,13 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
     }
     // Instances meant to be routed, none of which yields a route (a port out of range, bad
     // tags): refused like an answer that does not parse while there are routes to lose.
-    const meant = all.some((i) => i.tags.includes(source.tag));
+    let meant = false;
+    for (const list of byService.values()) {
+      if (list.some((i) => i.tags.includes(source.tag))) {
+        meant = true;
+        break;
+      }
+    }
     if (!meant || services.length > 0 || lastServices.length === 0) return services;
     const first = problems[0];
     const why = first
@@ -296,7 +305,7 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
         if (prev) instances.set(service, prev);
       }
       lastInstances = instances;
-      const services = servicesOf([...instances.values()].flat());
+      const services = servicesOf(instances);
       if (services) deliver(services, r.indexText, onSnapshot);
 
       if (r.failures.length > 0) {

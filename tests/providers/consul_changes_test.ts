@@ -4,6 +4,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { consulFingerprints, createChangeTracker } from "../../src/providers/consul_changes.ts";
+import { createRawServiceCache, sameServices } from "../../src/providers/raw_cache.ts";
+import type { ServiceSpec } from "../../src/routing/types.ts";
 import type { ConsulEmulator } from "../_support/consul_emulator.ts";
 import { until } from "./_harness.ts";
 import { consulListReqs, setupConsul } from "./_setup.ts";
@@ -186,5 +188,35 @@ describe("consul change tracker", () => {
     tr.read("b", "1", []);
     assert.deepEqual(tr.changed(fp, true), ["a", "b"]);
     assert.deepEqual([...tr.instancesOf(["a", "b", "c"]).keys()], []);
+  });
+});
+
+describe("raw service cache", () => {
+  const inst = (service: string, port: number) => ({
+    service,
+    id: `${service}-1`,
+    host: "127.0.0.1",
+    port,
+    tags: ["sluice", `sluice.listener=local:${port}`],
+  });
+
+  it("gives the same raw objects for an unchanged instance list, new ones for a new list", () => {
+    const cache = createRawServiceCache("sluice");
+    const a = [inst("a", 5001)];
+    const b = [inst("b", 5002)];
+    const first = cache.build(new Map([["b", b], ["a", a]]), []);
+    assert.deepEqual(first.map((r) => r.name), ["a", "b"], "sorted by service");
+    const second = cache.build(new Map([["a", a], ["b", [inst("b", 5003)]]]), []);
+    assert.equal(second[0], first[0], "a: the same object");
+    assert.notEqual(second[1], first[1], "b: rebuilt");
+    assert.equal((second[1]!.backends as { address: string }[])[0]!.address, "127.0.0.1:5003");
+  });
+
+  it("compares snapshots by identity, then by content", () => {
+    const x = { name: "x" } as unknown as ServiceSpec;
+    assert.ok(sameServices([x], [x]));
+    assert.ok(sameServices([x], [{ name: "x" } as unknown as ServiceSpec]));
+    assert.ok(!sameServices([x], [{ name: "y" } as unknown as ServiceSpec]));
+    assert.ok(!sameServices([x], []));
   });
 });
