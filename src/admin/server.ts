@@ -15,7 +15,7 @@ export async function startAdmin(
     address?: HostPort | undefined;
     deps: AdminDeps;
     /** Awaited before each request under /api/ and /metrics (the worker group's refresh). */
-    before?: () => Promise<void>;
+    before?: (path: string) => Promise<void>;
   },
 ): Promise<HttpHandle> {
   let a = o.address;
@@ -27,7 +27,8 @@ export async function startAdmin(
   const app = createAdminApp({ ...o.deps, listenHost: o.deps.listenHost ?? a.host });
   const before = o.before;
   const handle = await o.rt.serveHttp(a, async (req) => {
-    if (before && /^\/(api\/|metrics$)/.test(new URL(req.url).pathname)) await before();
+    const path = before ? new URL(req.url).pathname : "";
+    if (before && /^\/(api\/|metrics$)/.test(path)) await before(path);
     return app.fetch(req);
   });
   return {

@@ -53,6 +53,8 @@ export interface App {
   readonly adminPort: number | undefined;
   /** The peek endpoint's bound port, when it runs. */
   readonly peekPort: number | undefined;
+  /** This process's own /metrics text (a worker's part of the group's). */
+  metricsText(): string;
 }
 
 function problemText(p: RouteProblem): string {
@@ -183,7 +185,7 @@ export async function startApp(o: AppOptions): Promise<App> {
               rt,
               listener: c.admin.listener,
               address: c.admin.address,
-              ...(group ? { before: () => group.refresh() } : {}),
+              ...(group ? { before: (path: string) => group.refresh(path === "/metrics") } : {}),
               deps: {
                 engine: view,
                 providers: () => providers.map((p) => p.status()),
@@ -281,6 +283,11 @@ export async function startApp(o: AppOptions): Promise<App> {
     providers: () => providers.map((p) => p.status()),
     reload,
     stop,
+    metricsText: () =>
+      metrics.render({
+        listeners: engine.listeners(),
+        providers: providers.map((p) => p.status()),
+      }),
     get adminPort() {
       return admin.port;
     },
@@ -325,7 +332,12 @@ export async function runUntilSignalled(o: AppOptions): Promise<number> {
     offs.push(rt.onSignal("SIGHUP", onReload("SIGHUP")));
     offs.push(rt.onSignal("SIGUSR1", onReload("SIGUSR1")));
     if (o.workerLink) {
-      offs.push(serveWorkerLink({ engine: app.engine, log, orphaned: onStop("orphaned") }));
+      offs.push(serveWorkerLink({
+        engine: app.engine,
+        metricsText: () => app.metricsText(),
+        log,
+        orphaned: onStop("orphaned"),
+      }));
     }
   });
 }

@@ -10,6 +10,7 @@ import type { BackendView, EngineControl, ListenerView } from "../proxy/types.ts
 import type { Logger } from "../log.ts";
 import { ExpositionWriter } from "../admin/exposition.ts";
 import type { AskResult, WorkerPool } from "./workers.ts";
+import { sumProcessFamilies } from "./group_metrics.ts";
 import process from "node:process";
 
 /** One process's part: its index (0 = primary), pid, and listeners, or why it has none. */
@@ -18,11 +19,15 @@ export interface Part {
   readonly pid: number | undefined;
   readonly listeners: readonly ListenerView[] | undefined;
   readonly error?: string;
+  readonly metricsText?: string;
 }
 
 export interface GroupEngine extends EngineControl {
-  /** Asks every worker for its view; concurrent calls share one round of questions. */
-  refresh(): Promise<void>;
+  /**
+   * Asks every worker for its view (and its /metrics text when `metrics`); concurrent calls of
+   * the same kind share one round of questions.
+   */
+  refresh(metrics?: boolean): Promise<void>;
   /** Per-process detail from the last refresh (the primary's part is always current). */
   report(): WorkersReport;
   /** The primary's metrics with the group's listeners and the `sluice_worker_*` families. */
@@ -111,10 +116,15 @@ export function createGroupEngine(
   o: { local: EngineControl; pool: WorkerPool; log: Logger },
 ): GroupEngine {
   let remote: Part[] = [];
-  let inFlight: Promise<void> | undefined;
+  const inFlight = new Map<boolean, Promise<void>>();
   const partOf = (r: AskResult): Part =>
     r.ok && r.reply.op === "view"
-      ? { worker: r.index, pid: r.reply.pid, listeners: r.reply.listeners }
+      ? {
+        worker: r.index,
+        pid: r.reply.pid,
+        listeners: r.reply.listeners,
+        ...(r.reply.metricsText !== undefined ? { metricsText: r.reply.metricsText } : {}),
+      }
       : {
         worker: r.index,
         pid: undefined,
@@ -125,11 +135,15 @@ export function createGroupEngine(
   const parts = () => [local(), ...remote];
 
   const engine: GroupEngine = {
-    refresh() {
-      inFlight ??= o.pool.ask({ op: "view" }).then((rs) => {
-        remote = rs.map(partOf);
-      }).finally(() => inFlight = undefined);
-      return inFlight;
+    refresh(metrics = false) {
+      let p = inFlight.get(metrics);
+      if (!p) {
+        p = o.pool.ask({ op: "view", metrics }).then((rs) => {
+          remote = rs.map(partOf);
+        }).finally(() => inFlight.delete(metrics));
+        inFlight.set(metrics, p);
+      }
+      return p;
     },
     listeners: () => mergeParts(parts()),
     setDrain(listener, backend, drain) {
@@ -170,7 +184,11 @@ export function createGroupEngine(
     metrics(m) {
       return {
         ...m,
-        render: (input: RenderInput) => m.render(input) + workerMetrics(engine.report()),
+        render: (input: RenderInput) =>
+          sumProcessFamilies(
+            m.render(input),
+            remote.flatMap((p) => p.metricsText !== undefined ? [p.metricsText] : []),
+          ) + workerMetrics(engine.report()),
       };
     },
   };

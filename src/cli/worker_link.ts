@@ -7,11 +7,18 @@ import type { Logger } from "../log.ts";
 import type { BackendView, EngineControl, ListenerView } from "../proxy/types.ts";
 
 export type LinkRequest =
-  | { readonly op: "view" }
+  | { readonly op: "view"; readonly metrics?: boolean }
   | { readonly op: "drain"; readonly listener: string; readonly backend: string; drain: boolean };
 
 export type LinkReply =
-  | { readonly id: number; readonly op: "view"; readonly pid: number; listeners: ListenerView[] }
+  | {
+    readonly id: number;
+    readonly op: "view";
+    readonly pid: number;
+    listeners: ListenerView[];
+    /** The worker's own /metrics text, when asked (group_metrics.ts sums parts of it). */
+    metricsText?: string;
+  }
   | { readonly id: number; readonly op: "drain"; readonly pid: number; readonly found: boolean };
 
 function plainBackend(b: BackendView): BackendView {
@@ -53,7 +60,7 @@ export function plainListener(l: ListenerView): ListenerView {
  * Returns a function that stops listening.
  */
 export function serveWorkerLink(
-  o: { engine: EngineControl; log: Logger; orphaned: () => void },
+  o: { engine: EngineControl; metricsText: () => string; log: Logger; orphaned: () => void },
 ): () => void {
   if (typeof process.send !== "function") return () => {};
   const send = (reply: LinkReply) => {
@@ -72,6 +79,7 @@ export function serveWorkerLink(
         op: "view",
         pid: process.pid,
         listeners: o.engine.listeners().map(plainListener),
+        ...(req.metrics ? { metricsText: o.metricsText() } : {}),
       });
     } else if (req.op === "drain") {
       const found = o.engine.setDrain(req.listener, req.backend, req.drain);

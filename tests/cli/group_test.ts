@@ -4,6 +4,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mergeParts, workerMetrics } from "../../src/cli/group.ts";
+import { sumProcessFamilies } from "../../src/cli/group_metrics.ts";
 import type { BackendView, ListenerView } from "../../src/proxy/types.ts";
 
 function backend(o: Partial<BackendView> = {}): BackendView {
@@ -110,5 +111,49 @@ describe("worker group merge", () => {
     assert.match(text, /^sluice_worker_active_connections\{worker="0"\} 3$/m);
     assert.match(text, /^sluice_worker_restarts_total\{worker="1"\} 2$/m);
     assert.equal(text.match(/^# TYPE sluice_worker_connections_total counter$/gm)?.length, 1);
+  });
+});
+
+describe("worker group metrics", () => {
+  const H = "sluice_connection_duration_seconds";
+  const doc = (rows: string[]) =>
+    [
+      "# HELP sluice_listener_up x",
+      "# TYPE sluice_listener_up gauge",
+      'sluice_listener_up{listener="a"} 1',
+      `# HELP ${H} x`,
+      `# TYPE ${H} histogram`,
+      ...rows,
+      "# HELP sluice_local_resource_errors_total x",
+      "# TYPE sluice_local_resource_errors_total counter",
+      'sluice_local_resource_errors_total{errno="EMFILE"} 1',
+      "",
+    ].join("\n");
+  const series = (l: string, n: number) => [
+    `${H}_bucket{listener="${l}",le="1"} ${n}`,
+    `${H}_bucket{listener="${l}",le="+Inf"} ${n}`,
+    `${H}_sum{listener="${l}"} ${n / 2}`,
+    `${H}_count{listener="${l}"} ${n}`,
+  ];
+
+  it("sums histogram series and process counters, adds worker-only series to their family", () => {
+    const out = sumProcessFamilies(doc(series("a", 3)), [
+      doc([...series("a", 2), ...series("b", 5)]),
+    ]);
+    assert.match(out, /^sluice_connection_duration_seconds_count\{listener="a"\} 5$/m);
+    assert.match(out, /^sluice_connection_duration_seconds_bucket\{listener="a",le="1"\} 5$/m);
+    assert.match(out, /^sluice_connection_duration_seconds_sum\{listener="a"\} 2.5$/m);
+    assert.match(out, /^sluice_connection_duration_seconds_count\{listener="b"\} 5$/m);
+    assert.match(out, /^sluice_local_resource_errors_total\{errno="EMFILE"\} 2$/m);
+    assert.match(out, /^sluice_listener_up\{listener="a"\} 1$/m, "other families untouched");
+    const lines = out.split("\n");
+    const b = lines.indexOf(`${H}_count{listener="b"} 5`);
+    assert.ok(b > lines.indexOf(`${H}_count{listener="a"} 5`), "b after a, inside the family");
+    assert.ok(b < lines.indexOf("# TYPE sluice_local_resource_errors_total counter"));
+  });
+
+  it("leaves the document as it is without workers", () => {
+    const d = doc(series("a", 3));
+    assert.equal(sumProcessFamilies(d, []), d);
   });
 });

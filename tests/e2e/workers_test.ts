@@ -120,6 +120,17 @@ describe("runtime.workers = 2 reports as one", { timeout: 180_000 }, () => {
       const l = (await s.listeners()).find((x) => x.address === `127.0.0.1:${port}`);
       return l?.active_connections === 0;
     }, { timeoutMs: 20_000, intervalMs: 200, what: "every connection closed" });
+    // Connection lifetimes are observed in the process that held each connection.
+    await waitFor(async () =>
+      metric(
+        await s.metrics(),
+        "sluice_connection_duration_seconds_count",
+        `listener="127.0.0.1:${port}"`,
+      ) === CONNECTIONS, {
+      timeoutMs: 20_000,
+      intervalMs: 200,
+      what: "the group's connection-duration count",
+    });
   });
 
   it("a drain from the admin API reaches both processes", async () => {
