@@ -63,7 +63,7 @@ export function serveWorkerLink(
   o: { engine: EngineControl; metricsText: () => string; log: Logger; orphaned: () => void },
 ): () => void {
   if (typeof process.send !== "function") return () => {};
-  const send = (reply: LinkReply) => {
+  const send = (reply: LinkReply | { hello: number }) => {
     try {
       process.send!(reply);
     } catch (err) {
@@ -95,6 +95,7 @@ export function serveWorkerLink(
   };
   process.on("message", onMessage);
   process.on("disconnect", onDisconnect);
+  send({ hello: process.pid });
   return () => {
     process.off("message", onMessage);
     process.off("disconnect", onDisconnect);

@@ -67,6 +67,8 @@ interface Slot {
   child: ChildProcess | undefined;
   restarts: number;
   lastExit: string | undefined;
+  /** The worker said hello over IPC: it answers questions (until it exits). */
+  linked: boolean;
   pending: Map<number, (r: AskResult) => void>;
 }
 
@@ -85,6 +87,10 @@ export function startWorkers(o: { rt: Runtime; count: number; log: Logger }): Wo
     slot.child = child;
     o.log.info("worker started", { worker: slot.index, pid: child.pid });
     child.on("message", (m: unknown) => {
+      if ((m as { hello?: unknown } | undefined)?.hello !== undefined) {
+        slot.linked = slot.child === child;
+        return;
+      }
       const r = m as LinkReply | undefined;
       if (!r || typeof r.id !== "number") return;
       slot.pending.get(r.id)?.({ index: slot.index, ok: true, reply: r });
@@ -92,7 +98,10 @@ export function startWorkers(o: { rt: Runtime; count: number; log: Logger }): Wo
     // A channel error must never reach the primary's event loop as an uncaught error.
     child.on("error", (err) => o.log.warn("worker channel error", { worker: slot.index, err }));
     child.on("exit", (code, signal) => {
-      if (slot.child === child) slot.child = undefined;
+      if (slot.child === child) {
+        slot.child = undefined;
+        slot.linked = false;
+      }
       const how = signal ? `signal ${signal}` : `code ${code}`;
       for (const done of [...slot.pending.values()]) {
         done({ index: slot.index, ok: false, error: `worker exited (${how})` });
@@ -115,6 +124,7 @@ export function startWorkers(o: { rt: Runtime; count: number; log: Logger }): Wo
       child: undefined,
       restarts: 0,
       lastExit: undefined,
+      linked: false,
       pending: new Map(),
     };
     slots.set(i, slot);
@@ -125,6 +135,10 @@ export function startWorkers(o: { rt: Runtime; count: number; log: Logger }): Wo
     const child = slot.child;
     if (!child || !child.connected) {
       return Promise.resolve({ index: slot.index, ok: false, error: "worker not running" });
+    }
+    // Not asked before its hello: a worker still starting (or one without IPC) costs no wait.
+    if (!slot.linked) {
+      return Promise.resolve({ index: slot.index, ok: false, error: "worker starting" });
     }
     const id = nextId++;
     return new Promise<AskResult>((resolve) => {
