@@ -70,6 +70,8 @@ export interface PeekOptions {
   /** Where to listen, parsed at load (config.peek.address); port 0 = any free port, logged. */
   address: HostPort;
   view: () => readonly ListenerView[];
+  /** Awaited before view() (the worker group's refresh). */
+  refresh?: () => Promise<void>;
   log: Logger;
 }
 
@@ -80,6 +82,7 @@ export function startPeek(o: PeekOptions): Listener {
   const l = o.rt.listen({ host, port }, (c) => {
     void (async () => {
       try {
+        await o.refresh?.();
         await c.write(encoder.encode(formatPeek(o.view())));
         await c.closeWrite();
       } catch { /* the reader went away: nothing to do */ }

@@ -18,14 +18,16 @@ export interface AdminDeps {
   version: string;
   /** e.g. "deno 2.9.6" */
   runtime: string;
-  /** True once shutdown started: /healthz answers 503 "draining". @default never */
   /** The in-memory history; the admin server keeps its own when absent. */
   history?: History;
   /** The clock /api/v1/history measures relative times with. @default Date.now */
   now?: () => number;
+  /** True once shutdown started: /healthz answers 503 "draining". @default never */
   draining?: () => boolean;
   /** The admin.listener host, accepted in the Host header when there is no token. */
   listenHost?: string;
+  /** Routes the app adds to the table: /api/v1/workers when runtime.workers > 1. */
+  extraRoutes?: readonly AdminRoute[];
 }
 
 export interface AdminRoute extends RouteDoc {

@@ -190,5 +190,6 @@ export function adminRoutes(deps: AdminDeps, openapi: () => Record<string, unkno
       },
       handle: (c) => c.html(DASHBOARD_HTML),
     },
+    ...(deps.extraRoutes ?? []),
   ];
 }

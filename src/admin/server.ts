@@ -16,6 +16,8 @@ export async function startAdmin(
     /** The same, parsed at load (config.admin.address); parsed here when absent. */
     address?: HostPort | undefined;
     deps: AdminDeps;
+    /** Awaited before each request under /api/ and /metrics (the worker group's refresh). */
+    before?: (path: string) => Promise<void>;
   },
 ): Promise<HttpHandle> {
   let a = o.address;
@@ -32,7 +34,12 @@ export async function startAdmin(
     sampler = startSampler({ history, engine: o.deps.engine, providers: o.deps.providers });
   }
   const app = createAdminApp({ ...o.deps, history, listenHost: o.deps.listenHost ?? a.host });
-  const handle = await o.rt.serveHttp(a, (req) => app.fetch(req));
+  const before = o.before;
+  const handle = await o.rt.serveHttp(a, async (req) => {
+    const path = before ? new URL(req.url).pathname : "";
+    if (before && /^\/(api\/|metrics$)/.test(path)) await before(path);
+    return app.fetch(req);
+  });
   return {
     port: handle.port,
     host: handle.host,

@@ -22,6 +22,10 @@ import { errorMessage } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { installCrashGuard } from "./crash_guard.ts";
 import { formatHostPort } from "../net/host_port.ts";
+import { workersRoute } from "../admin/workers_route.ts";
+import { createGroupEngine } from "./group.ts";
+import { serveWorkerLink } from "./worker_link.ts";
+import type { WorkerPool } from "./workers.ts";
 
 export interface AppOptions {
   rt: Runtime;
@@ -36,6 +40,10 @@ export interface AppOptions {
   control?: boolean;
   /** Called once the app runs and its signal handlers are installed (pid file). */
   ready?: () => void;
+  /** The primary's workers: admin, peek and /metrics then show the whole group. */
+  pool?: WorkerPool;
+  /** A worker: answers the primary over IPC and stops when the primary is gone. */
+  workerLink?: boolean;
   log?: Logger;
 }
 
@@ -50,6 +58,8 @@ export interface App {
   readonly adminPort: number | undefined;
   /** The peek endpoint's bound port, when it runs. */
   readonly peekPort: number | undefined;
+  /** This process's own /metrics text (a worker's part of the group's). */
+  metricsText(): string;
 }
 
 function problemText(p: RouteProblem): string {
@@ -94,6 +104,13 @@ export async function startApp(o: AppOptions): Promise<App> {
       noTtlMs: config.dns.refreshWithoutTtlMs,
     }),
   });
+
+  // runtime.workers > 1, in the primary: the group as one (src/cli/group.ts).
+  const group = o.pool
+    ? createGroupEngine({ local: engine, pool: o.pool, log: log.child("workers") })
+    : undefined;
+  const view = group ?? engine;
+  const groupMetrics = group ? group.metrics(metrics) : metrics;
 
   const routes = new Map<string, readonly ServiceSpec[]>();
   // Rebuilds reuse the previous build's work: one edit among thousands of listeners stays cheap.
@@ -187,7 +204,8 @@ export async function startApp(o: AppOptions): Promise<App> {
             const l = startPeek({
               rt,
               address: c.peek.address!,
-              view: () => engine.listeners(),
+              view: () => view.listeners(),
+              ...(group ? { refresh: () => group.refresh() } : {}),
               log: log.child("peek"),
             });
             return { port: l.addr.port, close: () => l.close() };
@@ -206,11 +224,13 @@ export async function startApp(o: AppOptions): Promise<App> {
               rt,
               listener: c.admin.listener,
               address: c.admin.address,
+              ...(group ? { before: (path: string) => group.refresh(path === "/metrics") } : {}),
               deps: {
-                engine,
+                engine: view,
                 providers: () => providers.map((p) => p.status()),
-                metrics,
+                metrics: groupMetrics,
                 ...(history ? { history } : {}),
+                ...(group ? { extraRoutes: [workersRoute(() => group.report())] } : {}),
                 token: c.admin.token,
                 version: VERSION,
                 runtime: `${rt.name} ${rt.version}`,
@@ -304,6 +324,11 @@ export async function startApp(o: AppOptions): Promise<App> {
     providers: () => providers.map((p) => p.status()),
     reload,
     stop,
+    metricsText: () =>
+      metrics.render({
+        listeners: engine.listeners(),
+        providers: providers.map((p) => p.status()),
+      }),
     get adminPort() {
       return admin.port;
     },
@@ -347,6 +372,14 @@ export async function runUntilSignalled(o: AppOptions): Promise<number> {
     offs.push(rt.onSignal("SIGINT", onStop("SIGINT")));
     offs.push(rt.onSignal("SIGHUP", onReload("SIGHUP")));
     offs.push(rt.onSignal("SIGUSR1", onReload("SIGUSR1")));
+    if (o.workerLink) {
+      offs.push(serveWorkerLink({
+        engine: app.engine,
+        metricsText: () => app.metricsText(),
+        log,
+        orphaned: onStop("orphaned"),
+      }));
+    }
     o.ready?.();
   });
 }

@@ -126,6 +126,8 @@ async function run(a: CliArgs, rt: Runtime, choice: ConfigChoice): Promise<numbe
     reusePort,
     control: primary,
     ...(pidFile !== "" ? { ready: () => void writePidFile(pidFile) } : {}),
+    ...(pool ? { pool } : {}),
+    workerLink: !primary,
   });
   await pool?.stop();
   if (pidFile !== "") await removePidFile(pidFile);

@@ -39,9 +39,9 @@ export function createBackoff(o: BackoffOptions = {}): Backoff {
 }
 
 export interface TokenBucketOptions {
-  /** Tokens available at once. @default 5 */
+  /** Tokens available at once. @default 10 */
   burst?: number;
-  /** One token comes back every refillMs. @default 1000 */
+  /** One token comes back every refillMs. @default 200 */
   refillMs?: number;
   /** @default Date.now */
   now?: () => number;
@@ -57,13 +57,15 @@ export interface TokenBucket {
  * a churning index cannot make the loop ask faster than the refill rate. The reference's
  * numbers (burst 2, one per 15 s) would hold a routed change back for up to 15 s whenever
  * three wake-ups come close together, and on a busy datacenter every unrelated check flap
- * wakes the list query, so sluice's defaults are burst 5 and one per second: at most about one
- * list request per second per provider under churn, and a routed change still lands within
- * about a second.
+ * wakes the list query. sluice's defaults are burst 10 and one token per 200 ms: a burst of
+ * ten registrations is applied without waiting, a steady four changes a second never wait for
+ * a token, and a churning index still gets at most five list requests a second per provider.
+ * That rate is affordable because a Consul round reads the detail of the changed services
+ * only (consul_changes.ts); the list itself is the one large answer per round.
  */
 export function createTokenBucket(o: TokenBucketOptions = {}): TokenBucket {
-  const burst = o.burst ?? 5;
-  const refill = o.refillMs ?? 1000;
+  const burst = o.burst ?? 10;
+  const refill = o.refillMs ?? 200;
   const now = o.now ?? Date.now;
   let tokens = burst;
   let last = now();

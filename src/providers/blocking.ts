@@ -10,7 +10,8 @@ import { createBackoff, createTokenBucket, sleep } from "./backoff.ts";
 import { DEFAULT_MAX_ANSWER_BYTES } from "./http_client.ts";
 import { createJsonGet, failureOf, type JsonGet } from "./json_get.ts";
 import { createStatusTracker } from "./status.ts";
-import { buildRawServices, type TaggedInstance } from "./tags.ts";
+import type { TaggedInstance } from "./tags.ts";
+import { createRawServiceCache, sameServices } from "./raw_cache.ts";
 import type { Provider, ProviderKind, ProviderStatus } from "./types.ts";
 
 /** The time the loop paces itself by; tests inject one to check pacing without waiting. */
@@ -23,7 +24,7 @@ export interface PacingClock {
 
 /** Pacing knobs; the defaults follow the protocol reference. Tests shrink them. */
 export interface PacingOptions {
-  /** Token bucket of the list loop (C4). @default { burst: 5, refillMs: 1000 } */
+  /** Token bucket of the list loop (C4). @default { burst: 10, refillMs: 200 } */
   bucket?: { burst: number; refillMs: number };
   /** Backoff on transient errors. @default { baseMs: 1000, maxMs: 30000 } */
   backoff?: { baseMs: number; maxMs: number };
@@ -33,6 +34,12 @@ export interface PacingOptions {
   badRequestMs?: number;
   /** @default wall time (Date.now and setTimeout) */
   clock?: PacingClock;
+  /**
+   * A round reads every listed service's detail again when the last such round is this old
+   * (sources that read only what changed catch here what their list does not show).
+   * @default 300000
+   */
+  fullReadEveryMs?: number;
 }
 
 export interface ListRound {
@@ -44,6 +51,8 @@ export interface ListRound {
   readonly failures: readonly { service: string; error: SluiceError }[];
   /** The list came back empty because ACLs hid everything (Consul's filtered header). */
   readonly aclFilteredEmpty?: boolean;
+  /** How many detail reads the round made (a source that reads only what changed says). */
+  readonly detailReads?: number;
 }
 
 /** What a concrete provider supplies: its URLs, headers and answer shapes. */
@@ -60,8 +69,12 @@ export interface BlockingSource {
   readonly waitMs: number;
   /** Secrets to scrub from any message that came from the server. */
   readonly secrets: readonly string[];
-  /** One round: the list (blocking when index > 0n) and the detail of each listed service. */
-  round(index: bigint, get: JsonGet): Promise<ListRound>;
+  /**
+   * One round: the list (blocking when index > 0n) and the details it needs. `full`: read the
+   * detail of every listed service, forgetting what earlier rounds read (the first round, after
+   * an index reset, and every fullReadEveryMs); otherwise a source may read only what changed.
+   */
+  round(index: bigint, get: JsonGet, full: boolean): Promise<ListRound>;
 }
 
 export interface BlockingProviderOptions {
@@ -118,7 +131,7 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
   const { source, log } = o;
   const pacing = o.pacing ?? {};
   const clock = pacing.clock ?? WALL_CLOCK;
-  // Defaults in createTokenBucket (burst 5, one per second): see why there.
+  // Defaults in createTokenBucket (burst 10, one per 200 ms): see why there.
   const bucket = createTokenBucket({ ...pacing.bucket, now: () => clock.now() });
   const backoff = createBackoff({
     baseMs: pacing.backoff?.baseMs ?? 1000,
@@ -127,6 +140,7 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
   });
   const forbiddenMs = pacing.forbiddenMs ?? 30_000;
   const badRequestMs = pacing.badRequestMs ?? 60_000;
+  const fullReadEveryMs = pacing.fullReadEveryMs ?? 300_000;
   /** The least delay before retrying after err: a bad token or request is not fixed by haste. */
   const minDelayMs = (err: SluiceError): number =>
     err.code === "PROVIDER_FORBIDDEN"
@@ -150,7 +164,8 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
 
   // Last good instances per service key, reused when that service's detail read fails (T12).
   let lastInstances = new Map<string, readonly TaggedInstance[]>();
-  let lastSnapshotKey: string | undefined;
+  let deliveredOnce = false;
+  const rawCache = createRawServiceCache([source.tag, ...(source.legacyTags ?? [])]);
   let lastServices: readonly ServiceSpec[] = [];
   let lastProblemsKey = problemsText([], []);
   let aclWarned = false;
@@ -164,13 +179,12 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
     indexText: string | undefined,
     onSnapshot: (s: readonly ServiceSpec[]) => void,
   ): void {
-    const key = JSON.stringify(services);
     const index = indexText === undefined ? {} : { index: indexText };
-    if (key === lastSnapshotKey) {
+    if (deliveredOnce && sameServices(services, lastServices)) {
       tracker.unchanged(index);
       return;
     }
-    lastSnapshotKey = key;
+    deliveredOnce = true;
     lastServices = services;
     tracker.delivered({ services: services.length, ...index });
     log.info("routes updated", { provider: o.name, services: services.length });
@@ -193,11 +207,13 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
   }
 
   /** Validates a round's instances; logs new problems; undefined when it must not apply. */
-  function servicesOf(all: readonly TaggedInstance[]): readonly ServiceSpec[] | undefined {
+  function servicesOf(
+    byService: ReadonlyMap<string, readonly TaggedInstance[]>,
+  ): readonly ServiceSpec[] | undefined {
     const notes: string[] = [];
     const legacy = new Set<string>();
     const tagList = [source.tag, ...(source.legacyTags ?? [])];
-    const raw = buildRawServices(all, tagList, notes, legacy);
+    const raw = rawCache.build(byService, notes, legacy);
     if (legacy.size > 0 && !legacyLogged) {
       legacyLogged = true;
       log.info("services routed by a legacy tag", {
@@ -223,7 +239,13 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
     }
     // Instances meant to be routed, none of which yields a route (a port out of range, bad
     // tags): refused like an answer that does not parse while there are routes to lose.
-    const meant = all.some((i) => tagList.some((t) => i.tags.includes(t)));
+    let meant = false;
+    for (const list of byService.values()) {
+      if (list.some((i) => tagList.some((t) => i.tags.includes(t)))) {
+        meant = true;
+        break;
+      }
+    }
     if (!meant || services.length > 0 || lastServices.length === 0) return services;
     const first = problems[0];
     const why = first
@@ -244,14 +266,17 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
   async function run(onSnapshot: (s: readonly ServiceSpec[]) => void): Promise<void> {
     let index = 0n; // C1
     let plainRead = false; // the next list read must not block (a detail read is pending)
+    let full = true; // the next round reads every detail again
+    let lastFullAt = clock.now();
     for (let round = 0; !signal.aborted; round++) {
       // C4. The very first (plain, C1) read is free: it is not an iteration of the loop, and
       // charging it would leave one token for the first two changes after startup.
       if (round > 0) await pause(bucket.take());
       if (signal.aborted) break;
       let r: ListRound;
+      if (clock.now() - lastFullAt >= fullReadEveryMs) full = true;
       try {
-        r = await source.round(plainRead ? 0n : index, get);
+        r = await source.round(plainRead ? 0n : index, get, full);
       } catch (err) {
         if (signal.aborted) break;
         fail(err);
@@ -261,9 +286,16 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
       }
       if (signal.aborted) break;
 
+      if (full) lastFullAt = clock.now();
+      full = false;
+      if (r.detailReads !== undefined) {
+        log.debug("provider round", { provider: o.name, detail_reads: r.detailReads });
+      }
       const before = index;
       index = nextIndex(index, r.indexText);
       noteIndex(before, index, r.indexText);
+      // An index that went backwards (a snapshot restore): nothing read before can be trusted.
+      if (index === 0n && before > 0n) full = true;
 
       if (r.aclFilteredEmpty) {
         // A 200 [] with the filtered-by-ACLs header is a token policy problem, not an empty
@@ -287,7 +319,7 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
         if (prev) instances.set(service, prev);
       }
       lastInstances = instances;
-      const services = servicesOf([...instances.values()].flat());
+      const services = servicesOf(instances);
       if (services) deliver(services, r.indexText, onSnapshot);
 
       if (r.failures.length > 0) {

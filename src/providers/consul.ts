@@ -2,17 +2,23 @@
 // blocking queries as the protocol reference describes (sections 1, 2, 7).
 //
 // Discovery, on purpose:
-// - The list is `/v1/health/state/passing?filter=ServiceTags contains "<tag>"`, blocking. Its
-//   index is the checks table's, so a check flipping anywhere wakes it: health changes reach the
-//   routes within one round. A service needs at least one service check to be found this way
+// - The list is `/v1/health/state/any?filter=ServiceTags contains "<tag>" or ServiceID == ""`,
+//   blocking: every check of a tagged service, in any state, and every node check. Its index is
+//   the checks table's, so a check flipping anywhere wakes it: health changes reach the routes
+//   within one round. A service needs at least one service check to be found this way
 //   (pitfall 2, as with dill); the emulator gives every registration one by default.
-// - Each listed name is then read from `/v1/health/service/<name>?passing`, and routing is
-//   decided from each instance's own `Service.Tags` (the check's denormalised copy may be stale,
-//   pitfall 5). Instances with a non-empty `Kind` (connect proxies, gateways) are skipped.
-// - A service whose every instance fails its checks drops out of the list, so its listener
-//   closes (connections drain) and reopens when an instance passes again (pitfall 3): a client
-//   gets a quick refusal rather than a port that accepts and closes.
-// - A detail read that fails keeps that service's previous instances (pitfall 6).
+// - Only the services whose checks changed since their last read (consul_changes.ts: status,
+//   ModifyIndex, tags, a check added or removed, a node check of their nodes) are read again
+//   from `/v1/health/service/<name>?passing`; the others keep the instances of their last read.
+//   The loop asks for a full read now and then for what the checks table does not show.
+//   Routing is decided from each instance's own `Service.Tags` (the check's denormalised copy
+//   may be stale, pitfall 5). Instances with a non-empty `Kind` (connect proxies, gateways) are
+//   skipped.
+// - A service whose every instance fails its checks has no instance left after `?passing`, so
+//   its listener closes (connections drain) and reopens when an instance passes again
+//   (pitfall 3): a client gets a quick refusal rather than a port that accepts and closes.
+// - A detail read that fails keeps that service's previous instances (pitfall 6) and is tried
+//   again next round.
 import { SluiceError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { ConsulProviderConfig } from "../config/types.ts";
@@ -27,6 +33,7 @@ import {
 } from "./blocking.ts";
 import { createProviderFetch } from "./http_client.ts";
 import type { JsonGet } from "./json_get.ts";
+import { consulFingerprints, createChangeTracker } from "./consul_changes.ts";
 import {
   bareHost,
   queryString,
@@ -47,7 +54,7 @@ export interface ConsulProviderOptions {
   log: Logger;
   /** [0, 1), for backoff jitter. @default Math.random */
   random?: () => number;
-  /** The list loop's token bucket. @default { burst: 5, refillMs: 1000 } */
+  /** The list loop's token bucket. @default { burst: 10, refillMs: 200 } */
   bucket?: { burst: number; refillMs: number };
   /** Backoff, least waits and the clock; tests shrink or fake them. */
   pacing?: Omit<PacingOptions, "bucket">;
@@ -74,9 +81,9 @@ function validateConfig(c: ConsulProviderConfig): string {
 const garbage = (what: string) =>
   new SluiceError("PROVIDER_GARBAGE", `consul: ${what}: expected a JSON list`);
 
-/** Service names of a `/v1/health/state/passing` answer (one per check), sorted, unique. */
+/** Service names of a `/v1/health/state/<state>` answer (one per check), sorted, unique. */
 export function consulListedNames(body: unknown): string[] {
-  if (!Array.isArray(body)) throw garbage("health/state/passing");
+  if (!Array.isArray(body)) throw garbage("health/state/any");
   const names = new Set<string>();
   for (const c of body) {
     const n = record(c)?.ServiceName;
@@ -123,9 +130,11 @@ function createConsulSource(config: ConsulProviderConfig, address: string): Bloc
   if (config.consistencyMode === "consistent") common.push(["consistent", undefined]);
   const headers: Record<string, string> = { Accept: "application/json" };
   if (config.token) headers["X-Consul-Token"] = config.token;
+  // Node checks (ServiceID empty) come along: a node going critical changes its services.
   const filter = [config.tag, ...(config.legacyTags ?? [])]
-    .map((t) => `ServiceTags contains ${filterLiteral(t)}`).join(" or ");
+    .map((t) => `ServiceTags contains ${filterLiteral(t)}`).join(" or ") + ` or ServiceID == ""`;
   const filtered = (h: Headers) => h.get("x-consul-results-filtered-by-acls") === "true";
+  const tracker = createChangeTracker();
 
   return {
     kind: "consul",
@@ -135,16 +144,18 @@ function createConsulSource(config: ConsulProviderConfig, address: string): Bloc
     headers,
     waitMs,
     secrets: config.token ? [config.token] : [],
-    async round(index: bigint, get: JsonGet): Promise<ListRound> {
+    async round(index: bigint, get: JsonGet, full: boolean): Promise<ListRound> {
       const q: [string, string | undefined][] = [["filter", filter], ...common];
       if (index > 0n) q.push(["index", index.toString()], ["wait", `${waitMs}ms`]);
-      const list = await get(`${address}/v1/health/state/passing${queryString(q)}`, {
+      const list = await get(`${address}/v1/health/state/any${queryString(q)}`, {
         timeoutMs: listTimeoutMs(index, waitMs),
-        what: "consul: health/state/passing",
+        what: "consul: health/state/any",
       });
       const names = consulListedNames(list.body);
+      const fingerprints = consulFingerprints(list.body as unknown[]);
+      const toRead = tracker.changed(fingerprints, full);
       const dq = queryString([["passing", "true"], ...common]);
-      const { instances, failures } = await readDetails(names, (n) => n, async (name) => {
+      const fresh = await readDetails(toRead, (n) => n, async (name) => {
         const d = await get(`${address}/v1/health/service/${encodeURIComponent(name)}${dq}`, {
           timeoutMs: READ_TIMEOUT_MS,
           what: `consul: health/service/${name}`,
@@ -159,10 +170,15 @@ function createConsulSource(config: ConsulProviderConfig, address: string): Bloc
         }
         return found;
       });
+      for (const [name, found] of fresh.instances) {
+        tracker.read(name, fingerprints.get(name) ?? "", found);
+      }
+      for (const f of fresh.failures) tracker.forget(f.service);
       return {
         indexText: list.headers.get("x-consul-index") ?? undefined,
-        instances,
-        failures,
+        instances: tracker.instancesOf(names),
+        failures: fresh.failures,
+        detailReads: toRead.length,
         ...(filtered(list.headers) && names.length === 0 ? { aclFilteredEmpty: true } : {}),
       };
     },

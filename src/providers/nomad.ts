@@ -44,7 +44,7 @@ export interface NomadProviderOptions {
   log: Logger;
   /** [0, 1), for backoff jitter. @default Math.random */
   random?: () => number;
-  /** The list loop's token bucket. @default { burst: 5, refillMs: 1000 } */
+  /** The list loop's token bucket. @default { burst: 10, refillMs: 200 } */
   bucket?: { burst: number; refillMs: number };
   /** Backoff, least waits and the clock; tests shrink or fake them. */
   pacing?: Omit<PacingOptions, "bucket">;
@@ -117,7 +117,8 @@ function createNomadSource(config: NomadProviderConfig, address: string): Blocki
     headers,
     waitMs,
     secrets: config.token ? [config.token] : [],
-    async round(index: bigint, get: JsonGet): Promise<ListRound> {
+    // Nomad's list carries no per-service index: every round reads every tagged service.
+    async round(index: bigint, get: JsonGet, _full: boolean): Promise<ListRound> {
       const q: [string, string | undefined][] = [];
       if (config.namespace) q.push(["namespace", config.namespace]);
       q.push(...stale);

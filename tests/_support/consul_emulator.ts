@@ -17,7 +17,8 @@
 // Other control routes (POST, JSON body): /_emu/node {name,address,status}, /_emu/fault (a Fault,
 // see emulator_http.ts), /_emu/clear-faults, /_emu/restore {index} (snapshot restore: the index
 // goes backwards), /_emu/leader {known}, /_emu/acl {enabled?, defaultPolicy?, token?, services?},
-// /_emu/options {shuffle?, jitter?}, /_emu/drop (cut pending long polls).
+// /_emu/options {shuffle?, jitter?}, /_emu/drop (cut pending long polls),
+// /_emu/maintenance {id, enable?, reason?} (service maintenance mode).
 import process from "node:process";
 import {
   applyFault,
@@ -129,6 +130,12 @@ export interface ConsulEmulator {
   setNode(name: string, o: { address?: string; status?: CheckStatus }): void;
   /** Replaces a service's tags (as a re-registration would). */
   setTags(id: string, tags: string[]): void;
+  /**
+   * Service maintenance mode, as `PUT /v1/agent/service/maintenance/<id>?enable=` does: enabling
+   * adds the critical check `_service_maintenance:<id>` (the instance's other checks are left
+   * alone), disabling removes it.
+   */
+  maintenance(id: string, enable: boolean, reason?: string): void;
   fault(f: Fault): void;
   clearFaults(): void;
   /** A snapshot restore: every index drops to `index`; blocked queries wake and answer. */
@@ -341,6 +348,28 @@ export async function startConsulEmulator(o: ConsulEmulatorOptions = {}): Promis
       s.tags = [...tags];
       s.modifyIndex = bump({ services: true, checks: true, names: [s.name] });
     },
+    maintenance(id, enable, reason = "") {
+      const s = services.get(id);
+      if (!s) throw new Error(`no service "${id}"`);
+      const key = `${s.node}\u0000_service_maintenance:${id}`;
+      if (!enable) {
+        if (checks.delete(key)) bump({ checks: true, names: [s.name] });
+        return;
+      }
+      if (checks.has(key)) return;
+      const idx = bump({ checks: true, names: [s.name] });
+      checks.set(key, {
+        checkId: `_service_maintenance:${id}`,
+        node: s.node,
+        serviceId: id,
+        name: "Service Maintenance Mode",
+        status: "critical",
+        output: reason || "Maintenance mode is enabled for this service, but no reason was " +
+            "provided. This is a default message.",
+        createIndex: idx,
+        modifyIndex: idx,
+      });
+    },
     fault(f) {
       faults.push({ ...f });
     },
@@ -498,6 +527,9 @@ export async function startConsulEmulator(o: ConsulEmulatorOptions = {}): Promis
           return sendJson(res, 200, { ok: true });
         case "tags":
           api.setTags(String(b.id), (b.tags as string[]) ?? []);
+          return sendJson(res, 200, { ok: true });
+        case "maintenance":
+          api.maintenance(String(b.id), b.enable !== false, String(b.reason ?? ""));
           return sendJson(res, 200, { ok: true });
         case "fault":
           api.fault(b as unknown as Fault);

@@ -217,7 +217,7 @@ describe("ACL policies", () => {
       'service_prefix "" { policy = "read" } node_prefix "" { policy = "read" }',
     );
     const called = calledEndpoints("src/providers/consul.ts");
-    assert.deepEqual(called, ["health/service/", "health/state/passing"]);
+    assert.deepEqual(called, ["health/service/", "health/state/any"]);
     for (const e of called) assert.ok(policy.includes(`GET /v1/${e}`), `the policy explains ${e}`);
   });
 

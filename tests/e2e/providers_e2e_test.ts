@@ -4,7 +4,7 @@
 // run side by side with a routing file and keep their last good routes while their server is
 // down. A Consul token never reaches the log.
 //
-// Pacing: the blocking loop takes a token from a bucket (burst 5, one back every second; see
+// Pacing: the blocking loop takes a token from a bucket (burst 10, one back every 200 ms; see
 // src/providers/backoff.ts for why not the protocol reference's 2 per 15 s) before each list
 // query. Before most changes these tests wait (bounded) until sluice's blocking list query is
 // parked on the emulator's current index, so the latency is measured from the emulator change
@@ -37,7 +37,7 @@ const ARM_MS = 10_000;
 
 type Emulator = Pick<ConsulEmulator | NomadEmulator, "requests" | "pending" | "index">;
 
-const CONSUL_LIST = "/v1/health/state/passing";
+const CONSUL_LIST = "/v1/health/state/any";
 const NOMAD_LIST = "/v1/services";
 
 /**

@@ -97,7 +97,7 @@ const TAGS = ["sluice", "sluice.listener=local:5001"];
 type Good = (path: string) => { body: string; headers?: Record<string, string> };
 
 const consulGood: Good = (path) =>
-  path === "/v1/health/state/passing"
+  path === "/v1/health/state/any"
     ? { body: JSON.stringify([{ ServiceName: "web" }]), headers: { "X-Consul-Index": "7" } }
     : {
       body: JSON.stringify([{
@@ -130,7 +130,7 @@ const CASES: {
   {
     kind: "consul",
     good: consulGood,
-    list: "/v1/health/state/passing",
+    list: "/v1/health/state/any",
     make: (url) =>
       createConsulProvider({
         rt,

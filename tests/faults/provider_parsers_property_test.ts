@@ -121,7 +121,7 @@ function routeAll(instances: readonly TaggedInstance[], kind: string): void {
 }
 
 describe("provider parsers: arbitrary input gives a value or a SluiceError", () => {
-  it("consul: health/state/passing and health/service answers", () => {
+  it("consul: health/state/any and health/service answers", () => {
     fc.assert(
       fc.property(listOf(consulEntry), listOf(consulEntry), fc.string(), (list, detail, name) => {
         const names = valueOrSluiceError(() => consulListedNames(list));

@@ -53,7 +53,7 @@ function startHoldingServer(certs: TestCerts, indexHeader: string): Promise<Emul
 }
 
 const CASES = [
-  { kind: "consul", indexHeader: "X-Consul-Index", list: "/v1/health/state/passing" },
+  { kind: "consul", indexHeader: "X-Consul-Index", list: "/v1/health/state/any" },
   { kind: "nomad", indexHeader: "X-Nomad-Index", list: "/v1/services" },
 ] as const;
 

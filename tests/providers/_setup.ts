@@ -18,6 +18,7 @@ export interface Pacing {
   forbiddenMs?: number;
   badRequestMs?: number;
   clock?: PacingClock;
+  fullReadEveryMs?: number;
 }
 
 export function consulConfig(
@@ -65,7 +66,7 @@ export async function setupConsul(
 }
 
 export const consulListReqs = (emu: ConsulEmulator) =>
-  emu.requests.filter((r) => r.path === "/v1/health/state/passing");
+  emu.requests.filter((r) => r.path === "/v1/health/state/any");
 
 export function nomadConfig(
   url: string,

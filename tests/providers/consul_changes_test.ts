@@ -1,0 +1,222 @@
+// The Consul provider at scale: a round re-reads only the services whose checks changed in the
+// list answer (src/providers/consul_changes.ts), counted as detail requests in the emulator, and
+// still sees every health change: a check flipping, a node going critical, maintenance mode.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { consulFingerprints, createChangeTracker } from "../../src/providers/consul_changes.ts";
+import { createRawServiceCache, sameServices } from "../../src/providers/raw_cache.ts";
+import type { ServiceSpec } from "../../src/routing/types.ts";
+import type { ConsulEmulator } from "../_support/consul_emulator.ts";
+import { until } from "./_harness.ts";
+import { consulListReqs, setupConsul } from "./_setup.ts";
+
+const MANY = 2000;
+const DETAIL = "/v1/health/service/";
+
+const detailReads = (emu: ConsulEmulator, since = 0) =>
+  emu.requests.slice(since).filter((r) => r.path.startsWith(DETAIL))
+    .map((r) => decodeURIComponent(r.path.slice(DETAIL.length)));
+
+function registerMany(emu: ConsulEmulator): void {
+  for (let i = 0; i < MANY; i++) {
+    emu.register({
+      id: `s${i}`,
+      name: `s${i}`,
+      address: "127.0.0.1",
+      port: 20000 + i,
+      tags: ["sluice", `sluice.listener=local:${10000 + i}`],
+    });
+  }
+}
+
+/** Waits until the provider's list query is parked on the emulator's current index. */
+async function parked(emu: ConsulEmulator): Promise<number> {
+  const idx = emu.index().toString();
+  await until(
+    () => consulListReqs(emu).some((r) => r.query.index === idx),
+    "the list query blocking on the current index",
+    20_000,
+  );
+  return emu.requests.length;
+}
+
+const backendsOf = (snap: readonly { name: string; backends: readonly unknown[] }[], n: string) =>
+  snap.find((s) => s.name === n)?.backends.length ?? 0;
+
+describe("consul provider: reads only what changed", { timeout: 120_000 }, () => {
+  it(`a change among ${MANY} services reads that service alone`, async (t) => {
+    const { emu, c, start } = await setupConsul(t, { before: registerMany });
+    start();
+    await until(() => c.last?.length === MANY, `${MANY} services`, 60_000);
+    assert.equal(detailReads(emu).length, MANY, "the first round reads every service once");
+
+    // A new service.
+    let since = await parked(emu);
+    emu.register({
+      id: "new-1",
+      name: "new",
+      address: "127.0.0.1",
+      port: 30000,
+      tags: ["sluice", "sluice.listener=local:9999"],
+    });
+    await until(() => c.last?.some((s) => s.name === "new"), "the new service");
+    assert.deepEqual(detailReads(emu, since), ["new"]);
+
+    // A health change of one instance: a second instance, then the first goes critical.
+    since = await parked(emu);
+    emu.register({
+      id: "s7-b",
+      name: "s7",
+      address: "127.0.0.2",
+      port: 20007,
+      tags: ["sluice", "sluice.listener=local:10007"],
+    });
+    await until(() => backendsOf(c.last!, "s7") === 2, "s7 with two instances");
+    assert.deepEqual(detailReads(emu, since), ["s7"]);
+    since = await parked(emu);
+    emu.setCheck("s7", "critical");
+    await until(() => backendsOf(c.last!, "s7") === 1, "s7 down to one instance");
+    assert.deepEqual(detailReads(emu, since), ["s7"]);
+
+    // Maintenance mode adds a critical check; the instance's own check stays passing.
+    since = await parked(emu);
+    emu.maintenance("s9", true);
+    await until(() => !c.last?.some((s) => s.name === "s9"), "s9 gone in maintenance");
+    assert.deepEqual(detailReads(emu, since), ["s9"]);
+    since = await parked(emu);
+    emu.maintenance("s9", false);
+    await until(() => c.last?.some((s) => s.name === "s9"), "s9 back");
+    assert.deepEqual(detailReads(emu, since), ["s9"]);
+
+    // A deregistration needs no read at all.
+    since = await parked(emu);
+    emu.deregister("s3");
+    await until(() => !c.last?.some((s) => s.name === "s3"), "s3 gone");
+    assert.deepEqual(detailReads(emu, since), []);
+    assert.equal(c.last!.length, MANY, "2000 + new - s3 - s9 + s9");
+  });
+
+  it("a node going critical re-reads the services on that node only", async (t) => {
+    const { emu, c, start } = await setupConsul(t, {
+      before(emu) {
+        for (let i = 0; i < 20; i++) {
+          emu.register({
+            id: `a${i}`,
+            name: `a${i}`,
+            node: i < 3 ? "node-b" : "node-a",
+            address: "127.0.0.1",
+            port: 20000 + i,
+            tags: ["sluice", `sluice.listener=local:${10000 + i}`],
+          });
+        }
+      },
+    });
+    start();
+    await until(() => c.last?.length === 20, "20 services");
+    const since = await parked(emu);
+    emu.setNode("node-b", { status: "critical" });
+    await until(() => c.last?.length === 17, "node-b's services gone");
+    assert.deepEqual(detailReads(emu, since).sort(), ["a0", "a1", "a2"]);
+  });
+
+  it("a full read comes back every fullReadEveryMs", async (t) => {
+    const { emu, c, start } = await setupConsul(t, {
+      pacing: { fullReadEveryMs: 0 },
+      before(emu) {
+        for (let i = 0; i < 5; i++) {
+          emu.register({
+            id: `f${i}`,
+            name: `f${i}`,
+            address: "127.0.0.1",
+            port: 20000 + i,
+            tags: ["sluice", `sluice.listener=local:${10000 + i}`],
+          });
+        }
+      },
+    });
+    start();
+    await until(() => c.last?.length === 5, "5 services");
+    const since = await parked(emu);
+    emu.register({ id: "x", name: "x", address: "127.0.0.1", port: 1, tags: ["other"] });
+    await until(() => detailReads(emu, since).length >= 5, "a second full read");
+    assert.deepEqual(detailReads(emu, since).slice(0, 5).sort(), ["f0", "f1", "f2", "f3", "f4"]);
+  });
+});
+
+describe("consul change tracker", () => {
+  const check = (o: Record<string, unknown>) => ({
+    Node: "n1",
+    CheckID: "service:a",
+    ServiceID: "a",
+    ServiceName: "a",
+    Status: "passing",
+    ServiceTags: ["sluice"],
+    ModifyIndex: 5,
+    ...o,
+  });
+
+  it("fingerprints move with status, index, tags, added checks and node checks", () => {
+    const base = consulFingerprints([check({})]).get("a");
+    const moved = [
+      [check({ Status: "critical" })],
+      [check({ ModifyIndex: 6 })],
+      [check({ ServiceTags: ["sluice", "x"] })],
+      [check({}), check({ CheckID: "_service_maintenance:a", Status: "critical" })],
+      [
+        check({}),
+        check({ ServiceID: "", ServiceName: "", CheckID: "serfHealth", ServiceTags: [] }),
+      ],
+    ];
+    for (const body of moved) assert.notEqual(consulFingerprints(body).get("a"), base);
+    // Order, and node checks of other nodes, do not matter.
+    const other = check({ Node: "n2", ServiceID: "", ServiceName: "", CheckID: "serfHealth" });
+    assert.equal(consulFingerprints([other, check({ ServiceTags: ["sluice"] })]).get("a"), base);
+    assert.deepEqual([...consulFingerprints([other]).keys()], [], "node checks list no service");
+  });
+
+  it("reads new and changed names, all after full, again after a failure", () => {
+    const tr = createChangeTracker();
+    const fp = new Map([["a", "1"], ["b", "1"]]);
+    assert.deepEqual(tr.changed(fp, false), ["a", "b"]);
+    tr.read("a", "1", []);
+    tr.read("b", "1", []);
+    assert.deepEqual(tr.changed(fp, false), []);
+    assert.deepEqual(tr.changed(new Map([["a", "2"], ["b", "1"]]), false), ["a"]);
+    tr.forget("b");
+    assert.deepEqual(tr.changed(fp, false), ["b"], "a is back to what was read");
+    tr.read("a", "1", []);
+    tr.read("b", "1", []);
+    assert.deepEqual(tr.changed(fp, true), ["a", "b"]);
+    assert.deepEqual([...tr.instancesOf(["a", "b", "c"]).keys()], []);
+  });
+});
+
+describe("raw service cache", () => {
+  const inst = (service: string, port: number) => ({
+    service,
+    id: `${service}-1`,
+    host: "127.0.0.1",
+    port,
+    tags: ["sluice", `sluice.listener=local:${port}`],
+  });
+
+  it("gives the same raw objects for an unchanged instance list, new ones for a new list", () => {
+    const cache = createRawServiceCache("sluice");
+    const a = [inst("a", 5001)];
+    const b = [inst("b", 5002)];
+    const first = cache.build(new Map([["b", b], ["a", a]]), []);
+    assert.deepEqual(first.map((r) => r.name), ["a", "b"], "sorted by service");
+    const second = cache.build(new Map([["a", a], ["b", [inst("b", 5003)]]]), []);
+    assert.equal(second[0], first[0], "a: the same object");
+    assert.notEqual(second[1], first[1], "b: rebuilt");
+    assert.equal((second[1]!.backends as { address: string }[])[0]!.address, "127.0.0.1:5003");
+  });
+
+  it("compares snapshots by identity, then by content", () => {
+    const x = { name: "x" } as unknown as ServiceSpec;
+    assert.ok(sameServices([x], [x]));
+    assert.ok(sameServices([x], [{ name: "x" } as unknown as ServiceSpec]));
+    assert.ok(!sameServices([x], [{ name: "y" } as unknown as ServiceSpec]));
+    assert.ok(!sameServices([x], []));
+  });
+});
