@@ -116,31 +116,3 @@ export async function readCapped(
   }
   return out;
 }
-
-/**
- * Validates and normalises a provider address to "http(s)://host:port" without a trailing
- * slash ("127.0.0.1:8500" gets "http://"). Throws SluiceError("CONFIG") naming the key path.
- */
-export function normaliseAddress(address: unknown, keyPath: string): string {
-  const bad = (why: string): never => {
-    throw new SluiceError("CONFIG", `${keyPath}: ${why}`);
-  };
-  if (typeof address !== "string" || address.trim() === "") {
-    return bad('missing (expected a URL such as "http://127.0.0.1:8500")');
-  }
-  let text = address.trim();
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) text = `http://${text}`;
-  let url: URL | undefined;
-  try {
-    url = new URL(text);
-  } catch {
-    // reported below
-  }
-  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") {
-    return bad(`expected an http:// or https:// URL such as "http://127.0.0.1:8500"`);
-  }
-  if (url.search || url.hash || url.username || url.password) {
-    return bad("expected a plain URL without query, fragment or credentials");
-  }
-  return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, "")}`;
-}
