@@ -10,7 +10,7 @@ export interface HealthResult {
 }
 
 /** How long one probe may take before it counts as unhealthy. */
-export const HEALTH_TIMEOUT_MS = 5000;
+const HEALTH_TIMEOUT_MS = 5000;
 
 /**
  * The /healthz URL of an admin address: a URL ("http://10.0.0.5:9090", "https://...", with or

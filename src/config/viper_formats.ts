@@ -119,7 +119,7 @@ function envStyleKey(name: string, leaves: ReadonlyMap<string, LeafKind>): strin
 }
 
 /** Flat `key = value` pairs (dotted or env-style keys) -> a nested table with typed leaves. */
-export function flatToTable(
+function flatToTable(
   flat: Record<string, string>,
   leaves: ReadonlyMap<string, LeafKind>,
 ): Json {

@@ -3,7 +3,7 @@
 import { SluiceError } from "../errors.ts";
 
 /** ETIMEDOUT for a TimeoutError reason (AbortSignal.timeout), else ABORTED. */
-export function abortError(signal: AbortSignal, action: string): SluiceError {
+function abortError(signal: AbortSignal, action: string): SluiceError {
   const reason = signal.reason as { name?: string } | undefined;
   return reason?.name === "TimeoutError"
     ? new SluiceError("ETIMEDOUT", `Cannot ${action}: timed out`, { cause: signal.reason })

@@ -67,7 +67,7 @@ export function isBindable(host: string): boolean {
 }
 
 /** port_min/port_max that admit every port the import opens (dill's range when they fit). */
-export function portRange(ports: readonly number[]): { port_min: number; port_max: number } {
+function portRange(ports: readonly number[]): { port_min: number; port_max: number } {
   const lo = Math.min(DEFAULTS.listeners.portMin, ...ports);
   const hi = Math.max(DEFAULTS.listeners.portMax, ...ports);
   return { port_min: lo, port_max: hi };

@@ -14,7 +14,7 @@ import type { Conn, SockAddr } from "../types.ts";
 // deno-lint-ignore no-explicit-any
 export const NONE: any[] = Object.freeze([]) as unknown as any[];
 /** A callback for when nothing needs to know. */
-export const NOOP = (): void => {};
+const NOOP = (): void => {};
 
 /** Prelude mode: stop reading from the socket once this much waits unread. */
 const PRELUDE_HIGH_WATER = 64 * 1024;

@@ -13,8 +13,8 @@ import type { HttpHandle, HttpServeOptions, SockAddr } from "../types.ts";
 const log = createLogger("runtime");
 
 /** Defaults close to Bun's own (its HTTP server drops a half-sent request after ~10-15 s). */
-export const HTTP_HEADER_TIMEOUT_MS = 10_000;
-export const HTTP_IDLE_TIMEOUT_MS = 15_000;
+const HTTP_HEADER_TIMEOUT_MS = 10_000;
+const HTTP_IDLE_TIMEOUT_MS = 15_000;
 
 function toRequest(req: http.IncomingMessage, base: string, signal: AbortSignal): Request {
   const headers = new Headers();
