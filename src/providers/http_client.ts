@@ -51,22 +51,6 @@ export function redactUrl(url: string): string {
   }
 }
 
-/**
- * Settles like `p`, or rejects with the signal's reason as soon as it aborts: a caller never
- * waits on work that ignores its signal (a runtime's fetch that does not honour it).
- */
-export function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    p.catch(() => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
-
 /** The error of an answer over its cap, naming who read it, the URL (redacted) and the cap. */
 function tooLargeError(who: string, url: string, max: number): SluiceError {
   return new SluiceError(
