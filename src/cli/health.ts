@@ -2,6 +2,7 @@
 // container HEALTHCHECK or a watchdog needs no curl. /healthz answers without the admin token.
 import { parseListenAddress } from "../config/exposure.ts";
 import { errorMessage } from "../errors.ts";
+import { formatHostPort } from "../net/host_port.ts";
 
 export interface HealthResult {
   readonly healthy: boolean;
@@ -32,7 +33,7 @@ export function healthzUrl(admin: string): string | undefined {
   const a = parseListenAddress(admin);
   if (!a) return undefined;
   const host = a.host === "0.0.0.0" ? "127.0.0.1" : a.host === "::" ? "::1" : a.host;
-  return `http://${host.includes(":") ? `[${host}]` : host}:${a.port}/healthz`;
+  return `http://${formatHostPort(host, a.port)}/healthz`;
 }
 
 /** GET url once; healthy only on a 200 within timeoutMs. */

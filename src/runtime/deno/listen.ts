@@ -49,7 +49,7 @@ function acceptLoop(
         // EMFILE and friends: logged once per streak, backed off 10 ms -> 1 s, survived.
         if (!backoffMs) {
           log.warn("accept failed; backing off", {
-            listener: `${la.hostname}:${port}`,
+            listener: formatHostPort(la.hostname, port),
             error: toSluiceError(e, "accept").message,
           });
         }
@@ -59,7 +59,7 @@ function acceptLoop(
       }
       if (backoffMs) {
         backoffMs = 0;
-        log.info("accepting again", { listener: `${la.hostname}:${port}` });
+        log.info("accepting again", { listener: formatHostPort(la.hostname, port) });
       }
       if (closed) {
         closeQuietly(c);
