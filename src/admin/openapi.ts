@@ -37,7 +37,7 @@ function schemaRef(s: z.ZodType): { $ref: string } {
 let componentsCache: Record<string, unknown> | undefined;
 
 /** Every registered schema as OpenAPI 3.1 components (JSON Schema 2020-12). */
-export function componentSchemas(): Record<string, unknown> {
+function componentSchemas(): Record<string, unknown> {
   if (componentsCache) return componentsCache;
   const out = z.toJSONSchema(adminSchemas, { uri: (id) => `#/components/schemas/${id}` });
   const schemas: Record<string, unknown> = {};

@@ -4,7 +4,7 @@ import type { BackendView, ListenerView } from "../proxy/types.ts";
 import type { ProviderStatus } from "../providers/types.ts";
 import type { Backend, Listener, Provider } from "./schemas.ts";
 
-export function backendJson(b: BackendView): Backend {
+function backendJson(b: BackendView): Backend {
   const c = b.counters;
   return {
     key: b.key,

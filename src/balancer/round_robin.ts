@@ -3,7 +3,7 @@
 import type { Candidate, ClientInfo, Strategy } from "./types.ts";
 
 /** Rotates `list` so that it starts at index `start % length`. */
-export function rotate<C>(list: readonly C[], start: number): C[] {
+function rotate<C>(list: readonly C[], start: number): C[] {
   const n = list.length;
   if (n === 0) return [];
   const s = ((start % n) + n) % n;
@@ -14,7 +14,7 @@ export function rotate<C>(list: readonly C[], start: number): C[] {
 }
 
 /** A cursor per tier: the candidates of one order() call normally share a tier. */
-export function createTierCursor(): (candidates: readonly Candidate[]) => number {
+function createTierCursor(): (candidates: readonly Candidate[]) => number {
   const cursors = new Map<number, number>();
   return (candidates) => {
     const tier = candidates[0]?.tier ?? 0;

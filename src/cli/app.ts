@@ -67,7 +67,7 @@ function problemText(p: RouteProblem): string {
 }
 
 /** One line per service: its name, listeners and backends, as tcpproxy prints at start. */
-export function serviceSummaries(
+function serviceSummaries(
   services: readonly ServiceSpec[],
 ): { name: string; listeners: string; backends: string }[] {
   return services.map((s) => ({

@@ -3,7 +3,7 @@
 // ./config.yaml with no flag, tcpffee its TCPFFEE_CONFIG_PATH). The choice is said at start.
 import { stat } from "node:fs/promises";
 
-export const DEFAULT_CONFIG_PATHS = [
+const DEFAULT_CONFIG_PATHS = [
   "./config.toml",
   "./config.yaml",
   "./config.yml",

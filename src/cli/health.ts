@@ -2,6 +2,7 @@
 // container HEALTHCHECK or a watchdog needs no curl. /healthz answers without the admin token.
 import { parseListenAddress } from "../config/exposure.ts";
 import { errorMessage } from "../errors.ts";
+import { formatHostPort } from "../net/host_port.ts";
 
 export interface HealthResult {
   readonly healthy: boolean;
@@ -10,7 +11,7 @@ export interface HealthResult {
 }
 
 /** How long one probe may take before it counts as unhealthy. */
-export const HEALTH_TIMEOUT_MS = 5000;
+const HEALTH_TIMEOUT_MS = 5000;
 
 /**
  * The /healthz URL of an admin address: a URL ("http://10.0.0.5:9090", "https://...", with or
@@ -32,7 +33,7 @@ export function healthzUrl(admin: string): string | undefined {
   const a = parseListenAddress(admin);
   if (!a) return undefined;
   const host = a.host === "0.0.0.0" ? "127.0.0.1" : a.host === "::" ? "::1" : a.host;
-  return `http://${host.includes(":") ? `[${host}]` : host}:${a.port}/healthz`;
+  return `http://${formatHostPort(host, a.port)}/healthz`;
 }
 
 /** GET url once; healthy only on a 200 within timeoutMs. */

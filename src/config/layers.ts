@@ -22,7 +22,7 @@ function setAt(obj: Json, path: string, value: unknown): void {
 }
 
 /** The environment prefixes, strongest first: sluice's own, then dill's and dyntcp's. */
-export const ENV_PREFIXES = ["SLUICE_", "DILL_", "DYNTCP_"] as const;
+const ENV_PREFIXES = ["SLUICE_", "DILL_", "DYNTCP_"] as const;
 
 /**
  * The variables that may set `path`, strongest first. Provider keys also have dill's short

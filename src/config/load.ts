@@ -18,11 +18,6 @@ import { Collector, fail, issueProblems } from "./problems.ts";
 import { readConfigFile, readText } from "./read.ts";
 import { resolveConfig } from "./resolve.ts";
 
-export { ConfigError } from "../errors.ts";
-export type { ConfigProblem } from "../errors.ts";
-export { DEFAULT_CONFIG, DEFAULT_SETTINGS } from "./resolve.ts";
-export { coerce } from "./layers.ts";
-
 export interface LoadConfigOptions {
   /** The config file; none = defaults (plus environment and overrides). */
   readonly path?: string;

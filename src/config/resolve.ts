@@ -216,10 +216,13 @@ function resolveRouting(
     if (r.http) {
       const h = r.http;
       const endpoint = h.endpoint;
+      let scheme = "";
       try {
-        const u = new URL(endpoint);
-        if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error("scheme");
+        scheme = new URL(endpoint).protocol;
       } catch {
+        // reported below
+      }
+      if (scheme !== "http:" && scheme !== "https:") {
         c.add(
           "routing.http.endpoint",
           `expected an http:// or https:// URL, got ${show(redactUserinfo(endpoint))}`,

@@ -19,7 +19,7 @@ const tlsSchema = z.strictObject({
   insecure: z.boolean().optional().meta({ description: "skip verifying the server certificate" }),
 });
 
-export const sizeSchema = z.union([z.string().regex(new RegExp(BYTE_SIZE_PATTERN)), z.int().min(0)])
+const sizeSchema = z.union([z.string().regex(new RegExp(BYTE_SIZE_PATTERN)), z.int().min(0)])
   .meta({ description: 'bytes, or "512KiB", "4MiB"' });
 
 export const configSchema = z.strictObject({

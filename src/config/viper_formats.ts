@@ -2,6 +2,7 @@
 // (version 2 native syntax, through hcl2-parser), envfiles (dotenv) and Java properties
 // (dot-properties). Each becomes the same table the other formats give, so the schema reports
 // the same keys and errors whatever the format.
+import { SluiceError } from "../errors.ts";
 import { coerce, isTable, type Json } from "./layers.ts";
 import type { LeafKind } from "./schema.ts";
 
@@ -18,9 +19,9 @@ export function viperFormatFromPath(path: string): ViperFormat | undefined {
 }
 
 /** A file that does not parse; HCL's parser gives no position, so none is claimed. */
-export class ViperSyntaxError extends Error {
+export class ViperSyntaxError extends SluiceError {
   constructor(readonly reason: string) {
-    super(reason);
+    super("CONFIG", reason);
     this.name = "ViperSyntaxError";
   }
 }
@@ -59,7 +60,9 @@ async function parseHcl(text: string): Promise<Json> {
     parseToObject?(s: string): unknown;
   };
   const parseToObject = mod.parseToObject ?? mod.default?.parseToObject;
-  if (!parseToObject) throw new Error("hcl2-parser: parseToObject is missing");
+  if (!parseToObject) {
+    throw new SluiceError("CONFIG", "Cannot parse HCL: hcl2-parser has no parseToObject");
+  }
   const result = parseToObject(text) as [unknown, unknown];
   const [data, err] = Array.isArray(result) ? result : [result, null];
   if (err !== null && err !== undefined) {
@@ -119,7 +122,7 @@ function envStyleKey(name: string, leaves: ReadonlyMap<string, LeafKind>): strin
 }
 
 /** Flat `key = value` pairs (dotted or env-style keys) -> a nested table with typed leaves. */
-export function flatToTable(
+function flatToTable(
   flat: Record<string, string>,
   leaves: ReadonlyMap<string, LeafKind>,
 ): Json {

@@ -185,7 +185,7 @@ export function createHealthChecker(o: HealthCheckerOptions): HealthChecker {
     try {
       if (r.localErrno !== undefined) {
         o.log?.warn("local resource exhausted: health check skipped", {
-          backend: `${o.target.host}:${o.target.port}`,
+          backend: formatHostPort(o.target.host, o.target.port),
           errno: r.localErrno,
           error: r.reason,
         });

@@ -3,10 +3,16 @@
 // A deadline's timer is cleared when the step ends, so a connection that finishes early leaves
 // no timer behind (AbortSignal.timeout cannot be cleared).
 
-/** Rejects with `signal.reason` as soon as `signal` aborts, whatever `p` does. */
+/**
+ * Rejects with `signal.reason` as soon as `signal` aborts, whatever `p` does. A rejection of
+ * `p` that comes after is handled (never reported as unhandled).
+ */
 export function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return p;
-  if (signal.aborted) return Promise.reject(signal.reason);
+  if (signal.aborted) {
+    p.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });

@@ -11,7 +11,7 @@ interface Prefix {
 }
 
 /** 16 bytes of an IPv4 or IPv6 literal (brackets and a %zone allowed), or null. */
-export function ipBytes(ip: string): { bytes: Uint8Array; family: 4 | 6 } | null {
+function ipBytes(ip: string): { bytes: Uint8Array; family: 4 | 6 } | null {
   let s = ip.trim();
   if (s.startsWith("[") && s.endsWith("]")) s = s.slice(1, -1);
   const zone = s.indexOf("%");
@@ -48,7 +48,7 @@ export function checkCidr(text: string): { cidr: string; prefix: Prefix } | stri
 }
 
 /** Parses like checkCidr; throws SluiceError("ROUTING", "trusted_proxies: reason"). */
-export function parseCidrPrefix(text: string): Prefix {
+function parseCidrPrefix(text: string): Prefix {
   const r = checkCidr(text);
   if (typeof r === "string") throw new SluiceError("ROUTING", `trusted_proxies: ${r}`);
   return r.prefix;

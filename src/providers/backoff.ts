@@ -1,6 +1,8 @@
 // Retry pacing for providers: exponential backoff with full jitter, and a token bucket that
 // bounds how often a blocking-query loop may ask even when every answer comes back at once.
 
+import { deadline } from "../net/abortable.ts";
+
 export interface BackoffOptions {
   /** @default 1000 */
   baseMs?: number;
@@ -83,14 +85,12 @@ export function createTokenBucket(o: TokenBucketOptions = {}): TokenBucket {
 
 /** Resolves after ms, or at once when the signal aborts (never rejects). */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
+  const dl = deadline(ms, { signal });
   return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
+    dl.signal.addEventListener("abort", () => {
+      dl.clear();
       resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
+    }, { once: true });
   });
 }

@@ -3,7 +3,7 @@
 import type { Buffer } from "node:buffer";
 import { statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { errorCode, errorMessage } from "../errors.ts";
+import { errorCode, errorMessage, SluiceError } from "../errors.ts";
 import type { FileProviderConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { createDocumentParser, formatFromPath } from "../routing/document.ts";
@@ -117,7 +117,9 @@ export function createFileProvider(o: FileProviderOptions): Provider {
       // Deno's node:fs watch does not throw for a missing directory (it just never fires), so
       // look first. The watch is on the directory: a rename-save or a later file is seen too.
       const d = dirname(resolve(path));
-      if (!statSync(d).isDirectory()) throw new Error(`${d} is not a directory`);
+      if (!statSync(d).isDirectory()) {
+        throw new SluiceError("PROVIDER", `Cannot watch ${path}: ${d} is not a directory`);
+      }
       // A rename-save is read at once; in-place writes wait for debounceMs of quiet.
       watcher = o.rt.watchFile(path, () => readOnce(), { debounceMs: o.debounceMs ?? 100 });
       if (!first) log.info("watching the routing file", { provider: name, path });

@@ -18,7 +18,8 @@ import {
   logRouteProblems,
   noValidServiceMessage,
 } from "./document_source.ts";
-import { createProviderFetch, readCapped, redactUrl, untilAborted } from "./http_client.ts";
+import { abortable } from "../net/abortable.ts";
+import { createProviderFetch, readCapped, redactUrl } from "./http_client.ts";
 import { createStatusTracker, type ProviderFailure } from "./status.ts";
 import type { Provider, ProviderStatus } from "./types.ts";
 
@@ -141,7 +142,7 @@ export function createHttpProvider(o: HttpProviderOptions): Provider {
 
     let res: Response;
     try {
-      res = await untilAborted(
+      res = await abortable(
         fetcher(c.endpoint, { headers, signal, redirect: "follow" }),
         signal,
       );
@@ -167,7 +168,7 @@ export function createHttpProvider(o: HttpProviderOptions): Provider {
         return true;
       }
       if (!res.ok) {
-        const reason = redact(await untilAborted(reasonOf(res, c.endpoint), signal));
+        const reason = redact(await abortable(reasonOf(res, c.endpoint), signal));
         const status = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`;
         const kind = res.status === 401 || res.status === 403
           ? "forbidden"
@@ -182,7 +183,7 @@ export function createHttpProvider(o: HttpProviderOptions): Provider {
       }
       let body: Uint8Array;
       try {
-        body = await untilAborted(
+        body = await abortable(
           readCapped(res, { max: c.maxBytes, who: "http", url: c.endpoint }),
           signal,
         );

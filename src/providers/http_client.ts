@@ -51,22 +51,6 @@ export function redactUrl(url: string): string {
   }
 }
 
-/**
- * Settles like `p`, or rejects with the signal's reason as soon as it aborts: a caller never
- * waits on work that ignores its signal (a runtime's fetch that does not honour it).
- */
-export function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    p.catch(() => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
-
 /** The error of an answer over its cap, naming who read it, the URL (redacted) and the cap. */
 function tooLargeError(who: string, url: string, max: number): SluiceError {
   return new SluiceError(
@@ -115,32 +99,4 @@ export async function readCapped(
     off += c.byteLength;
   }
   return out;
-}
-
-/**
- * Validates and normalises a provider address to "http(s)://host:port" without a trailing
- * slash ("127.0.0.1:8500" gets "http://"). Throws SluiceError("CONFIG") naming the key path.
- */
-export function normaliseAddress(address: unknown, keyPath: string): string {
-  const bad = (why: string): never => {
-    throw new SluiceError("CONFIG", `${keyPath}: ${why}`);
-  };
-  if (typeof address !== "string" || address.trim() === "") {
-    return bad('missing (expected a URL such as "http://127.0.0.1:8500")');
-  }
-  let text = address.trim();
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) text = `http://${text}`;
-  let url: URL | undefined;
-  try {
-    url = new URL(text);
-  } catch {
-    // reported below
-  }
-  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") {
-    return bad(`expected an http:// or https:// URL such as "http://127.0.0.1:8500"`);
-  }
-  if (url.search || url.hash || url.username || url.password) {
-    return bad("expected a plain URL without query, fragment or credentials");
-  }
-  return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, "")}`;
 }

@@ -3,7 +3,8 @@
 // a SluiceError with a PROVIDER_* code whose message never holds the token.
 import { errorCode, errorMessage, SluiceError } from "../errors.ts";
 import type { HttpFetch } from "../runtime/types.ts";
-import { readCapped, untilAborted } from "./http_client.ts";
+import { abortable } from "../net/abortable.ts";
+import { readCapped } from "./http_client.ts";
 import type { FailureKind, ProviderFailure } from "./status.ts";
 
 export interface JsonAnswer {
@@ -93,7 +94,7 @@ export function createJsonGet(o: JsonGetOptions): JsonGet {
     let bytes: Uint8Array;
     try {
       // The race is the guarantee: even a fetch that ignored its signal cannot hold a stop.
-      [res, bytes] = await untilAborted(
+      [res, bytes] = await abortable(
         (async () => {
           // Bun's fetch drops a quiet socket after 5 min unless told otherwise (reference 6.7).
           const init = { headers: o.headers, signal, timeout: false };

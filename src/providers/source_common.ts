@@ -2,7 +2,7 @@
 // validation of their common settings, and the detail reads of one round (bounded concurrency,
 // a failed read recorded for that service alone).
 import { SluiceError } from "../errors.ts";
-import { normaliseAddress } from "./http_client.ts";
+import { normaliseAddress } from "../net/url.ts";
 import { isStopped } from "./json_get.ts";
 import type { TaggedInstance } from "./tags.ts";
 

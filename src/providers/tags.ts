@@ -102,7 +102,7 @@ export function readInstanceTags(
  * `<tag>.KEY=VALUE` prefix; tags are never mixed). Notes come from the tag used, or from the
  * first tag the instance carries when none routes it.
  */
-export function readAnyInstanceTags(
+function readAnyInstanceTags(
   tags: readonly string[],
   tagList: readonly string[],
 ): { tags?: InstanceTags; tag?: string; notes: string[] } {

@@ -9,7 +9,7 @@ import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from "../net/ip_literal.
 import { deadline } from "../net/abortable.ts";
 
 /** The 12-byte v2 signature: "\r\n\r\n\0\r\nQUIT\n". */
-export const V2_SIGNATURE: Uint8Array = new Uint8Array([
+const V2_SIGNATURE: Uint8Array = new Uint8Array([
   0x0d,
   0x0a,
   0x0d,

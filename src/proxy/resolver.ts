@@ -140,7 +140,9 @@ export function createResolver(o: ResolverOptions = {}): Resolver {
   };
 
   const withTimeout = (p: Promise<LookupResult>): Promise<LookupResult> => {
-    const dl = deadline(timeoutMs, { reason: () => new Error(`no answer within ${timeoutMs}ms`) });
+    const dl = deadline(timeoutMs, {
+      reason: () => new SluiceError("ETIMEDOUT", `no answer within ${timeoutMs}ms`),
+    });
     return abortable(p, dl.signal).finally(() => dl.clear());
   };
 
@@ -174,7 +176,7 @@ export function createResolver(o: ResolverOptions = {}): Resolver {
       try {
         // Starts after this function has returned, so `inflight` is set before it can clear.
         const r = await withTimeout(Promise.resolve().then(() => lookup(host)));
-        if (r.addresses.length === 0) throw new Error("no A or AAAA record");
+        if (r.addresses.length === 0) throw new SluiceError("ENOTFOUND", "no A or AAAA record");
         const addrs = canonical(r.addresses);
         const ttl = r.ttlMs === undefined ? noTtl : Math.min(maxTtl, Math.max(minTtl, r.ttlMs));
         e.expires = now() + ttl;

@@ -1,9 +1,10 @@
-// Abort helpers shared by both adapters: turn a signal into a typed SluiceError, and race a
-// promise against a signal without leaking listeners.
+// Abort helpers shared by both adapters: the one race of a promise against a signal
+// (net/abortable.ts), with the signal turned into a typed SluiceError.
 import { SluiceError } from "../errors.ts";
+import { abortable } from "../net/abortable.ts";
 
 /** ETIMEDOUT for a TimeoutError reason (AbortSignal.timeout), else ABORTED. */
-export function abortError(signal: AbortSignal, action: string): SluiceError {
+function abortError(signal: AbortSignal, action: string): SluiceError {
   const reason = signal.reason as { name?: string } | undefined;
   return reason?.name === "TimeoutError"
     ? new SluiceError("ETIMEDOUT", `Cannot ${action}: timed out`, { cause: signal.reason })
@@ -17,19 +18,7 @@ export function raceSignal<T>(
   action: string,
 ): Promise<T> {
   if (!signal) return p;
-  if (signal.aborted) return Promise.reject(abortError(signal, action));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError(signal, action));
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
+  return abortable(p, signal).catch((e: unknown) => {
+    throw signal.aborted && e === signal.reason ? abortError(signal, action) : e;
   });
 }

@@ -1,6 +1,7 @@
 // splice() over the Conn interface alone, for conns the adapter did not create (a wrapper
 // or a test double): read()/write() with awaited backpressure and closeWrite() for FIN.
 // The adapters' own splice is used whenever both conns are theirs.
+import { formatHostPort } from "../net/host_port.ts";
 import { SluiceError } from "../errors.ts";
 import { toSluiceError } from "./_errors.ts";
 import { SpliceRun } from "./_splice_run.ts";
@@ -51,9 +52,10 @@ export function genericSplice(a: Conn, b: Conn, o: SpliceOptions = {}): Promise<
         run.finish(
           "error",
           write ? dstSide : srcSide,
-          err instanceof SluiceError
-            ? err
-            : toSluiceError(err, `splice with ${peer.remote.host}:${peer.remote.port}`),
+          err instanceof SluiceError ? err : toSluiceError(
+            err,
+            `splice with ${formatHostPort(peer.remote.host, peer.remote.port)}`,
+          ),
         );
       },
     );

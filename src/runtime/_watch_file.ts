@@ -12,6 +12,7 @@
 //   after it appears, so a creation is debounced too.
 import { type FSWatcher, statSync, watch } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
+import { SluiceError } from "../errors.ts";
 import { toSluiceError } from "./_errors.ts";
 import type { Watcher } from "./types.ts";
 
@@ -63,7 +64,9 @@ export function watchFileInDir(
   let w: FSWatcher;
   try {
     // Deno's node:fs reports a missing directory asynchronously: check first, on both.
-    if (!statSync(dir).isDirectory()) throw new Error(`${dir} is not a directory`);
+    if (!statSync(dir).isDirectory()) {
+      throw new SluiceError("EUNKNOWN", `Cannot watch ${full}: ${dir} is not a directory`);
+    }
     w = watch(dir, { persistent: false }, (_event, filename) => {
       if (closed || filename === null || filename === undefined) return;
       // Deno may report full paths; Bun and Node report names relative to the directory.

@@ -5,13 +5,13 @@ import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from "../net/ip_literal.
 
 export const SOCKS_VERSION = 0x05;
 /** RFC 1929 sub-negotiation version */
-export const USERPASS_VERSION = 0x01;
+const USERPASS_VERSION = 0x01;
 
 export const METHOD_NO_AUTH = 0x00;
 export const METHOD_USERPASS = 0x02;
 export const METHOD_NO_ACCEPTABLE = 0xff;
 
-export const CMD_CONNECT = 0x01;
+const CMD_CONNECT = 0x01;
 
 export const ATYP_IPV4 = 0x01;
 export const ATYP_DOMAIN = 0x03;
@@ -21,7 +21,7 @@ export type Atyp = typeof ATYP_IPV4 | typeof ATYP_DOMAIN | typeof ATYP_IPV6;
 export const REPLY_SUCCEEDED = 0x00;
 
 /** RFC 1928 §6 reply codes, as sentences for error messages. */
-export const REPLY_MESSAGES: Readonly<Record<number, string>> = {
+const REPLY_MESSAGES: Readonly<Record<number, string>> = {
   0x00: "succeeded",
   0x01: "general SOCKS server failure",
   0x02: "connection not allowed by ruleset",

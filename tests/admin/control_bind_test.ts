@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createRebinder } from "../../src/admin/rebind.ts";
 import { startPeek } from "../../src/admin/peek.ts";
 import { startApp } from "../../src/cli/app.ts";
-import { DEFAULT_CONFIG } from "../../src/config/load.ts";
+import { DEFAULT_CONFIG } from "../../src/config/resolve.ts";
 import type { Config } from "../../src/config/types.ts";
 import { parseListenAddress } from "../../src/config/exposure.ts";
 import { forwardServices, parseForward } from "../../src/cli/forward.ts";

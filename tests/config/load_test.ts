@@ -5,7 +5,9 @@ import assert from "node:assert/strict";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, DEFAULT_CONFIG, loadConfig } from "../../src/config/load.ts";
+import { ConfigError } from "../../src/errors.ts";
+import { loadConfig } from "../../src/config/load.ts";
+import { DEFAULT_CONFIG } from "../../src/config/resolve.ts";
 
 let dir: string;
 before(async () => {

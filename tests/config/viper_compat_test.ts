@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, loadConfig } from "../../src/config/load.ts";
+import { ConfigError } from "../../src/errors.ts";
+import { loadConfig } from "../../src/config/load.ts";
 import { envNames } from "../../src/config/layers.ts";
 import { unwrapBlocks } from "../../src/config/viper_formats.ts";
 

@@ -1,6 +1,7 @@
 // The one timeout/abort idiom: abortable() and deadline().
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import process from "node:process";
 import { abortable, deadline } from "../../src/net/abortable.ts";
 
 describe("abortable()", () => {
@@ -23,6 +24,23 @@ describe("abortable()", () => {
       abortable(Promise.resolve(1), AbortSignal.abort(new Error("gone"))),
       /gone/,
     );
+  });
+  it("handles a later rejection of the promise when the signal was already aborted", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      let fail!: (e: Error) => void;
+      const late = new Promise<number>((_, reject) => fail = reject);
+      const p = abortable(late, AbortSignal.abort(new Error("gone")));
+      await assert.rejects(p, /gone/);
+      fail(new Error("late failure"));
+      // Two macrotasks: enough for either runtime to report an unhandled rejection.
+      for (let i = 0; i < 2; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
   });
 });
 

@@ -12,7 +12,7 @@ import { createServiceValidator } from "../../src/routing/validator.ts";
 import { buildTable } from "../../src/routing/table.ts";
 import { SluiceError } from "../../src/errors.ts";
 import { createTableBuilder } from "../../src/routing/table_builder.ts";
-import { DEFAULT_SETTINGS } from "../../src/config/load.ts";
+import { DEFAULT_SETTINGS } from "../../src/config/resolve.ts";
 import type {
   BuiltTable,
   ParsedDocument,

@@ -11,7 +11,7 @@ import { validateServices } from "../../src/routing/service.ts";
 import { createServiceValidator } from "../../src/routing/validator.ts";
 import { buildTable } from "../../src/routing/table.ts";
 import { createTableBuilder } from "../../src/routing/table_builder.ts";
-import { DEFAULT_SETTINGS } from "../../src/config/load.ts";
+import { DEFAULT_SETTINGS } from "../../src/config/resolve.ts";
 import type { ServiceSpec, TableConfig } from "../../src/routing/types.ts";
 
 const cfg: TableConfig = {

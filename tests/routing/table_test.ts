@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { buildTable } from "../../src/routing/table.ts";
 import { tableConfigFrom } from "../../src/config/table_config.ts";
 import { validateServices } from "../../src/routing/service.ts";
-import { DEFAULT_CONFIG, DEFAULT_SETTINGS } from "../../src/config/load.ts";
+import { DEFAULT_CONFIG, DEFAULT_SETTINGS } from "../../src/config/resolve.ts";
 import type { ProviderRoutes, ServiceSpec, TableConfig } from "../../src/routing/types.ts";
 
 const cfg: TableConfig = {

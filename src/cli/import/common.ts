@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { isIP } from "node:net";
 import { stringify } from "smol-toml";
 import { DEFAULTS } from "../../defaults.ts";
+import { SluiceError } from "../../errors.ts";
 
 export type Json = Record<string, unknown>;
 
@@ -29,7 +30,12 @@ export interface Imported {
 }
 
 /** Why the import stops: a file that is not the format it claims (exit 2). */
-export class ImportError extends Error {}
+export class ImportError extends SluiceError {
+  constructor(message: string) {
+    super("CONFIG", message);
+    this.name = "ImportError";
+  }
+}
 
 export function isTable(v: unknown): v is Json {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -67,7 +73,7 @@ export function isBindable(host: string): boolean {
 }
 
 /** port_min/port_max that admit every port the import opens (dill's range when they fit). */
-export function portRange(ports: readonly number[]): { port_min: number; port_max: number } {
+function portRange(ports: readonly number[]): { port_min: number; port_max: number } {
   const lo = Math.min(DEFAULTS.listeners.portMin, ...ports);
   const hi = Math.max(DEFAULTS.listeners.portMax, ...ports);
   return { port_min: lo, port_max: hi };

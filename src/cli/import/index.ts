@@ -15,17 +15,13 @@ import { importIaido } from "./iaido.ts";
 import { importTcpffee } from "./tcpffee.ts";
 import { importTcpproxy } from "./tcpproxy.ts";
 
-export const IMPORT_KINDS = {
+const IMPORT_KINDS = {
   iaido: { format: "yaml", convert: importIaido },
   tcpffee: { format: "toml", convert: importTcpffee },
   tcpproxy: { format: "yaml", convert: importTcpproxy },
 } as const;
 
 export type ImportKind = keyof typeof IMPORT_KINDS;
-
-export function isImportKind(k: string): k is ImportKind {
-  return Object.hasOwn(IMPORT_KINDS, k);
-}
 
 /** Parses and converts; throws a CONFIG SluiceError naming the file for unusable input. */
 export function convertImport(kind: ImportKind, text: string, source: string): Imported {

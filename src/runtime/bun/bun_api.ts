@@ -2,6 +2,7 @@
 // a `/// <reference types="bun-types" />` would add Bun's global overrides (URL, fetch, ...) to
 // every program that imports the adapter, and break `deno check` for unrelated modules.
 // Names and shapes follow bun-types 1.4 (node_modules/bun-types/bun.d.ts).
+import { SluiceError } from "../../errors.ts";
 
 export interface BunSocket<Data> {
   data: Data;
@@ -79,6 +80,6 @@ export interface BunApi {
 /** `globalThis.Bun`, read at call time (this module also loads under Deno for type-checks). */
 export function bunApi(): BunApi {
   const b = (globalThis as { Bun?: BunApi }).Bun;
-  if (!b) throw new Error("Cannot use the Bun adapter: not running on Bun");
+  if (!b) throw new SluiceError("EUNKNOWN", "Cannot use the Bun adapter: not running on Bun");
   return b;
 }

@@ -1,6 +1,7 @@
 // A Bun connection: the Conn the rest of sluice sees, over a Transport (a native Bun socket or
 // a node:net one, see native.ts and node_transport.ts). Before a splice it queues what arrives
 // for read() (preludes); a splice attaches a Sink that receives the events instead.
+import { formatHostPort } from "../../net/host_port.ts";
 import { SluiceError } from "../../errors.ts";
 import { raceSignal } from "../_deadline.ts";
 import { toSluiceError } from "../_errors.ts";
@@ -14,7 +15,7 @@ import type { Conn, SockAddr } from "../types.ts";
 // deno-lint-ignore no-explicit-any
 export const NONE: any[] = Object.freeze([]) as unknown as any[];
 /** A callback for when nothing needs to know. */
-export const NOOP = (): void => {};
+const NOOP = (): void => {};
 
 /** Prelude mode: stop reading from the socket once this much waits unread. */
 const PRELUDE_HIGH_WATER = 64 * 1024;
@@ -87,7 +88,7 @@ export class BunConn implements Conn {
   }
 
   #name(): string {
-    return `${this.remote.host}:${this.remote.port}`;
+    return `${formatHostPort(this.remote.host, this.remote.port)}`;
   }
 
   // ---- transport events

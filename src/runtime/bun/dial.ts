@@ -4,6 +4,7 @@
 // and through node:net again for a while after a native dial to it was abandoned; and at most
 // MAX_PENDING_NATIVE native dials wait at once, which bounds the fds abandoned dials can hold.
 // That state (the dial policy) belongs to the adapter that createBunDialer() serves.
+import { formatHostPort } from "../../net/host_port.ts";
 import { connect as netConnect, isIP } from "node:net";
 import { SluiceError } from "../../errors.ts";
 import { type AbortWatch, watchAbort } from "../_abort_watch.ts";
@@ -78,12 +79,12 @@ export function createBunDialer(): (o: ConnectOptions) => Promise<Conn> {
 function timedOut(o: ConnectOptions): SluiceError {
   return new SluiceError(
     "ETIMEDOUT",
-    `Cannot connect to ${o.host}:${o.port}: timed out after ${o.timeoutMs} ms`,
+    `Cannot connect to ${formatHostPort(o.host, o.port)}: timed out after ${o.timeoutMs} ms`,
   );
 }
 
 function aborted(o: ConnectOptions): SluiceError {
-  return new SluiceError("ABORTED", `Cannot connect to ${o.host}:${o.port}: aborted`);
+  return new SluiceError("ABORTED", `Cannot connect to ${formatHostPort(o.host, o.port)}: aborted`);
 }
 
 /**
@@ -230,7 +231,8 @@ function nodeConnect(o: ConnectOptions, host: string, policy: DialPolicy): Promi
       onIdle: () => fail(timedOut(o)),
     };
     idleSweeper.add(deadline);
-    const onError = (e: Error) => fail(dialError(e, `connect to ${o.host}:${o.port}`));
+    const onError = (e: Error) =>
+      fail(dialError(e, `connect to ${formatHostPort(o.host, o.port)}`));
     const onConnect = () => {
       if (o.signal?.aborted) return fail(aborted(o));
       cleanup();

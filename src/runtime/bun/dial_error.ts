@@ -10,7 +10,7 @@ import { SluiceError } from "../../errors.ts";
 import { runtimeErrorCode, toSluiceError } from "../_errors.ts";
 
 /** "EMFILE" or "ENFILE" when the process cannot open a descriptor now; undefined when it can. */
-export function descriptorShortage(): string | undefined {
+function descriptorShortage(): string | undefined {
   let fd: number;
   try {
     fd = openSync("/dev/null", "r");

@@ -1,4 +1,5 @@
 // serveHttp() on Bun: Bun.serve (its own header timeout, about 10 s).
+import { formatHostPort } from "../../net/host_port.ts";
 import { bareHost, sockAddr } from "../_addr.ts";
 import { toSluiceError } from "../_errors.ts";
 import { bunApi, type BunServer } from "./bun_api.ts";
@@ -21,7 +22,7 @@ export function serveHttp(
       },
     });
   } catch (e) {
-    return Promise.reject(toSluiceError(e, `listen for HTTP on ${o.host}:${o.port}`));
+    return Promise.reject(toSluiceError(e, `listen for HTTP on ${formatHostPort(o.host, o.port)}`));
   }
   let closing: Promise<void> | undefined;
   return Promise.resolve({

@@ -1,4 +1,5 @@
 // listen() on Bun: Bun.listen with native sockets, half-open allowed.
+import { formatHostPort } from "../../net/host_port.ts";
 import { isIP } from "node:net";
 import { bareHost, sockAddr } from "../_addr.ts";
 import { toSluiceError } from "../_errors.ts";
@@ -38,7 +39,7 @@ export function listen(o: ListenOptions, onConn: (c: Conn) => void): Listener {
       ...(o.backlog ? { backlog: o.backlog } : {}),
     });
   } catch (e) {
-    throw toSluiceError(e, `listen on ${o.host}:${o.port}`);
+    throw toSluiceError(e, `listen on ${formatHostPort(o.host, o.port)}`);
   }
   const host = bareHost(o.host);
   if (isIP(host) !== 0 && !/^[0.:]+$/.test(host)) local = sockAddr(host, srv.port);

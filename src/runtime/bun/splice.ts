@@ -1,5 +1,6 @@
 // splice() on Bun: each direction is the source conn's Sink, pushing chunks into the other
 // conn without promises; backpressure pauses the source until the destination drains.
+import { formatHostPort } from "../../net/host_port.ts";
 import { SluiceError } from "../../errors.ts";
 import { genericSplice } from "../_generic_splice.ts";
 import { SpliceRun } from "../_splice_run.ts";
@@ -56,7 +57,9 @@ class SpliceDirection implements Sink {
           this.#srcSide === "a" ? "b" : "a",
           new SluiceError(
             "EPIPE",
-            `Cannot write to ${dst.remote.host}:${dst.remote.port}: connection closed`,
+            `Cannot write to ${
+              formatHostPort(dst.remote.host, dst.remote.port)
+            }: connection closed`,
           ),
         );
       }
@@ -106,7 +109,7 @@ class SpliceDirection implements Sink {
         this.#srcSide,
         new SluiceError(
           "ECONNRESET",
-          `Cannot write to ${src.host}:${src.port}: connection closed by the peer`,
+          `Cannot write to ${formatHostPort(src.host, src.port)}: connection closed by the peer`,
         ),
       );
     }

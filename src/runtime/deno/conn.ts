@@ -1,6 +1,7 @@
 // A Deno connection: the Conn over a Deno.TcpConn. Every TCP connection (accepted or dialed)
 // gets setNoDelay(true): Deno leaves Nagle on by default while Bun turns it off, and a proxy
 // must not add Nagle delays to small writes. read() is for preludes; splice reads the raw conn.
+import { formatHostPort } from "../../net/host_port.ts";
 import { SluiceError } from "../../errors.ts";
 import { sockAddr } from "../_addr.ts";
 import { raceSignal } from "../_deadline.ts";
@@ -76,7 +77,7 @@ export class DenoConn implements Conn {
     try {
       n = await this.raw.read(buf);
     } catch (e) {
-      throw toSluiceError(e, `read from ${this.remote.host}:${this.remote.port}`);
+      throw toSluiceError(e, `read from ${formatHostPort(this.remote.host, this.remote.port)}`);
     }
     if (n === null) return null;
     // Copy short reads so a kept chunk does not pin the whole 16 KiB buffer.
@@ -89,7 +90,9 @@ export class DenoConn implements Conn {
     if (this.#reading) {
       throw new SluiceError(
         "EUNKNOWN",
-        `Cannot read from ${this.remote.host}:${this.remote.port}: a read is already pending`,
+        `Cannot read from ${
+          formatHostPort(this.remote.host, this.remote.port)
+        }: a read is already pending`,
       );
     }
     if (!this.#pending) {
@@ -100,7 +103,11 @@ export class DenoConn implements Conn {
     const p = this.#pending;
     this.#reading = true;
     try {
-      const r = await raceSignal(p, o?.signal, `read from ${this.remote.host}:${this.remote.port}`);
+      const r = await raceSignal(
+        p,
+        o?.signal,
+        `read from ${formatHostPort(this.remote.host, this.remote.port)}`,
+      );
       if (this.#pending === p) this.#pending = undefined;
       return r;
     } catch (e) {
@@ -128,7 +135,7 @@ export class DenoConn implements Conn {
     try {
       for (let off = 0; off < b.byteLength;) off += await this.raw.write(b.subarray(off));
     } catch (e) {
-      throw toSluiceError(e, `write to ${this.remote.host}:${this.remote.port}`);
+      throw toSluiceError(e, `write to ${formatHostPort(this.remote.host, this.remote.port)}`);
     }
   }
 
@@ -138,7 +145,10 @@ export class DenoConn implements Conn {
     try {
       await this.raw.closeWrite();
     } catch (e) {
-      throw toSluiceError(e, `close the write side to ${this.remote.host}:${this.remote.port}`);
+      throw toSluiceError(
+        e,
+        `close the write side to ${formatHostPort(this.remote.host, this.remote.port)}`,
+      );
     }
   }
 

@@ -1,5 +1,6 @@
 // connect() on Deno: Deno.connect with a signal of its own, ended by the dial's deadline (an
 // entry of the shared sweeper) or the caller's signal.
+import { formatHostPort } from "../../net/host_port.ts";
 import { SluiceError } from "../../errors.ts";
 import { watchAbort } from "../_abort_watch.ts";
 import { bareHost } from "../_addr.ts";
@@ -34,7 +35,7 @@ class DialDeadline implements IdleEntry {
 }
 
 export async function connect(o: ConnectOptions): Promise<Conn> {
-  const action = `connect to ${o.host}:${o.port}`;
+  const action = `connect to ${formatHostPort(o.host, o.port)}`;
   if (o.signal?.aborted) throw new SluiceError("ABORTED", `Cannot ${action}: aborted`);
   const deadline = new DialDeadline(o.timeoutMs);
   const watch = o.signal && watchAbort(o.signal, deadline);

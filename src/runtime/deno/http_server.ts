@@ -3,6 +3,7 @@
 // error (EMFILE) rejected inside it and left the port dead (bug 7). node:http on Deno has both
 // timeouts, and its accept errors are reported to the server's "error" event and survived.
 // The fetch-style handler sees a Request and returns a Response, as with Deno.serve.
+import { formatHostPort } from "../../net/host_port.ts";
 import http from "node:http";
 import { connect as netConnect, type Socket } from "node:net";
 import { createLogger } from "../../log.ts";
@@ -13,8 +14,8 @@ import type { HttpHandle, HttpServeOptions, SockAddr } from "../types.ts";
 const log = createLogger("runtime");
 
 /** Defaults close to Bun's own (its HTTP server drops a half-sent request after ~10-15 s). */
-export const HTTP_HEADER_TIMEOUT_MS = 10_000;
-export const HTTP_IDLE_TIMEOUT_MS = 15_000;
+const HTTP_HEADER_TIMEOUT_MS = 10_000;
+const HTTP_IDLE_TIMEOUT_MS = 15_000;
 
 function toRequest(req: http.IncomingMessage, base: string, signal: AbortSignal): Request {
   const headers = new Headers();
@@ -178,7 +179,7 @@ export function nodeServeHttp(
   });
   return new Promise<HttpHandle>((resolve, reject) => {
     const onStartError = (e: Error) => {
-      reject(toSluiceError(e, `listen for HTTP on ${o.host}:${o.port}`));
+      reject(toSluiceError(e, `listen for HTTP on ${formatHostPort(o.host, o.port)}`));
     };
     server.once("error", onStartError);
     server.listen({ host: bareHost(o.host), port: o.port }, () => {
@@ -186,13 +187,13 @@ export function nodeServeHttp(
       // Accept errors (EMFILE, ENFILE, ...) after the start: logged, and the server goes on.
       server.on("error", (e: Error) => {
         log.warn("HTTP accept failed; retrying", {
-          listener: `${o.host}:${o.port}`,
+          listener: `${formatHostPort(o.host, o.port)}`,
           error: toSluiceError(e, "accept").message,
         });
       });
       const a = server.address();
       const addr = typeof a === "object" && a ? sockAddr(a.address, a.port) : sockAddr(o.host, 0);
-      base = `http://${addr.family === 6 ? `[${addr.host}]` : addr.host}:${addr.port}`;
+      base = `http://${formatHostPort(addr.host, addr.port)}`;
       const unwatch = watchAccepts(server, bareHost(o.host), addr.port);
       let closing: Promise<void> | undefined;
       resolve({

@@ -1,6 +1,7 @@
 // listen() on Deno: Deno.listen and an accept loop that survives accept errors (EMFILE: logged
 // once per streak, backed off 10 ms -> 1 s), and "close, then listen on the same port" as Bun
 // allows it (Deno releases a closed listener's port one event-loop turn later).
+import { formatHostPort } from "../../net/host_port.ts";
 import { createLogger } from "../../log.ts";
 import { bareHost, sockAddr } from "../_addr.ts";
 import { toSluiceError } from "../_errors.ts";
@@ -48,7 +49,7 @@ function acceptLoop(
         // EMFILE and friends: logged once per streak, backed off 10 ms -> 1 s, survived.
         if (!backoffMs) {
           log.warn("accept failed; backing off", {
-            listener: `${la.hostname}:${port}`,
+            listener: formatHostPort(la.hostname, port),
             error: toSluiceError(e, "accept").message,
           });
         }
@@ -58,7 +59,7 @@ function acceptLoop(
       }
       if (backoffMs) {
         backoffMs = 0;
-        log.info("accepting again", { listener: `${la.hostname}:${port}` });
+        log.info("accepting again", { listener: formatHostPort(la.hostname, port) });
       }
       if (closed) {
         closeQuietly(c);
@@ -105,7 +106,7 @@ function deferredListen(
     } catch (e) {
       if (left > 0) setTimeout(() => attempt(left - 1), 10);
       else {log.warn("deferred listen failed", {
-          listener: `${o.host}:${o.port}`,
+          listener: `${formatHostPort(o.host, o.port)}`,
           error: toSluiceError(e, "listen").message,
         });}
     }
@@ -129,7 +130,7 @@ export function createDenoListen(): (o: ListenOptions, onConn: (c: Conn) => void
     try {
       l = bind(o);
     } catch (e) {
-      const err = toSluiceError(e, `listen on ${o.host}:${o.port}`);
+      const err = toSluiceError(e, `listen on ${formatHostPort(o.host, o.port)}`);
       const released = o.port ? releasing.get(o.port) : undefined;
       if (err.code === "EADDRINUSE" && released) {
         return deferredListen(o, onConn, released, releasing);

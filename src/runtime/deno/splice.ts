@@ -1,5 +1,6 @@
 // splice() on Deno: a read/write loop per direction (pipeTo breaks half-close), a small read
 // buffer while a connection is quiet and a pooled 64 KiB one while data flows.
+import { formatHostPort } from "../../net/host_port.ts";
 import { SluiceError } from "../../errors.ts";
 import { type BufferPool, createBufferPool } from "../_buffer_pool.ts";
 import { toSluiceError } from "../_errors.ts";
@@ -36,7 +37,9 @@ async function checkEnd(src: DenoConn): Promise<void> {
   } catch (e) {
     throw new SluiceError(
       "ECONNRESET",
-      `Cannot read from ${src.remote.host}:${src.remote.port}: connection reset by the peer`,
+      `Cannot read from ${
+        formatHostPort(src.remote.host, src.remote.port)
+      }: connection reset by the peer`,
       { cause: e },
     );
   }
@@ -144,13 +147,13 @@ function splice(ca: Conn, cb: Conn, o: SpliceOptions, pool: BufferPool): Promise
           run.finish(
             "error",
             dstSide,
-            asError(e.error, `write to ${dst.remote.host}:${dst.remote.port}`),
+            asError(e.error, `write to ${formatHostPort(dst.remote.host, dst.remote.port)}`),
           );
         } else {
           run.finish(
             "error",
             srcSide,
-            asError(e, `read from ${src.remote.host}:${src.remote.port}`),
+            asError(e, `read from ${formatHostPort(src.remote.host, src.remote.port)}`),
           );
         }
       },
