@@ -10,7 +10,7 @@ import { buildOpenApi } from "./openapi.ts";
 import { type AdminDeps, type AdminRoute, errorResponse, MAX_BODY_BYTES } from "./route_kit.ts";
 import { adminRoutes } from "./routes.ts";
 
-export { type AdminDeps, type AdminRoute, errorResponse, MAX_BODY_BYTES } from "./route_kit.ts";
+export type { AdminDeps, AdminRoute } from "./route_kit.ts";
 
 // Inline scripts and styles only: the pages load nothing from anywhere.
 const PAGE_HEADERS: Readonly<Record<string, string>> = {

@@ -16,7 +16,7 @@ const rates = {
   bytes_down: rateDoc("Bytes from backends to clients (down)"),
 };
 
-export const HistoryBackend = z.object({
+const HistoryBackend = z.object({
   key: z.string().describe("The backend's key, as in /api/v1/routing"),
   ...rates,
   state: z.array(z.enum(BACKEND_STATES).nullable()).describe(
@@ -32,7 +32,7 @@ export const HistoryListener = z.object({
   backends: z.array(HistoryBackend),
 }).register(adminSchemas, { id: "HistoryListener" });
 
-export const HistoryEvent = z.object({
+const HistoryEvent = z.object({
   t: z.number().int().describe("epoch milliseconds"),
   kind: z.enum(["listener_opened", "listener_closed", "provider_error"]),
   listener: z.string().optional(),

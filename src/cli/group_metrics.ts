@@ -6,7 +6,7 @@
 // families) already comes from the merged group view.
 
 /** Families summed over the processes (a histogram's _bucket, _sum and _count included). */
-export const SUMMED_FAMILIES: readonly string[] = [
+const SUMMED_FAMILIES: readonly string[] = [
   "sluice_connect_duration_seconds",
   "sluice_connection_duration_seconds",
   "sluice_local_resource_errors_total",

@@ -38,7 +38,7 @@ function plainBackend(b: BackendView): BackendView {
 }
 
 /** A copy of a view made of plain data only (the live objects hold sockets and timers). */
-export function plainListener(l: ListenerView): ListenerView {
+function plainListener(l: ListenerView): ListenerView {
   return {
     key: l.key,
     label: l.label,

@@ -16,17 +16,17 @@ import type { Runtime, SignalName } from "../runtime/types.ts";
 import type { LinkReply, LinkRequest } from "./worker_link.ts";
 
 /** Set in a worker's environment: its index (1..N-1). */
-export const WORKER_ENV = "SLUICE_WORKER_INDEX";
+const WORKER_ENV = "SLUICE_WORKER_INDEX";
 
 /** How long the primary waits for a worker's answer before reporting it as not answering. */
-export const ASK_TIMEOUT_MS = 3000;
+const ASK_TIMEOUT_MS = 3000;
 
 export function workerIndex(): number {
   return Number(process.env[WORKER_ENV] ?? "0") || 0;
 }
 
 /** The command that runs this same program again with the same arguments. */
-export function selfCommand(rt: Runtime): [string, string[]] {
+function selfCommand(rt: Runtime): [string, string[]] {
   const args = process.argv.slice(2);
   const exe = process.execPath;
   const script = process.argv[1] ?? "";

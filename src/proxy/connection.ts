@@ -24,7 +24,7 @@ const PROXY_HEADER_TIMEOUT_MS = 5000;
  * arrived (fewer bytes, or none: then the client IP is the key). Protocols where the server
  * speaks first never send them, so this bounds the delay they would see.
  */
-export const FIRST_BYTES_TIMEOUT_MS = 1000;
+const FIRST_BYTES_TIMEOUT_MS = 1000;
 
 export interface ConnectionContext {
   readonly rt: Runtime;

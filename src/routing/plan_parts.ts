@@ -5,7 +5,7 @@ import { isDeepStrictEqual } from "node:util";
 import { formatProxyUrl } from "./proxy_url.ts";
 import type { AcceptSettings, BackendPlan, ServiceSettings, ServiceSpec } from "./types.ts";
 
-export const DEFAULT_ACCEPT: AcceptSettings = { acceptProxyProtocol: false, trustedProxies: [] };
+const DEFAULT_ACCEPT: AcceptSettings = { acceptProxyProtocol: false, trustedProxies: [] };
 
 /** A service placed on a listener, with the provider that delivered it. */
 export interface Member {
@@ -25,7 +25,7 @@ export const SETTING_FIELDS: Readonly<Record<keyof ServiceSettings, string>> = {
   proxyProtocol: "proxy_protocol",
   health: "health",
 };
-export const ACCEPT_FIELDS: Readonly<Record<keyof AcceptSettings, string>> = {
+const ACCEPT_FIELDS: Readonly<Record<keyof AcceptSettings, string>> = {
   acceptProxyProtocol: "accept_proxy_protocol",
   trustedProxies: "trusted_proxies",
 };

@@ -6,7 +6,7 @@ import { buildTable } from "../../src/routing/table.ts";
 import { createTableBuilder } from "../../src/routing/table_builder.ts";
 import { validateServices } from "../../src/routing/service.ts";
 import { parseRoutingDocument } from "../../src/routing/document.ts";
-import { DEFAULT_SETTINGS } from "../../src/config/load.ts";
+import { DEFAULT_SETTINGS } from "../../src/config/resolve.ts";
 import type { ProviderRoutes, TableConfig } from "../../src/routing/types.ts";
 
 const cfg: TableConfig = {

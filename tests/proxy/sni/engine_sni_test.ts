@@ -10,7 +10,7 @@ import { createEngine, type Engine } from "../../../src/proxy/engine.ts";
 import { configureLogging, createLogger } from "../../../src/log.ts";
 import { buildTable } from "../../../src/routing/table.ts";
 import { validateServices } from "../../../src/routing/service.ts";
-import { DEFAULT_SETTINGS } from "../../../src/config/load.ts";
+import { DEFAULT_SETTINGS } from "../../../src/config/resolve.ts";
 import { encodeProxyV1 } from "../../../src/proxy/proxy_protocol.ts";
 import type { Conn, Runtime } from "../../../src/runtime/types.ts";
 import type { RoutingTable } from "../../../src/routing/types.ts";

@@ -7,7 +7,7 @@ import {
   compileSniMatcher,
   normalizeSniName,
   type SniClaim,
-} from "../../../src/proxy/sni/match.ts";
+} from "../../../src/routing/sni_match.ts";
 
 const claim = (label: string, ...sni: string[]): SniClaim<string> => ({
   service: label,
