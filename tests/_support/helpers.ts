@@ -1,4 +1,4 @@
-// Shared test helpers: bounded waits, loopback servers and clients over the runtime adapter,
+// Shared test helpers (waits are in wait.ts): loopback servers and clients over the runtime adapter,
 // temp dirs, and sluice as a child process. Every wait here has a timeout.
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
@@ -9,50 +9,12 @@ import process from "node:process";
 import { getRuntime } from "../../src/runtime/detect.ts";
 import type { Conn, Listener, Runtime } from "../../src/runtime/types.ts";
 import { signalChild } from "./signal_child.ts";
+import { delay } from "./wait.ts";
 
 export const ROOT = resolve(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "../..");
 
 export async function runtime(): Promise<Runtime> {
   return await getRuntime();
-}
-
-export function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Polls `cond` every intervalMs until it is truthy; throws after timeoutMs. */
-export async function waitFor<T>(
-  cond: () => T | Promise<T>,
-  o: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + (o.timeoutMs ?? 5000);
-  let last: unknown;
-  for (let i = 0; i < 100_000; i++) {
-    try {
-      const v = await cond();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) break;
-    await delay(o.intervalMs ?? 25);
-  }
-  throw new Error(
-    `timed out after ${o.timeoutMs ?? 5000} ms waiting for ${o.what ?? "a condition"}${
-      last ? `: ${last}` : ""
-    }`,
-  );
-}
-
-/** Rejects after ms with a clear message. */
-export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: ReturnType<typeof setTimeout>;
-  return Promise.race([
-    p.finally(() => clearTimeout(t)),
-    new Promise<never>((_, reject) => {
-      t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    }),
-  ]);
 }
 
 export async function tempDir(

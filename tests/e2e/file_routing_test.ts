@@ -17,8 +17,8 @@ import {
   startNamedServer,
   tempDir,
   type TestServer,
-  waitFor,
 } from "../_support/helpers.ts";
+import { waitFor } from "../_support/wait.ts";
 
 let rt: Runtime;
 let dir: { path: string; remove(): Promise<void> };

@@ -18,7 +18,6 @@ import { type ConsulEmulator, startConsulEmulator } from "../_support/consul_emu
 import { type NomadEmulator, startNomadEmulator } from "../_support/nomad_emulator.ts";
 import {
   canConnect,
-  delay,
   fetchBanner,
   freePort,
   runtime,
@@ -27,8 +26,8 @@ import {
   startNamedServer,
   tempDir,
   type TestServer,
-  waitFor,
 } from "../_support/helpers.ts";
+import { delay, waitFor } from "../_support/wait.ts";
 
 /** The SPEC's promise for a listener to follow its provider. */
 const PROMPT_MS = 1000;
@@ -279,16 +278,11 @@ describe("file and consul together", () => {
     const address = emu.port;
     // A restarted Consul server keeps its state and Raft index (they are on disk).
     const index = emu.index() + 100n;
-    let fresh: ConsulEmulator | undefined;
-    for (let i = 0; i < 50 && !fresh; i++) {
-      try {
-        fresh = await startConsulEmulator({ jitter: false, port: address, startIndex: index });
-      } catch (err) {
-        if ((err as { code?: string }).code !== "EADDRINUSE") throw err;
-        await delay(100);
-      }
-    }
-    assert.ok(fresh, `port ${address} could be bound again`);
+    // Bound again as soon as the old socket lets go (EADDRINUSE until then).
+    const fresh: ConsulEmulator = await waitFor(
+      () => startConsulEmulator({ jitter: false, port: address, startIndex: index }),
+      { timeoutMs: 5000, intervalMs: 100, what: `port ${address} to be bound again` },
+    );
     emu = fresh;
     emu.register(dbInstance());
     emu.register({

@@ -10,7 +10,6 @@ import type { Conn, Listener, Runtime, SockAddr } from "../../src/runtime/types.
 import {
   bytes,
   canConnect,
-  delay,
   fetchBanner,
   freePort,
   readAll,
@@ -19,8 +18,6 @@ import {
   startServer,
   tempDir,
   type TestServer,
-  waitFor,
-  within,
 } from "../_support/helpers.ts";
 import {
   HAPROXY,
@@ -30,6 +27,7 @@ import {
   startNginxStream,
 } from "../_support/peer_daemon.ts";
 import { type AdminListener, type SluiceFixture, startSluiceFixture } from "./_sluice_fixture.ts";
+import { delay, waitFor, within } from "../_support/wait.ts";
 
 const dec = new TextDecoder();
 let rt: Runtime;

@@ -9,7 +9,8 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import process from "node:process";
 import type { Conn, SpliceResult } from "../../src/runtime/types.ts";
-import { rt, sleep, startProxy, within } from "../runtime/_helpers.ts";
+import { rt, startProxy } from "../runtime/_helpers.ts";
+import { delay, within } from "../_support/wait.ts";
 
 const BLOCK = new Uint8Array(256 * 1024).fill(0x61);
 /** More than loopback socket buffers hold, so the proxy's own queue fills too. */
@@ -23,7 +24,7 @@ async function stalled(read: () => number): Promise<number> {
     const now = read();
     same = now === last && now > 0 ? same + 1 : 0;
     last = now;
-    await sleep(100);
+    await delay(100);
   }
   return last;
 }

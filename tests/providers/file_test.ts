@@ -7,7 +7,8 @@ import { createFileProvider } from "../../src/providers/file.ts";
 import { createLogger } from "../../src/log.ts";
 import { getRuntime } from "../../src/runtime/detect.ts";
 import type { Provider } from "../../src/providers/types.ts";
-import { captureLogs, createCollector, until } from "./_snapshots.ts";
+import { captureLogs, createCollector } from "./_snapshots.ts";
+import { waitFor } from "../_support/wait.ts";
 
 const rt = getRuntime();
 
@@ -153,7 +154,10 @@ describe("file provider", () => {
       const { p, c } = start(path);
       await c.waitFor(1);
       await writeFile(path, service("a", 20001) + "[[services]\nname = \n");
-      await until(() => p.status().state === "failing", 3000, "state failing");
+      await waitFor(() => p.status().state === "failing", {
+        timeoutMs: 3000,
+        what: "state failing",
+      });
       const st = p.status();
       assert.match(st.lastError ?? "", new RegExp(`${path.replace(/[.]/g, "\\.")}:\\d+:\\d+: `));
       assert.equal(st.services, 1, "the last good snapshot is still counted");
@@ -193,7 +197,7 @@ describe("file provider", () => {
     t.after(logs.restore);
     const path = freshPath();
     const { p, c } = start(path);
-    await until(() => p.status().state === "failing", 3000, "state failing");
+    await waitFor(() => p.status().state === "failing", { timeoutMs: 3000, what: "state failing" });
     assert.match(p.status().lastError ?? "", /no such file/);
     assert.equal(c.snaps.length, 0);
     await writeFile(path, service("late", 20008));
@@ -211,7 +215,7 @@ describe("file provider", () => {
     const sub = join(dir, `later-${++n}`);
     const path = join(sub, "routing.toml");
     const { p, c } = start(path);
-    await until(() => p.status().state === "failing", 3000, "state failing");
+    await waitFor(() => p.status().state === "failing", { timeoutMs: 3000, what: "state failing" });
     assert.ok(
       logs.records.some((r) =>
         r.msg === "cannot watch the routing file; edits need a reload (SIGHUP)"

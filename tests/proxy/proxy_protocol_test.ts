@@ -19,15 +19,14 @@ import { SluiceError } from "../../src/errors.ts";
 import type { Conn, Runtime, SockAddr } from "../../src/runtime/types.ts";
 import {
   canConnect,
-  delay,
   freePort,
   readAll,
   runtime,
   startServer,
   tempDir,
   type TestServer,
-  waitFor,
 } from "../_support/helpers.ts";
+import { delay, waitFor } from "../_support/wait.ts";
 
 const enc = new TextEncoder();
 const hex = (s: string) =>

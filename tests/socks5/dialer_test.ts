@@ -20,17 +20,15 @@ import type { Conn, Runtime } from "../../src/runtime/types.ts";
 import {
   bytes,
   concat,
-  delay,
   openFds,
   readAll,
   runtime,
   startEchoServer,
   startServer,
   type TestServer,
-  waitFor,
-  within,
 } from "../_support/helpers.ts";
 import { refusedPort } from "../_support/socks_servers.ts";
+import { delay, waitFor, within } from "../_support/wait.ts";
 
 const PASSWORD = "Pa55-w0rd-never-shown";
 
