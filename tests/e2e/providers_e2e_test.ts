@@ -168,14 +168,12 @@ for (const c of CASES) {
   describe(`${c.kind}: tagged services open and close ports`, () => {
     let s: Sandbox & { backends: TestServer[] };
     let emu: ConsulEmulator | NomadEmulator;
-    let port: number;
     const register = (id: string, name: string, backend: number, listenerPort: number) =>
       emu.register({ id, name, address: "127.0.0.1", port: backend, tags: tags(listenerPort) });
 
     before(async () => {
       s = await sandbox(["a", "b"]);
       emu = await c.startEmulator();
-      port = await freePort(s.rt);
       await start(s, `[routing.${c.kind}]\naddress = "${emu.url}"\n`);
       await armed(emu, c.listPath, c.kind);
     });
@@ -185,22 +183,37 @@ for (const c of CASES) {
       await emu?.close();
     });
 
+    // Each test brings its own service name and port, so none needs another to have run.
     it(`a registered ${c.unit}'s port proxies to it within one second`, async () => {
+      const port = await freePort(s.rt);
+      await armed(emu, c.listPath, c.kind);
       assert.equal(await canConnect(s.rt, port), false, "nothing listens before registration");
-      register(`${c.service}-1`, c.service, s.backends[0]!.port, port);
+      register(`${c.service}-one-1`, `${c.service}-one`, s.backends[0]!.port, port);
       await servedBy(s.rt, port, "a", PROMPT_MS);
+      emu.deregister(`${c.service}-one-1`);
     });
 
     it(`a second ${c.unit} gets traffic within one second`, async () => {
+      const port = await freePort(s.rt);
       await armed(emu, c.listPath, c.kind);
-      register(`${c.service}-2`, c.service, s.backends[1]!.port, port);
+      register(`${c.service}-two-1`, `${c.service}-two`, s.backends[0]!.port, port);
+      await servedBy(s.rt, port, "a", 20_000);
+      await armed(emu, c.listPath, c.kind);
+      register(`${c.service}-two-2`, `${c.service}-two`, s.backends[1]!.port, port);
       await servedByAll(s.rt, port, ["a", "b"], PROMPT_MS);
+      emu.deregister(`${c.service}-two-1`);
+      emu.deregister(`${c.service}-two-2`);
     });
 
     it(`deregistering every ${c.unit} closes the port within one second`, async () => {
+      const port = await freePort(s.rt);
       await armed(emu, c.listPath, c.kind);
-      emu.deregister(`${c.service}-1`);
-      emu.deregister(`${c.service}-2`);
+      register(`${c.service}-three-1`, `${c.service}-three`, s.backends[0]!.port, port);
+      register(`${c.service}-three-2`, `${c.service}-three`, s.backends[1]!.port, port);
+      await servedByAll(s.rt, port, ["a", "b"], 20_000);
+      await armed(emu, c.listPath, c.kind);
+      emu.deregister(`${c.service}-three-1`);
+      emu.deregister(`${c.service}-three-2`);
       await refuses(s.rt, port, PROMPT_MS);
     });
 
@@ -250,7 +263,7 @@ describe("file and consul together", () => {
 
   after(async () => {
     await cleanup(s);
-    await emu?.close();
+    await emu?.close().catch(() => {}); // a test may have stopped it already
   });
 
   it("serves the routes of both providers", async () => {
@@ -258,23 +271,45 @@ describe("file and consul together", () => {
     await servedBy(s.rt, ports.file, "b", 20_000);
   });
 
-  it("with Consul down, its last good routes stay and file edits still apply", async () => {
-    await emu.close();
-    // The held long poll is cut: sluice notices and says so.
-    await s.sluice!.waitForLine(/provider failing.*provider=consul/, 10_000);
-    assert.equal(await banner(s.rt, ports.consul), "a", "the Consul route survives the outage");
+  /**
+   * Stops the emulator (once; later calls find it down) after sluice serves its route, and
+   * waits until sluice says the provider fails. Every test that needs Consul down calls this.
+   */
+  let down: Promise<void> | undefined;
+  const consulDown = () =>
+    down ??= (async () => {
+      await servedBy(s.rt, ports.consul, "a", 20_000);
+      const from = s.sluice!.lines.length;
+      await emu.close();
+      // The held long poll is cut: sluice notices and says so.
+      await waitFor(
+        () => s.sluice!.lines.slice(from).find((l) => /provider failing.*provider=consul/.test(l)),
+        { timeoutMs: 10_000, what: "sluice to report the consul provider failing" },
+      );
+    })();
 
-    await writeFile(
+  /** The routing file with both file services (the second one on file2). */
+  const twoFileServices = () =>
+    writeFile(
       routingFile(),
       fileService("files", ports.file, s.backends[1]!.port) +
         fileService("files2", ports.file2, s.backends[2]!.port),
     );
+
+  it("with Consul down, its last good routes stay and file edits still apply", async () => {
+    await consulDown();
+    assert.equal(await banner(s.rt, ports.consul), "a", "the Consul route survives the outage");
+
+    await twoFileServices();
     await servedBy(s.rt, ports.file2, "c", PROMPT_MS);
     assert.equal(await banner(s.rt, ports.consul), "a", "still served after the file edit");
     assert.equal(await banner(s.rt, ports.file), "b");
   });
 
   it("Consul back on the same address: a registered change applies", async () => {
+    await consulDown();
+    await twoFileServices();
+    await servedBy(s.rt, ports.file2, "c", 20_000);
     const address = emu.port;
     // A restarted Consul server keeps its state and Raft index (they are on disk).
     const index = emu.index() + 100n;
