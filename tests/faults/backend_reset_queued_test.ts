@@ -10,7 +10,7 @@ import { join } from "node:path";
 import process from "node:process";
 import type { Conn, SpliceResult } from "../../src/runtime/types.ts";
 import { rt, startProxy } from "../runtime/_helpers.ts";
-import { delay, within } from "../_support/wait.ts";
+import { waitFor, within } from "../_support/wait.ts";
 
 const BLOCK = new Uint8Array(256 * 1024).fill(0x61);
 /** More than loopback socket buffers hold, so the proxy's own queue fills too. */
@@ -20,12 +20,12 @@ const LIMIT = 1024 * 1024 * 1024;
 async function stalled(read: () => number): Promise<number> {
   let last = -1;
   let same = 0;
-  for (let i = 0; i < 200 && same < 4; i++) {
+  await waitFor(() => {
     const now = read();
     same = now === last && now > 0 ? same + 1 : 0;
     last = now;
-    await delay(100);
-  }
+    return same >= 4;
+  }, { timeoutMs: 20_000, intervalMs: 100, what: "the byte count to stop growing" });
   return last;
 }
 

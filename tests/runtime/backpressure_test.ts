@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import process from "node:process";
 import type { Conn } from "../../src/runtime/types.ts";
 import { rt, startProxy } from "./_helpers.ts";
-import { delay, waitFor, within } from "../_support/wait.ts";
+import { waitFor, within } from "../_support/wait.ts";
 
 const MiB = 1024 * 1024;
 const TOTAL = 200 * MiB;
@@ -37,10 +37,11 @@ describe("splice() backpressure", () => {
         const base = process.memoryUsage().rss;
         // The client reads nothing: the copy must stall once socket buffers are full.
         let last = -1;
-        for (let i = 0; i < 40 && counters.down !== last; i++) {
+        await waitFor(() => {
+          const steady = counters.down === last;
           last = counters.down;
-          await delay(150);
-        }
+          return steady;
+        }, { timeoutMs: 6000, intervalMs: 150, what: "the copy to stall (no byte for 150 ms)" });
         const stalledAt = counters.down;
         const grown = process.memoryUsage().rss - base;
         assert.ok(stalledAt < TOTAL, `the copy stalled (moved ${stalledAt} bytes)`);
