@@ -1,5 +1,5 @@
-// Shared test helpers: bounded waits, loopback servers and clients over the runtime adapter,
-// temp dirs, and sluice as a child process. Every wait here has a timeout.
+// Shared test helpers: loopback servers and clients over the runtime adapter, temp dirs, and
+// sluice as a child process. Waiting is done with wait.ts; every wait here has a timeout.
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -9,50 +9,12 @@ import process from "node:process";
 import { getRuntime } from "../../src/runtime/detect.ts";
 import type { Conn, Listener, Runtime } from "../../src/runtime/types.ts";
 import { signalChild } from "./signal_child.ts";
+import { waitFor } from "./wait.ts";
 
 export const ROOT = resolve(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "../..");
 
 export async function runtime(): Promise<Runtime> {
   return await getRuntime();
-}
-
-export function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Polls `cond` every intervalMs until it is truthy; throws after timeoutMs. */
-export async function waitFor<T>(
-  cond: () => T | Promise<T>,
-  o: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + (o.timeoutMs ?? 5000);
-  let last: unknown;
-  for (let i = 0; i < 100_000; i++) {
-    try {
-      const v = await cond();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) break;
-    await delay(o.intervalMs ?? 25);
-  }
-  throw new Error(
-    `timed out after ${o.timeoutMs ?? 5000} ms waiting for ${o.what ?? "a condition"}${
-      last ? `: ${last}` : ""
-    }`,
-  );
-}
-
-/** Rejects after ms with a clear message. */
-export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: ReturnType<typeof setTimeout>;
-  return Promise.race([
-    p.finally(() => clearTimeout(t)),
-    new Promise<never>((_, reject) => {
-      t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    }),
-  ]);
 }
 
 export async function tempDir(
@@ -71,16 +33,21 @@ export async function freePort(rt: Runtime, host = "127.0.0.1"): Promise<number>
   const l = rt.listen({ host, port: 0 }, (c) => c.close());
   const port = l.addr.port;
   l.close();
-  for (let i = 0; i < 100; i++) {
+  await waitFor(async () => {
     try {
       const c = await rt.connect({ host, port, timeoutMs: 500 });
       c.close();
+      return false;
     } catch (err) {
-      if ((err as { code?: string }).code === "ECONNREFUSED") return port;
+      return (err as { code?: string }).code === "ECONNREFUSED";
     }
-    await delay(10);
-  }
-  throw new Error(`port ${port} did not become free`);
+  }, {
+    timeoutMs: 10_000,
+    intervalMs: 10,
+    maxIterations: 100,
+    what: `port ${port} to become free`,
+  });
+  return port;
 }
 
 const enc = new TextEncoder();

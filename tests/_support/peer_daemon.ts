@@ -5,8 +5,9 @@ import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Runtime } from "../../src/runtime/types.ts";
-import { canConnect, waitFor } from "./helpers.ts";
+import { canConnect } from "./helpers.ts";
 import { signalChild } from "./signal_child.ts";
+import { waitFor } from "./wait.ts";
 
 export const HAPROXY: string | undefined = ["/usr/sbin/haproxy", "/usr/local/sbin/haproxy"]
   .find((p) => existsSync(p));

@@ -6,8 +6,9 @@ import { chmod, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
 import type { Runtime } from "../../src/runtime/types.ts";
-import { delay, freePort, tempDir } from "./helpers.ts";
+import { freePort, tempDir } from "./helpers.ts";
 import { signalChild } from "./signal_child.ts";
+import { delay, waitFor } from "./wait.ts";
 
 export interface SocksServer {
   readonly name: string;
@@ -121,17 +122,16 @@ async function startOn(
     const port = await freePort(rt);
     const { argv, logPath } = await build(port, dir.path);
     const s = launch(argv, dir.path);
-    let up = false;
-    const deadline = Date.now() + 8000;
-    while (Date.now() < deadline && s.child.exitCode === null && s.child.signalCode === null) {
-      if (await answersSocks5(rt, port)) {
-        // Another process may own the port after a collision: ours must still be alive.
-        await delay(50);
-        up = s.child.exitCode === null && s.child.signalCode === null;
-        break;
-      }
+    const alive = () => s.child.exitCode === null && s.child.signalCode === null;
+    const state = await waitFor(async () => {
+      if (!alive()) return "exited";
+      if (!(await answersSocks5(rt, port))) return undefined;
+      // Another process may own the port after a collision: ours must still be alive.
       await delay(50);
-    }
+      return alive() ? "up" : "exited";
+    }, { timeoutMs: 8000, intervalMs: 50, what: `${name} to answer on port ${port}` })
+      .catch(() => "late");
+    const up = state === "up";
     const readLog = async () =>
       s.output.join("") +
       (logPath ? await readFile(logPath, "utf8").catch(() => "") : "");

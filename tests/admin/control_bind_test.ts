@@ -12,15 +12,8 @@ import { parseListenAddress } from "../../src/config/exposure.ts";
 import { forwardServices, parseForward } from "../../src/cli/forward.ts";
 import { configureLogging, createLogger } from "../../src/log.ts";
 import type { Listener, Runtime } from "../../src/runtime/types.ts";
-import {
-  bytes,
-  canConnect,
-  fetchBanner,
-  runtime,
-  startEchoServer,
-  waitFor,
-  within,
-} from "../_support/helpers.ts";
+import { bytes, canConnect, fetchBanner, runtime, startEchoServer } from "../_support/helpers.ts";
+import { waitFor, within } from "../_support/wait.ts";
 
 const lines: string[] = [];
 let rt: Runtime;

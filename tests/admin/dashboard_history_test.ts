@@ -21,8 +21,8 @@ import {
   runtime,
   startEchoServer,
   type TestServer,
-  waitFor,
 } from "../_support/helpers.ts";
+import { waitFor } from "../_support/wait.ts";
 import { backend, listener, table } from "../_support/plans.ts";
 
 type PW = typeof import("playwright-core");

@@ -5,9 +5,10 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT, waitFor } from "../_support/helpers.ts";
+import { ROOT } from "../_support/helpers.ts";
 import { startTestAdmin, type TestAdmin } from "./_admin_server.ts";
 import { fakeBackend, fakeListener, fakeProvider } from "./_fake_engine.ts";
+import { waitFor } from "../_support/wait.ts";
 
 type PW = typeof import("playwright-core");
 type Browser = Awaited<ReturnType<PW["chromium"]["launch"]>>;

@@ -17,10 +17,10 @@ import {
   startEchoServer,
   startNamedServer,
   type TestServer,
-  waitFor,
 } from "../_support/helpers.ts";
 import { backend, listener, table } from "../_support/plans.ts";
 import { parseExposition, PROMTOOL, promtoolCheck, valueOf } from "./_prom.ts";
+import { waitFor } from "../_support/wait.ts";
 
 describe("admin over the real engine", { timeout: 60_000 }, () => {
   let rt: Runtime;

@@ -4,15 +4,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readKeyBytes } from "../../src/balancer/first_bytes.ts";
 import type { Conn, Runtime } from "../../src/runtime/types.ts";
-import {
-  bytes,
-  delay,
-  readAll,
-  runtime,
-  startServer,
-  type TestServer,
-  within,
-} from "../_support/helpers.ts";
+import { bytes, readAll, runtime, startServer, type TestServer } from "../_support/helpers.ts";
+import { delay, waitFor, within } from "../_support/wait.ts";
 
 const dec = new TextDecoder();
 let rt: Runtime;
@@ -63,13 +56,7 @@ describe("readKeyBytes", () => {
   }, async () => {
     const s = setup({ start: 2, end: 8, timeoutMs: 2000 });
     await within(client(s.front.port, ["ab", 30, "cde", 30, "fghij", "KLMNOP"]), 8000, "client");
-    await within(
-      (async () => {
-        while (s.keys.length === 0 || s.received.length === 0) await delay(10);
-      })(),
-      5000,
-      "front and backend",
-    );
+    await waitFor(() => s.keys.length > 0 && s.received.length > 0, { what: "front and backend" });
     assert.equal(dec.decode(await s.keys[0]!), "cdefgh");
     assert.equal(await s.received[0]!, "abcdefghijKLMNOP");
   });
@@ -80,13 +67,9 @@ describe("readKeyBytes", () => {
     async () => {
       const s = setup({ start: 0, end: 16, timeoutMs: 100 });
       await within(client(s.front.port, ["abc", 400, "def"]), 8000, "client");
-      await within(
-        (async () => {
-          while (s.keys.length === 0 || s.received.length === 0) await delay(10);
-        })(),
-        5000,
-        "front and backend",
-      );
+      await waitFor(() => s.keys.length > 0 && s.received.length > 0, {
+        what: "front and backend",
+      });
       assert.equal(dec.decode(await s.keys[0]!), "abc");
       assert.equal(await s.received[0]!, "abcdef");
     },
@@ -97,13 +80,7 @@ describe("readKeyBytes", () => {
   }, async () => {
     const s = setup({ start: 1, end: 100, timeoutMs: 2000 });
     await within(client(s.front.port, ["hello"]), 8000, "client");
-    await within(
-      (async () => {
-        while (s.keys.length === 0 || s.received.length === 0) await delay(10);
-      })(),
-      5000,
-      "front and backend",
-    );
+    await waitFor(() => s.keys.length > 0 && s.received.length > 0, { what: "front and backend" });
     assert.equal(dec.decode(await s.keys[0]!), "ello");
     assert.equal(await s.received[0]!, "hello");
   });
@@ -114,13 +91,9 @@ describe("readKeyBytes", () => {
     async () => {
       const s = setup({ start: 0, end: 4, timeoutMs: 50 });
       await within(client(s.front.port, [200, "late"]), 8000, "client");
-      await within(
-        (async () => {
-          while (s.keys.length === 0 || s.received.length === 0) await delay(10);
-        })(),
-        5000,
-        "front and backend",
-      );
+      await waitFor(() => s.keys.length > 0 && s.received.length > 0, {
+        what: "front and backend",
+      });
       assert.equal((await s.keys[0]!).length, 0);
       assert.equal(await s.received[0]!, "late");
     },
@@ -132,13 +105,9 @@ describe("readKeyBytes", () => {
     async () => {
       const s = setup({ start: 10, end: 20, timeoutMs: 2000 });
       await within(client(s.front.port, ["short"]), 8000, "client");
-      await within(
-        (async () => {
-          while (s.keys.length === 0 || s.received.length === 0) await delay(10);
-        })(),
-        5000,
-        "front and backend",
-      );
+      await waitFor(() => s.keys.length > 0 && s.received.length > 0, {
+        what: "front and backend",
+      });
       assert.equal((await s.keys[0]!).length, 0);
       assert.equal(await s.received[0]!, "short");
     },

@@ -22,8 +22,8 @@ import {
   spawnSluice,
   startNamedServer,
   tempDir,
-  waitFor,
 } from "../_support/helpers.ts";
+import { waitFor } from "../_support/wait.ts";
 
 const read = (p: string) => readFileSync(join(ROOT, p), "utf8");
 const systemJob = read("deploy/nomad/sluice.nomad.hcl");

@@ -11,14 +11,8 @@ import type { Runtime } from "../../src/runtime/types.ts";
 import { PROMTOOL } from "../admin/_prom.ts";
 import { parseExposition, type Sample } from "../admin/_prom.ts";
 import { startSluiceFixture } from "../e2e/_sluice_fixture.ts";
-import {
-  fetchBanner,
-  freePort,
-  ROOT,
-  runtime,
-  startNamedServer,
-  waitFor,
-} from "../_support/helpers.ts";
+import { fetchBanner, freePort, ROOT, runtime, startNamedServer } from "../_support/helpers.ts";
+import { waitFor } from "../_support/wait.ts";
 
 const PROM_DIR = join(ROOT, "deploy/prometheus");
 const skip = PROMTOOL ? false : "promtool is not installed (Debian package prometheus)";

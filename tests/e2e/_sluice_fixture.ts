@@ -3,13 +3,8 @@
 import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Runtime } from "../../src/runtime/types.ts";
-import {
-  freePort,
-  type SluiceProcess,
-  spawnSluice,
-  tempDir,
-  waitFor,
-} from "../_support/helpers.ts";
+import { freePort, type SluiceProcess, spawnSluice, tempDir } from "../_support/helpers.ts";
+import { waitFor } from "../_support/wait.ts";
 
 export interface AdminBackend {
   address: string;

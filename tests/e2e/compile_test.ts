@@ -16,8 +16,8 @@ import {
   spawnSluice,
   startNamedServer,
   tempDir,
-  waitFor,
 } from "../_support/helpers.ts";
+import { waitFor } from "../_support/wait.ts";
 
 let rt: Runtime;
 let dir: { path: string; remove(): Promise<void> };

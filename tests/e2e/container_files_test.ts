@@ -11,7 +11,8 @@ import { copyFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Runtime } from "../../src/runtime/types.ts";
 import { VERSION } from "../../src/version.ts";
-import { freePort, ROOT, runtime, spawnSluice, tempDir, waitFor } from "../_support/helpers.ts";
+import { freePort, ROOT, runtime, spawnSluice, tempDir } from "../_support/helpers.ts";
+import { waitFor } from "../_support/wait.ts";
 
 const dockerfile = readFileSync(join(ROOT, "Dockerfile"), "utf8");
 const dockerignore = readFileSync(join(ROOT, ".dockerignore"), "utf8");

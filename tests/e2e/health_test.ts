@@ -12,8 +12,8 @@ import {
   type SluiceProcess,
   spawnSluice,
   tempDir,
-  waitFor,
 } from "../_support/helpers.ts";
+import { waitFor } from "../_support/wait.ts";
 
 let rt: Runtime;
 let dir: { path: string; remove(): Promise<void> };

@@ -18,7 +18,6 @@ import { type ConsulEmulator, startConsulEmulator } from "../_support/consul_emu
 import { type NomadEmulator, startNomadEmulator } from "../_support/nomad_emulator.ts";
 import {
   canConnect,
-  delay,
   fetchBanner,
   freePort,
   runtime,
@@ -27,8 +26,8 @@ import {
   startNamedServer,
   tempDir,
   type TestServer,
-  waitFor,
 } from "../_support/helpers.ts";
+import { delay, waitFor } from "../_support/wait.ts";
 
 /** The SPEC's promise for a listener to follow its provider. */
 const PROMPT_MS = 1000;
@@ -169,14 +168,12 @@ for (const c of CASES) {
   describe(`${c.kind}: tagged services open and close ports`, () => {
     let s: Sandbox & { backends: TestServer[] };
     let emu: ConsulEmulator | NomadEmulator;
-    let port: number;
     const register = (id: string, name: string, backend: number, listenerPort: number) =>
       emu.register({ id, name, address: "127.0.0.1", port: backend, tags: tags(listenerPort) });
 
     before(async () => {
       s = await sandbox(["a", "b"]);
       emu = await c.startEmulator();
-      port = await freePort(s.rt);
       await start(s, `[routing.${c.kind}]\naddress = "${emu.url}"\n`);
       await armed(emu, c.listPath, c.kind);
     });
@@ -186,22 +183,37 @@ for (const c of CASES) {
       await emu?.close();
     });
 
+    // Each test brings its own service name and port, so none needs another to have run.
     it(`a registered ${c.unit}'s port proxies to it within one second`, async () => {
+      const port = await freePort(s.rt);
+      await armed(emu, c.listPath, c.kind);
       assert.equal(await canConnect(s.rt, port), false, "nothing listens before registration");
-      register(`${c.service}-1`, c.service, s.backends[0]!.port, port);
+      register(`${c.service}-one-1`, `${c.service}-one`, s.backends[0]!.port, port);
       await servedBy(s.rt, port, "a", PROMPT_MS);
+      emu.deregister(`${c.service}-one-1`);
     });
 
     it(`a second ${c.unit} gets traffic within one second`, async () => {
+      const port = await freePort(s.rt);
       await armed(emu, c.listPath, c.kind);
-      register(`${c.service}-2`, c.service, s.backends[1]!.port, port);
+      register(`${c.service}-two-1`, `${c.service}-two`, s.backends[0]!.port, port);
+      await servedBy(s.rt, port, "a", 20_000);
+      await armed(emu, c.listPath, c.kind);
+      register(`${c.service}-two-2`, `${c.service}-two`, s.backends[1]!.port, port);
       await servedByAll(s.rt, port, ["a", "b"], PROMPT_MS);
+      emu.deregister(`${c.service}-two-1`);
+      emu.deregister(`${c.service}-two-2`);
     });
 
     it(`deregistering every ${c.unit} closes the port within one second`, async () => {
+      const port = await freePort(s.rt);
       await armed(emu, c.listPath, c.kind);
-      emu.deregister(`${c.service}-1`);
-      emu.deregister(`${c.service}-2`);
+      register(`${c.service}-three-1`, `${c.service}-three`, s.backends[0]!.port, port);
+      register(`${c.service}-three-2`, `${c.service}-three`, s.backends[1]!.port, port);
+      await servedByAll(s.rt, port, ["a", "b"], 20_000);
+      await armed(emu, c.listPath, c.kind);
+      emu.deregister(`${c.service}-three-1`);
+      emu.deregister(`${c.service}-three-2`);
       await refuses(s.rt, port, PROMPT_MS);
     });
 
@@ -251,7 +263,7 @@ describe("file and consul together", () => {
 
   after(async () => {
     await cleanup(s);
-    await emu?.close();
+    await emu?.close().catch(() => {}); // a test may have stopped it already
   });
 
   it("serves the routes of both providers", async () => {
@@ -259,36 +271,53 @@ describe("file and consul together", () => {
     await servedBy(s.rt, ports.file, "b", 20_000);
   });
 
-  it("with Consul down, its last good routes stay and file edits still apply", async () => {
-    await emu.close();
-    // The held long poll is cut: sluice notices and says so.
-    await s.sluice!.waitForLine(/provider failing.*provider=consul/, 10_000);
-    assert.equal(await banner(s.rt, ports.consul), "a", "the Consul route survives the outage");
+  /**
+   * Stops the emulator (once; later calls find it down) after sluice serves its route, and
+   * waits until sluice says the provider fails. Every test that needs Consul down calls this.
+   */
+  let down: Promise<void> | undefined;
+  const consulDown = () =>
+    down ??= (async () => {
+      await servedBy(s.rt, ports.consul, "a", 20_000);
+      const from = s.sluice!.lines.length;
+      await emu.close();
+      // The held long poll is cut: sluice notices and says so.
+      await waitFor(
+        () => s.sluice!.lines.slice(from).find((l) => /provider failing.*provider=consul/.test(l)),
+        { timeoutMs: 10_000, what: "sluice to report the consul provider failing" },
+      );
+    })();
 
-    await writeFile(
+  /** The routing file with both file services (the second one on file2). */
+  const twoFileServices = () =>
+    writeFile(
       routingFile(),
       fileService("files", ports.file, s.backends[1]!.port) +
         fileService("files2", ports.file2, s.backends[2]!.port),
     );
+
+  it("with Consul down, its last good routes stay and file edits still apply", async () => {
+    await consulDown();
+    assert.equal(await banner(s.rt, ports.consul), "a", "the Consul route survives the outage");
+
+    await twoFileServices();
     await servedBy(s.rt, ports.file2, "c", PROMPT_MS);
     assert.equal(await banner(s.rt, ports.consul), "a", "still served after the file edit");
     assert.equal(await banner(s.rt, ports.file), "b");
   });
 
   it("Consul back on the same address: a registered change applies", async () => {
+    await consulDown();
+    await twoFileServices();
+    await servedBy(s.rt, ports.file2, "c", 20_000);
     const address = emu.port;
     // A restarted Consul server keeps its state and Raft index (they are on disk).
     const index = emu.index() + 100n;
-    let fresh: ConsulEmulator | undefined;
-    for (let i = 0; i < 50 && !fresh; i++) {
-      try {
-        fresh = await startConsulEmulator({ jitter: false, port: address, startIndex: index });
-      } catch (err) {
-        if ((err as { code?: string }).code !== "EADDRINUSE") throw err;
-        await delay(100);
-      }
-    }
-    assert.ok(fresh, `port ${address} could be bound again`);
+    // Bound again as soon as the old socket lets go (EADDRINUSE until then).
+    const fresh: ConsulEmulator = await waitFor(
+      () => startConsulEmulator({ jitter: false, port: address, startIndex: index }),
+      { timeoutMs: 5000, intervalMs: 100, what: `port ${address} to be bound again` },
+    );
     emu = fresh;
     emu.register(dbInstance());
     emu.register({

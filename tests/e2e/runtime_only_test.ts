@@ -9,7 +9,8 @@ import { existsSync, realpathSync } from "node:fs";
 import { mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Runtime } from "../../src/runtime/types.ts";
-import { freePort, ROOT, runtime, spawnSluice, tempDir, waitFor } from "../_support/helpers.ts";
+import { freePort, ROOT, runtime, spawnSluice, tempDir } from "../_support/helpers.ts";
+import { waitFor } from "../_support/wait.ts";
 
 let rt: Runtime;
 let dir: { path: string; remove(): Promise<void> };

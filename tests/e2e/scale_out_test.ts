@@ -19,8 +19,8 @@ import {
   startNamedServer,
   tempDir,
   type TestServer,
-  waitFor,
 } from "../_support/helpers.ts";
+import { waitFor } from "../_support/wait.ts";
 
 const NODES = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
 const KEYS = Array.from({ length: 32 }, (_, i) => `client${String(i).padStart(2, "0")}`);

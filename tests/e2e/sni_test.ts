@@ -13,15 +13,13 @@ import type { Conn, Runtime } from "../../src/runtime/types.ts";
 import {
   bytes,
   canConnect,
-  delay,
   freePort,
   runtime,
   startServer,
   tempDir,
   type TestServer,
-  waitFor,
-  within,
 } from "../_support/helpers.ts";
+import { delay, waitFor, within } from "../_support/wait.ts";
 import { parseExposition, valueOf } from "../admin/_prom.ts";
 import { type SluiceFixture, startSluiceFixture } from "./_sluice_fixture.ts";
 

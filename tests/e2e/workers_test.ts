@@ -8,13 +8,8 @@ import process from "node:process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Conn, Runtime } from "../../src/runtime/types.ts";
-import {
-  freePort,
-  runtime,
-  startEchoServer,
-  type TestServer,
-  waitFor,
-} from "../_support/helpers.ts";
+import { freePort, runtime, startEchoServer, type TestServer } from "../_support/helpers.ts";
+import { waitFor } from "../_support/wait.ts";
 import { type SluiceFixture, startSluiceFixture } from "./_sluice_fixture.ts";
 
 const CONNECTIONS = 1000;

@@ -7,15 +7,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Conn, Runtime } from "../../src/runtime/types.ts";
-import {
-  freePort,
-  type SluiceProcess,
-  spawnSluice,
-  tempDir,
-  waitFor,
-  within,
-} from "../_support/helpers.ts";
+import { freePort, type SluiceProcess, spawnSluice, tempDir } from "../_support/helpers.ts";
 import { signalChild } from "../_support/signal_child.ts";
+import { waitFor, within } from "../_support/wait.ts";
 
 export const LO4 = "127.0.0.1";
 const dec = new TextDecoder();

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import process from "node:process";
 import { connect as netConnect, type Socket } from "node:net";
 import type { Conn } from "../../src/runtime/types.ts";
-import { rt, within } from "../runtime/_helpers.ts";
+import { rt } from "../runtime/_helpers.ts";
+import { within } from "../_support/wait.ts";
 
 /** Resolves when the socket closes (the server closed it). */
 function closed(s: Socket): Promise<void> {

@@ -17,14 +17,11 @@ import process from "node:process";
 import type { Conn, Runtime } from "../../src/runtime/types.ts";
 import {
   bytes,
-  delay,
   freePort,
   runtime,
   startEchoServer,
   startServer,
   type TestServer,
-  waitFor,
-  within,
 } from "../_support/helpers.ts";
 import { signalChild } from "../_support/signal_child.ts";
 import {
@@ -40,6 +37,7 @@ import {
   startSluice,
   writeWithin,
 } from "./_support.ts";
+import { delay, waitFor, within } from "../_support/wait.ts";
 
 let rt: Runtime;
 

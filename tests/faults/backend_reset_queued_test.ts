@@ -9,7 +9,8 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import process from "node:process";
 import type { Conn, SpliceResult } from "../../src/runtime/types.ts";
-import { rt, sleep, startProxy, within } from "../runtime/_helpers.ts";
+import { rt, startProxy } from "../runtime/_helpers.ts";
+import { waitFor, within } from "../_support/wait.ts";
 
 const BLOCK = new Uint8Array(256 * 1024).fill(0x61);
 /** More than loopback socket buffers hold, so the proxy's own queue fills too. */
@@ -19,12 +20,12 @@ const LIMIT = 1024 * 1024 * 1024;
 async function stalled(read: () => number): Promise<number> {
   let last = -1;
   let same = 0;
-  for (let i = 0; i < 200 && same < 4; i++) {
+  await waitFor(() => {
     const now = read();
     same = now === last && now > 0 ? same + 1 : 0;
     last = now;
-    await sleep(100);
-  }
+    return same >= 4;
+  }, { timeoutMs: 20_000, intervalMs: 100, what: "the byte count to stop growing" });
   return last;
 }
 

@@ -4,16 +4,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Runtime } from "../../src/runtime/types.ts";
-import {
-  bytes,
-  freePort,
-  runtime,
-  startEchoServer,
-  type TestServer,
-  waitFor,
-  within,
-} from "../_support/helpers.ts";
+import { bytes, freePort, runtime, startEchoServer, type TestServer } from "../_support/helpers.ts";
 import { type SluiceFixture, startSluiceFixture } from "../e2e/_sluice_fixture.ts";
+import { waitFor, within } from "../_support/wait.ts";
 
 const dec = new TextDecoder();
 let rt: Runtime;

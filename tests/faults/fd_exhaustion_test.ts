@@ -16,16 +16,8 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import type { Conn, Runtime } from "../../src/runtime/types.ts";
-import {
-  bytes,
-  delay,
-  freePort,
-  runtime,
-  startEchoServer,
-  type TestServer,
-  waitFor,
-  within,
-} from "../_support/helpers.ts";
+import { bytes, freePort, runtime, startEchoServer, type TestServer } from "../_support/helpers.ts";
+import { delay, waitFor, within } from "../_support/wait.ts";
 import { LO4, metricValue, readExactly, service, type Sluice, startSluice } from "./_support.ts";
 
 const ARMED = 12;

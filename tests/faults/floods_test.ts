@@ -6,16 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Conn, Runtime } from "../../src/runtime/types.ts";
-import {
-  bytes,
-  delay,
-  freePort,
-  runtime,
-  startEchoServer,
-  type TestServer,
-  waitFor,
-  within,
-} from "../_support/helpers.ts";
+import { bytes, freePort, runtime, startEchoServer, type TestServer } from "../_support/helpers.ts";
 import {
   ending,
   LO4,
@@ -26,6 +17,7 @@ import {
   type Sluice,
   startSluice,
 } from "./_support.ts";
+import { delay, waitFor, within } from "../_support/wait.ts";
 
 const dec = new TextDecoder();
 let rt: Runtime;

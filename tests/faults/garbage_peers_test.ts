@@ -9,14 +9,11 @@ import { encodeProxyV1, encodeProxyV2 } from "../../src/proxy/proxy_protocol.ts"
 import type { Runtime } from "../../src/runtime/types.ts";
 import {
   bytes,
-  delay,
   freePort,
   runtime,
   startEchoServer,
   startServer,
   type TestServer,
-  waitFor,
-  within,
 } from "../_support/helpers.ts";
 import {
   ending,
@@ -27,6 +24,7 @@ import {
   type Sluice,
   startSluice,
 } from "./_support.ts";
+import { delay, waitFor, within } from "../_support/wait.ts";
 
 let rt: Runtime;
 

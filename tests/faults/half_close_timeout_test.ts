@@ -4,7 +4,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Conn } from "../../src/runtime/types.ts";
-import { dec, enc, rt, sleep, startProxy, within } from "../runtime/_helpers.ts";
+import { dec, enc, rt, startProxy } from "../runtime/_helpers.ts";
+import { delay, within } from "../_support/wait.ts";
 
 async function readToEnd(c: Conn): Promise<string> {
   let text = "";
@@ -57,7 +58,7 @@ describe("splice half_close timeout", () => {
         await readToEnd(c).catch(() => "");
         for (let i = 0; i < 60; i++) {
           await c.write(enc.encode("."));
-          await sleep(50);
+          await delay(50);
         }
         await c.closeWrite();
         c.close();

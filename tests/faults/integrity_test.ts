@@ -14,16 +14,14 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Conn, Runtime } from "../../src/runtime/types.ts";
 import {
-  delay,
   freePort,
   runtime,
   startEchoServer,
   startServer,
   type TestServer,
-  waitFor,
-  within,
 } from "../_support/helpers.ts";
 import { LO4, randomBytes, service, sha256, type Sluice, startSluice } from "./_support.ts";
+import { delay, waitFor, within } from "../_support/wait.ts";
 
 const CONNECTIONS = 16;
 const REWRITES = 14;

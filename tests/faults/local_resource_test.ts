@@ -19,10 +19,9 @@ import {
   runtime,
   startEchoServer,
   type TestServer,
-  waitFor,
-  within,
 } from "../_support/helpers.ts";
 import { backend, listener, table } from "../_support/plans.ts";
+import { waitFor, within } from "../_support/wait.ts";
 
 const lines: string[] = [];
 let rt: Runtime;

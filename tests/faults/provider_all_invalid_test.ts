@@ -16,7 +16,8 @@ import { getRuntime } from "../../src/runtime/detect.ts";
 import { startRoutingServer } from "../_support/http_routing_server.ts";
 import { startConsulEmulator } from "../_support/consul_emulator.ts";
 import { startNomadEmulator } from "../_support/nomad_emulator.ts";
-import { captureLogger, collector, FAST, until, view } from "../providers/_harness.ts";
+import { captureLogger, collector, FAST, view } from "../providers/_harness.ts";
+import { waitFor } from "../_support/wait.ts";
 
 const rt = getRuntime();
 
@@ -40,12 +41,12 @@ describe("a routing version in which every service is invalid", () => {
     t.after(() => p.stop());
     const c = collector();
     p.start((s) => c.onSnapshot(s));
-    await until(() => c.snapshots.length === 1, "the first snapshot");
+    await waitFor(() => c.snapshots.length === 1, { what: "the first snapshot" });
     assert.deepEqual(view(c.last), ["a local:20001 -> 127.0.0.1:9000"]);
 
     await writeFile(path, ALL_BAD);
     await p.reload?.();
-    const err = await until(failingWith(p), "the file provider to fail");
+    const err = await waitFor(failingWith(p), { what: "the file provider to fail" });
     assert.match(err, /no valid service/);
     assert.match(err, new RegExp(path.replaceAll(".", "\\.")));
     assert.equal(c.snapshots.length, 1, "no snapshot from the all-invalid document");
@@ -53,7 +54,7 @@ describe("a routing version in which every service is invalid", () => {
 
     await writeFile(path, EMPTY);
     await p.reload?.();
-    await until(() => c.snapshots.length === 2, "the explicit empty list");
+    await waitFor(() => c.snapshots.length === 2, { what: "the explicit empty list" });
     assert.deepEqual(c.last, []);
     assert.equal(p.status().state, "ok");
   });
@@ -77,16 +78,16 @@ describe("a routing version in which every service is invalid", () => {
     t.after(() => p.stop());
     const c = collector();
     p.start((x) => c.onSnapshot(x));
-    await until(() => c.snapshots.length === 1, "the first snapshot");
+    await waitFor(() => c.snapshots.length === 1, { what: "the first snapshot" });
 
     s.set({ body: ALL_BAD, contentType: "application/toml" });
-    const err = await until(failingWith(p), "the http provider to fail");
+    const err = await waitFor(failingWith(p), { what: "the http provider to fail" });
     assert.match(err, /no valid service/);
     assert.equal(c.snapshots.length, 1);
     assert.equal(p.status().services, 1);
 
     s.set({ body: EMPTY, contentType: "application/toml" });
-    await until(() => c.snapshots.length === 2, "the explicit empty list");
+    await waitFor(() => c.snapshots.length === 2, { what: "the explicit empty list" });
     assert.deepEqual(c.last, []);
   });
 
@@ -119,17 +120,20 @@ describe("a routing version in which every service is invalid", () => {
     t.after(() => p.stop());
     const c = collector();
     p.start((x) => c.onSnapshot(x));
-    await until(() => c.snapshots.length === 1, "the first snapshot");
+    await waitFor(() => c.snapshots.length === 1, { what: "the first snapshot" });
     assert.deepEqual(view(c.last), ["web local:5001 -> 127.0.0.1:6001"]);
 
     emu.setTags(id, ["sluice", "sluice.listener=local:99999"]);
-    const err = await until(failingWith(p), "the consul provider to fail", 8000);
+    const err = await waitFor(failingWith(p), {
+      what: "the consul provider to fail",
+      timeoutMs: 8000,
+    });
     assert.match(err, /^consul: no valid service/);
     assert.equal(c.snapshots.length, 1);
     assert.equal(p.status().services, 1);
 
     emu.deregister(id);
-    await until(() => c.snapshots.length === 2, "the empty snapshot", 8000);
+    await waitFor(() => c.snapshots.length === 2, { what: "the empty snapshot", timeoutMs: 8000 });
     assert.deepEqual(c.last, []);
   });
 
@@ -161,17 +165,20 @@ describe("a routing version in which every service is invalid", () => {
     t.after(() => p.stop());
     const c = collector();
     p.start((x) => c.onSnapshot(x));
-    await until(() => c.snapshots.length === 1, "the first snapshot");
+    await waitFor(() => c.snapshots.length === 1, { what: "the first snapshot" });
     assert.deepEqual(view(c.last), ["api local:5002 -> 127.0.0.1:6002"]);
 
     emu.setTags(id, ["sluice", "sluice.listener=local:99999"]);
-    const err = await until(failingWith(p), "the nomad provider to fail", 8000);
+    const err = await waitFor(failingWith(p), {
+      what: "the nomad provider to fail",
+      timeoutMs: 8000,
+    });
     assert.match(err, /^nomad: no valid service/);
     assert.equal(c.snapshots.length, 1);
     assert.equal(p.status().services, 1);
 
     emu.deregister(id);
-    await until(() => c.snapshots.length === 2, "the empty snapshot", 8000);
+    await waitFor(() => c.snapshots.length === 2, { what: "the empty snapshot", timeoutMs: 8000 });
     assert.deepEqual(c.last, []);
   });
 });

@@ -12,7 +12,8 @@ import { createNomadProvider } from "../../src/providers/nomad.ts";
 import { createHttpProvider } from "../../src/providers/http.ts";
 import type { Provider } from "../../src/providers/types.ts";
 import { getRuntime } from "../../src/runtime/detect.ts";
-import { captureLogger, collector, FAST, until, view } from "../providers/_harness.ts";
+import { captureLogger, collector, FAST, view } from "../providers/_harness.ts";
+import { waitFor } from "../_support/wait.ts";
 
 const rt = getRuntime();
 const CAP = 64 * 1024;
@@ -185,14 +186,16 @@ describe("provider answers over max_bytes", () => {
       t.after(() => p.stop());
       const col = collector();
       p.start((s) => col.onSnapshot(s));
-      await until(() => col.snapshots.length === 1, "the first snapshot", 10_000);
+      await waitFor(() => col.snapshots.length === 1, {
+        what: "the first snapshot",
+        timeoutMs: 10_000,
+      });
       assert.deepEqual(view(col.last), ["web local:5001 -> 127.0.0.1:6001"]);
 
       server.turnHuge();
-      const err = await until(
+      const err = await waitFor(
         () => (p.status().state === "failing" ? p.status().lastError : undefined),
-        "the provider to fail on the huge answer",
-        20_000,
+        { what: "the provider to fail on the huge answer", timeoutMs: 20_000 },
       );
       assert.match(err, new RegExp(`^${c.kind}: `));
       assert.match(err, new RegExp(`${server.url}${c.list}`.replaceAll(".", "\\.")));
@@ -223,7 +226,10 @@ describe("provider answers over max_bytes", () => {
     });
     t.after(() => p.stop());
     p.start(() => {});
-    const err = await until(() => p.status().lastError, "the HTTP provider to fail", 20_000);
+    const err = await waitFor(() => p.status().lastError, {
+      what: "the HTTP provider to fail",
+      timeoutMs: 20_000,
+    });
     assert.match(err, /larger than max_bytes \(65536 bytes\)/);
     assert.match(err, /\/routing\.json\?…/);
     assert.doesNotMatch(err, /secret/);

@@ -22,8 +22,8 @@ import { createJsonGet } from "../../src/providers/json_get.ts";
 import { createHttpProvider } from "../../src/providers/http.ts";
 import { validateServices } from "../../src/routing/service.ts";
 import type { HttpFetch, Runtime } from "../../src/runtime/types.ts";
-import { within } from "../_support/helpers.ts";
-import { captureLogger, until } from "../providers/_harness.ts";
+import { captureLogger } from "../providers/_harness.ts";
+import { waitFor, within } from "../_support/wait.ts";
 
 const RUNS = 200;
 
@@ -280,7 +280,10 @@ describe("provider answers as raw bytes", () => {
         });
         p.start(() => {});
         try {
-          await until(() => p.status().state !== "waiting", "the first poll", 10_000);
+          await waitFor(() => p.status().state !== "waiting", {
+            what: "the first poll",
+            timeoutMs: 10_000,
+          });
           const st = p.status();
           assert.ok(st.state === "ok" || st.state === "failing", st.state);
           if (st.state === "failing") assert.equal(typeof st.lastError, "string");

@@ -24,9 +24,8 @@ import {
   startNamedServer,
   tempDir,
   type TestServer,
-  waitFor,
-  within,
 } from "../_support/helpers.ts";
+import { waitFor, within } from "../_support/wait.ts";
 
 /** drain_timeout in the config below. */
 const DRAIN_MS = 1000;

@@ -5,7 +5,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Conn, SpliceResult } from "../../src/runtime/types.ts";
-import { dec, enc, rt, startProxy, within } from "../runtime/_helpers.ts";
+import { dec, enc, rt, startProxy } from "../runtime/_helpers.ts";
+import { within } from "../_support/wait.ts";
 
 /** Reads until the end: the text and how it ended ("fin" or the error code). */
 async function drain(c: Conn): Promise<{ text: string; end: string }> {

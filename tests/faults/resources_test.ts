@@ -8,17 +8,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Runtime } from "../../src/runtime/types.ts";
-import {
-  bytes,
-  delay,
-  freePort,
-  runtime,
-  startEchoServer,
-  type TestServer,
-  waitFor,
-  within,
-} from "../_support/helpers.ts";
+import { bytes, freePort, runtime, startEchoServer, type TestServer } from "../_support/helpers.ts";
 import { ending, LO4, procStats, service, type Sluice, startSluice } from "./_support.ts";
+import { delay, waitFor, within } from "../_support/wait.ts";
 
 const SHORT = 5_000;
 const FAILED = 2_000;

@@ -7,16 +7,9 @@ import { startAdmin } from "../../src/admin/server.ts";
 import { createMetrics } from "../../src/admin/metrics.ts";
 import { configureLogging, createLogger } from "../../src/log.ts";
 import type { Conn, HttpHandle, Runtime } from "../../src/runtime/types.ts";
-import {
-  bytes,
-  freePort,
-  runtime,
-  startEchoServer,
-  type TestServer,
-  waitFor,
-  within,
-} from "../_support/helpers.ts";
+import { bytes, freePort, runtime, startEchoServer, type TestServer } from "../_support/helpers.ts";
 import { backend, listener, table } from "../_support/plans.ts";
+import { waitFor, within } from "../_support/wait.ts";
 
 const LISTENERS = 24;
 const ROUNDS = 5;

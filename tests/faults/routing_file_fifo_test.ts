@@ -18,9 +18,9 @@ import {
   spawnSluice,
   startNamedServer,
   tempDir,
-  waitFor,
 } from "../_support/helpers.ts";
-import { captureLogger, collector, until } from "../providers/_harness.ts";
+import { captureLogger, collector } from "../providers/_harness.ts";
+import { waitFor } from "../_support/wait.ts";
 
 const rt = getRuntime();
 
@@ -69,7 +69,7 @@ describe("routing file reads never block", () => {
     t.after(() => p.stop());
     const c = collector();
     p.start((s) => c.onSnapshot(s));
-    await until(() => c.snapshots.length === 1, "the first snapshot");
+    await waitFor(() => c.snapshots.length === 1, { what: "the first snapshot" });
     const fifo = join(dir, "fifo");
     mkfifo(fifo);
     await rename(fifo, path);

@@ -5,8 +5,9 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import type { Runtime } from "../../src/runtime/types.ts";
-import { delay, freePort, runtime, startEchoServer, type TestServer } from "../_support/helpers.ts";
+import { freePort, runtime, startEchoServer, type TestServer } from "../_support/helpers.ts";
 import { type SluiceFixture, startSluiceFixture } from "../e2e/_sluice_fixture.ts";
+import { delay, waitFor } from "../_support/wait.ts";
 
 let rt: Runtime;
 let echo: TestServer;
@@ -91,7 +92,7 @@ describe("SIGUSR1 never opens a debugger or any other port", () => {
     const reloads = () => fx.sluice.lines.filter((l) => /configuration reloaded/.test(l)).length;
     const n = reloads();
     fx.sluice.signal("SIGHUP");
-    for (let i = 0; i < 200 && reloads() === n; i++) await delay(50);
+    await waitFor(() => reloads() > n, { timeoutMs: 10_000, what: "the SIGHUP reload" });
     assert.equal(reloads(), n + 1, "SIGHUP reloads");
   });
 });

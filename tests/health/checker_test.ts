@@ -19,8 +19,9 @@ import { createSocks5Dialer } from "../../src/socks5/dialer.ts";
 import { socksBinary, startMicrosocks } from "../_support/socks_servers.ts";
 import type { HealthSpec } from "../../src/routing/types.ts";
 import type { HttpHandle, Listener, Runtime } from "../../src/runtime/types.ts";
-import { delay, freePort, runtime, tempDir, waitFor } from "../_support/helpers.ts";
+import { freePort, runtime, tempDir } from "../_support/helpers.ts";
 import { seeded } from "../balancer/_fixtures.ts";
+import { delay, waitFor } from "../_support/wait.ts";
 
 let rt: Runtime;
 const cleanups: (() => void | Promise<void>)[] = [];

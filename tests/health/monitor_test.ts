@@ -6,7 +6,8 @@ import { configureLogging, createLogger, logSink } from "../../src/log.ts";
 import type { HealthSpec } from "../../src/routing/types.ts";
 import type { Runtime } from "../../src/runtime/types.ts";
 import type { HealthState } from "../../src/proxy/types.ts";
-import { delay, freePort, runtime, waitFor } from "../_support/helpers.ts";
+import { freePort, runtime } from "../_support/helpers.ts";
+import { delay, waitFor } from "../_support/wait.ts";
 
 let rt: Runtime;
 const lines: string[] = [];

@@ -60,26 +60,6 @@ export const FAST = {
   pacing: { backoff: { baseMs: 20, maxMs: 80 }, forbiddenMs: 30_000, badRequestMs: 60_000 },
 } as const;
 
-export function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Polls until `cond` holds; throws after timeoutMs. */
-export async function until<T>(
-  cond: () => T,
-  what: string,
-  timeoutMs = 4000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; i < 10_000; i++) {
-    const v = cond();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) break;
-    await delay(10);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
 /** A compact view of a snapshot: "name listeners -> backends(weight,tier)". */
 export function view(s: readonly ServiceSpec[] | undefined): string[] {
   return (s ?? []).map((svc) =>

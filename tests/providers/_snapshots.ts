@@ -47,21 +47,6 @@ export function createCollector(): Collector {
   };
 }
 
-/** Polls `cond` every 20 ms until true; rejects after timeoutMs. */
-export async function until(
-  cond: () => boolean,
-  timeoutMs = 3000,
-  what = "condition",
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 export interface LogCapture {
   /** Parsed JSON log records written since capture began. */
   readonly records: Record<string, unknown>[];

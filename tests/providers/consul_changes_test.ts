@@ -7,7 +7,7 @@ import { consulFingerprints, createChangeTracker } from "../../src/providers/con
 import { createRawServiceCache, sameServices } from "../../src/providers/raw_cache.ts";
 import type { ServiceSpec } from "../../src/routing/types.ts";
 import type { ConsulEmulator } from "../_support/consul_emulator.ts";
-import { until } from "./_harness.ts";
+import { waitFor } from "../_support/wait.ts";
 import { consulListReqs, setupConsul } from "./_setup.ts";
 
 const MANY = 2000;
@@ -32,11 +32,10 @@ function registerMany(emu: ConsulEmulator): void {
 /** Waits until the provider's list query is parked on the emulator's current index. */
 async function parked(emu: ConsulEmulator): Promise<number> {
   const idx = emu.index().toString();
-  await until(
-    () => consulListReqs(emu).some((r) => r.query.index === idx),
-    "the list query blocking on the current index",
-    20_000,
-  );
+  await waitFor(() => consulListReqs(emu).some((r) => r.query.index === idx), {
+    what: "the list query blocking on the current index",
+    timeoutMs: 20_000,
+  });
   return emu.requests.length;
 }
 
@@ -47,7 +46,7 @@ describe("consul provider: reads only what changed", { timeout: 120_000 }, () =>
   it(`a change among ${MANY} services reads that service alone`, async (t) => {
     const { emu, c, start } = await setupConsul(t, { before: registerMany });
     start();
-    await until(() => c.last?.length === MANY, `${MANY} services`, 60_000);
+    await waitFor(() => c.last?.length === MANY, { what: `${MANY} services`, timeoutMs: 60_000 });
     assert.equal(detailReads(emu).length, MANY, "the first round reads every service once");
 
     // A new service.
@@ -59,7 +58,7 @@ describe("consul provider: reads only what changed", { timeout: 120_000 }, () =>
       port: 30000,
       tags: ["sluice", "sluice.listener=local:9999"],
     });
-    await until(() => c.last?.some((s) => s.name === "new"), "the new service");
+    await waitFor(() => c.last?.some((s) => s.name === "new"), { what: "the new service" });
     assert.deepEqual(detailReads(emu, since), ["new"]);
 
     // A health change of one instance: a second instance, then the first goes critical.
@@ -71,27 +70,27 @@ describe("consul provider: reads only what changed", { timeout: 120_000 }, () =>
       port: 20007,
       tags: ["sluice", "sluice.listener=local:10007"],
     });
-    await until(() => backendsOf(c.last!, "s7") === 2, "s7 with two instances");
+    await waitFor(() => backendsOf(c.last!, "s7") === 2, { what: "s7 with two instances" });
     assert.deepEqual(detailReads(emu, since), ["s7"]);
     since = await parked(emu);
     emu.setCheck("s7", "critical");
-    await until(() => backendsOf(c.last!, "s7") === 1, "s7 down to one instance");
+    await waitFor(() => backendsOf(c.last!, "s7") === 1, { what: "s7 down to one instance" });
     assert.deepEqual(detailReads(emu, since), ["s7"]);
 
     // Maintenance mode adds a critical check; the instance's own check stays passing.
     since = await parked(emu);
     emu.maintenance("s9", true);
-    await until(() => !c.last?.some((s) => s.name === "s9"), "s9 gone in maintenance");
+    await waitFor(() => !c.last?.some((s) => s.name === "s9"), { what: "s9 gone in maintenance" });
     assert.deepEqual(detailReads(emu, since), ["s9"]);
     since = await parked(emu);
     emu.maintenance("s9", false);
-    await until(() => c.last?.some((s) => s.name === "s9"), "s9 back");
+    await waitFor(() => c.last?.some((s) => s.name === "s9"), { what: "s9 back" });
     assert.deepEqual(detailReads(emu, since), ["s9"]);
 
     // A deregistration needs no read at all.
     since = await parked(emu);
     emu.deregister("s3");
-    await until(() => !c.last?.some((s) => s.name === "s3"), "s3 gone");
+    await waitFor(() => !c.last?.some((s) => s.name === "s3"), { what: "s3 gone" });
     assert.deepEqual(detailReads(emu, since), []);
     assert.equal(c.last!.length, MANY, "2000 + new - s3 - s9 + s9");
   });
@@ -112,10 +111,10 @@ describe("consul provider: reads only what changed", { timeout: 120_000 }, () =>
       },
     });
     start();
-    await until(() => c.last?.length === 20, "20 services");
+    await waitFor(() => c.last?.length === 20, { what: "20 services" });
     const since = await parked(emu);
     emu.setNode("node-b", { status: "critical" });
-    await until(() => c.last?.length === 17, "node-b's services gone");
+    await waitFor(() => c.last?.length === 17, { what: "node-b's services gone" });
     assert.deepEqual(detailReads(emu, since).sort(), ["a0", "a1", "a2"]);
   });
 
@@ -135,10 +134,10 @@ describe("consul provider: reads only what changed", { timeout: 120_000 }, () =>
       },
     });
     start();
-    await until(() => c.last?.length === 5, "5 services");
+    await waitFor(() => c.last?.length === 5, { what: "5 services" });
     const since = await parked(emu);
     emu.register({ id: "x", name: "x", address: "127.0.0.1", port: 1, tags: ["other"] });
-    await until(() => detailReads(emu, since).length >= 5, "a second full read");
+    await waitFor(() => detailReads(emu, since).length >= 5, { what: "a second full read" });
     assert.deepEqual(detailReads(emu, since).slice(0, 5).sort(), ["f0", "f1", "f2", "f3", "f4"]);
   });
 });

@@ -6,14 +6,14 @@ import assert from "node:assert/strict";
 import { createConsulProvider } from "../../src/providers/consul.ts";
 import { SluiceError } from "../../src/errors.ts";
 import { startConsulEmulator } from "../_support/consul_emulator.ts";
-import { within } from "../_support/helpers.ts";
-import { captureLogger, FAST, logText, until, view } from "./_harness.ts";
+import { captureLogger, FAST, logText, view } from "./_harness.ts";
 import {
   consulConfig as config,
   consulListReqs as listReqs,
   rt,
   setupConsul as setup,
 } from "./_setup.ts";
+import { waitFor, within } from "../_support/wait.ts";
 
 describe("consul provider: faults", { timeout: 30_000 }, () => {
   it("T7: an index header of 0 is never blocked on; a missing one does not spin", async (t) => {
@@ -30,18 +30,17 @@ describe("consul provider: faults", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => listReqs(emu).length >= 3, "three list reads");
+    await waitFor(() => listReqs(emu).length >= 3, { what: "three list reads" });
     assert.equal(listReqs(emu)[1]!.query.index, "1", "C3: 0 becomes 1");
     assert.equal(c.snapshots.length, 1);
     emu.fault({ kind: "no_index", path: "/v1/health/state/" });
     emu.dropPending(); // the long poll in flight had its fault chosen already
-    await until(
-      () => listReqs(emu).some((r, i) => i > 3 && r.query.index === undefined),
-      "a read without index",
-    );
+    await waitFor(() => listReqs(emu).some((r, i) => i > 3 && r.query.index === undefined), {
+      what: "a read without index",
+    });
     // Without an index every read answers at once: only the bucket paces it (pacing_test.ts).
     const n0 = listReqs(emu).length;
-    await until(() => listReqs(emu).length >= n0 + 2, "more reads");
+    await waitFor(() => listReqs(emu).length >= n0 + 2, { what: "more reads" });
     assert.ok(listReqs(emu).slice(n0).every((r) => r.query.index === undefined));
     assert.equal(c.snapshots.length, 1);
   });
@@ -59,10 +58,12 @@ describe("consul provider: faults", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.snapshots.length === 1 && emu.pending() === 1, "blocked long poll");
+    await waitFor(() => c.snapshots.length === 1 && emu.pending() === 1, {
+      what: "blocked long poll",
+    });
     emu.fault({ kind: "status", status: 403, body: "rpc error making call: ACL not found" });
     emu.dropPending();
-    await until(() => p.status().lastError?.includes("ACL not found"), "403 surfaced");
+    await waitFor(() => p.status().lastError?.includes("ACL not found"), { what: "403 surfaced" });
     // The least wait of 30 s itself is checked with an injected clock in pacing_test.ts.
     assert.equal(p.status().state, "failing");
     assert.equal(c.snapshots.length, 1, "table kept");
@@ -77,7 +78,7 @@ describe("consul provider: faults", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => p.status().state === "failing", "failing");
+    await waitFor(() => p.status().state === "failing", { what: "failing" });
     assert.match(p.status().lastError!, /403 ACL not found/);
     const req = emu.requests[0]!;
     assert.equal(req.headers["x-consul-token"], secret, "sent as X-Consul-Token");
@@ -96,7 +97,7 @@ describe("consul provider: faults", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => p.status().lastError, "error");
+    await waitFor(() => p.status().lastError, { what: "error" });
     assert.ok(!p.status().lastError!.includes(secret));
     assert.ok(!logText(log.lines).includes(secret));
   });
@@ -115,10 +116,12 @@ describe("consul provider: faults", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.snapshots.length === 1 && emu.pending() === 1, "routes");
+    await waitFor(() => c.snapshots.length === 1 && emu.pending() === 1, { what: "routes" });
     emu.acl({ tokens: { tok: [] } }); // the token's policy now hides every service
     emu.dropPending();
-    await until(() => p.status().lastError?.includes("filtered by ACLs"), "filtered surfaced");
+    await waitFor(() => p.status().lastError?.includes("filtered by ACLs"), {
+      what: "filtered surfaced",
+    });
     assert.equal(p.status().state, "failing");
     assert.equal(c.snapshots.length, 1);
     assert.equal(c.last!.length, 1);
@@ -138,7 +141,7 @@ describe("consul provider: faults", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.snapshots.length === 1, "snapshot");
+    await waitFor(() => c.snapshots.length === 1, { what: "snapshot" });
     assert.deepEqual(c.last, []);
     assert.ok(log.lines.some((l) => l.level === "warn" && l.msg === "no services visible"));
   });
@@ -155,12 +158,14 @@ describe("consul provider: faults", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.snapshots.length === 1 && emu.pending() === 1, "blocked");
+    await waitFor(() => c.snapshots.length === 1 && emu.pending() === 1, { what: "blocked" });
     emu.setLeader(false);
-    await until(() => p.status().lastError?.includes("No cluster leader"), "500 surfaced");
+    await waitFor(() => p.status().lastError?.includes("No cluster leader"), {
+      what: "500 surfaced",
+    });
     assert.equal(c.snapshots.length, 1);
     emu.setLeader(true);
-    await until(() => p.status().state === "ok", "recovered");
+    await waitFor(() => p.status().state === "ok", { what: "recovered" });
 
     const s = await setup(t, {
       config: { consistencyMode: "stale" },
@@ -175,7 +180,7 @@ describe("consul provider: faults", { timeout: 30_000 }, () => {
       },
     });
     s.start();
-    await until(() => s.c.snapshots.length === 1, "stale read served");
+    await waitFor(() => s.c.snapshots.length === 1, { what: "stale read served" });
     s.emu.register({
       id: "a2",
       name: "a",
@@ -183,7 +188,7 @@ describe("consul provider: faults", { timeout: 30_000 }, () => {
       port: 9002,
       tags: ["sluice", "sluice.listener=local:5001"],
     });
-    await until(() => s.c.last?.[0]?.backends.length === 2, "updates without a leader");
+    await waitFor(() => s.c.last?.[0]?.backends.length === 2, { what: "updates without a leader" });
     assert.ok(s.emu.requests.every((r) => "stale" in r.query && !("consistent" in r.query)));
   });
 
@@ -199,27 +204,29 @@ describe("consul provider: faults", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.snapshots.length === 1 && emu.pending() === 1, "blocked");
+    await waitFor(() => c.snapshots.length === 1 && emu.pending() === 1, { what: "blocked" });
     const idx = listReqs(emu).at(-1)!.query.index;
     // fetch retries a GET cut on a reused keep-alive connection once by itself: cut until the
     // provider sees it.
     for (let i = 0; i < 5 && p.status().errors === 0; i++) {
       const n = emu.requests.length;
       emu.dropPending();
-      await until(
+      await waitFor(
         () => p.status().errors! > 0 || (emu.requests.length > n && emu.pending() === 1),
-        "a retry or an error",
+        { what: "a retry or an error" },
       );
     }
     assert.equal(p.status().errors, 1, "one error seen");
     assert.match(p.status().lastError!, /connection failed/);
-    await until(() => emu.pending() === 1 && p.status().state === "ok", "back to blocking");
+    await waitFor(() => emu.pending() === 1 && p.status().state === "ok", {
+      what: "back to blocking",
+    });
     assert.equal(listReqs(emu).at(-1)!.query.index, idx, "index kept across the cut");
     emu.fault({ kind: "html504", afterMs: 100, path: "/v1/health/state/", times: 1 });
     emu.dropPending();
-    await until(() => p.status().lastError?.includes("504"), "504 seen");
+    await waitFor(() => p.status().lastError?.includes("504"), { what: "504 seen" });
     assert.match(p.status().lastError!, /HTML/);
-    await until(() => p.status().state === "ok", "recovered");
+    await waitFor(() => p.status().state === "ok", { what: "recovered" });
     assert.equal(c.snapshots.length, 1);
   });
 
@@ -241,7 +248,7 @@ describe("consul provider: faults", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.last?.length === 2, "two services");
+    await waitFor(() => c.last?.length === 2, { what: "two services" });
     emu.fault({
       kind: "status",
       status: 500,
@@ -262,20 +269,22 @@ describe("consul provider: faults", { timeout: 30_000 }, () => {
       port: 9012,
       tags: ["sluice", "sluice.listener=local:5002"],
     });
-    await until(() => c.last?.[0]?.backends.length === 2, "a updated");
+    await waitFor(() => c.last?.[0]?.backends.length === 2, { what: "a updated" });
     assert.deepEqual(view(c.last), [
       "a local:5001 -> 127.0.0.1:9001,127.0.0.1:9011",
       "b local:5002 -> 127.0.0.1:9002",
     ]);
-    await until(() => p.status().lastError?.includes("detail read failed for b"), "surfaced");
+    await waitFor(() => p.status().lastError?.includes("detail read failed for b"), {
+      what: "surfaced",
+    });
     emu.clearFaults();
-    await until(() => c.last?.[1]?.backends.length === 2, "b updated once it answers");
+    await waitFor(() => c.last?.[1]?.backends.length === 2, { what: "b updated once it answers" });
   });
 
   it("T13: a namespace against Consul CE is a config error, surfaced without a hot loop", async (t) => {
     const { emu, start, p, log } = await setup(t, { config: { namespace: "team-a" } });
     start();
-    await until(() => p.status().state === "failing", "failing");
+    await waitFor(() => p.status().state === "failing", { what: "failing" });
     assert.match(
       p.status().lastError!,
       /400 Invalid query parameter: "ns" - Namespaces are a Consul Enterprise feature/,
@@ -300,7 +309,7 @@ describe("consul provider: faults", { timeout: 30_000 }, () => {
     });
     t.after(() => p.stop());
     p.start(() => {});
-    await until(() => p.status().errors! >= 3, "several failures");
+    await waitFor(() => p.status().errors! >= 3, { what: "several failures" });
     assert.equal(p.status().state, "failing");
     assert.match(p.status().lastError!, /connection failed/);
     assert.equal(log.lines.filter((l) => l.msg === "provider failing").length, 1);
@@ -318,10 +327,10 @@ describe("consul provider: faults", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.snapshots.length === 1 && emu.pending() === 1, "blocked");
+    await waitFor(() => c.snapshots.length === 1 && emu.pending() === 1, { what: "blocked" });
     emu.fault({ kind: "garbage", path: "/v1/health/state/", times: 1 });
     emu.dropPending();
-    await until(() => p.status().lastError?.includes("not JSON"), "garbage surfaced");
+    await waitFor(() => p.status().lastError?.includes("not JSON"), { what: "garbage surfaced" });
     assert.equal(c.snapshots.length, 1);
   });
 
@@ -338,10 +347,10 @@ describe("consul provider: faults", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.snapshots.length === 1 && emu.pending() === 1, "blocked");
+    await waitFor(() => c.snapshots.length === 1 && emu.pending() === 1, { what: "blocked" });
     // The poll would be held for 60 s: stop() must end it, not wait for it (bounded here).
     await within(p.stop(), 10_000, "stop() during a long poll");
-    await until(() => emu.pending() === 0, "the long poll to be cut");
+    await waitFor(() => emu.pending() === 0, { what: "the long poll to be cut" });
     assert.equal(p.status().state, "stopped");
   });
 

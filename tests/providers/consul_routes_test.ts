@@ -2,8 +2,9 @@
 // routes and follow changes (reference test matrix T1-T6, T16), tags, weights, IPv6, parameters.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { until, view } from "./_harness.ts";
+import { view } from "./_harness.ts";
 import { consulListReqs as listReqs, setupConsul as setup } from "./_setup.ts";
+import { waitFor } from "../_support/wait.ts";
 
 describe("consul provider: routes", { timeout: 30_000 }, () => {
   it("T1: builds the table from tagged services, then blocks on the returned index", async (t) => {
@@ -40,14 +41,14 @@ describe("consul provider: routes", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.snapshots.length >= 1, "first snapshot");
+    await waitFor(() => c.snapshots.length >= 1, { what: "first snapshot" });
     assert.deepEqual(view(c.last), [
       "a local:5001 -> 127.0.0.1:9001",
       "b any:5002 -> 127.0.0.2:9002",
       "c local:5003 -> 127.0.0.3:9003",
     ]);
     assert.equal(c.last!.find((s) => s.name === "c")!.settings.balance, "least_conn");
-    await until(() => listReqs(emu).length >= 2, "second list request");
+    await waitFor(() => listReqs(emu).length >= 2, { what: "second list request" });
     const [first, second] = listReqs(emu);
     assert.equal(first!.query.index, undefined, "C1: the first read does not block");
     assert.equal(second!.query.index, emu.index().toString(), "then it blocks on the index");
@@ -68,17 +69,19 @@ describe("consul provider: routes", { timeout: 30_000 }, () => {
       bucket: { burst: 2, refillMs: 15_000 },
     });
     start();
-    await until(() => c.snapshots.length === 1 && emu.pending() === 1, "blocked on an empty table");
+    await waitFor(() => c.snapshots.length === 1 && emu.pending() === 1, {
+      what: "blocked on an empty table",
+    });
     emu.register({
       id: "a1",
       name: "a",
       port: 9001,
       tags: ["sluice", "sluice.listener=local:5001"],
     });
-    await until(() => c.last?.length === 1, "registration", 1000);
-    await until(() => emu.pending() === 1, "blocked again", 1000);
+    await waitFor(() => c.last?.length === 1, { what: "registration", timeoutMs: 1000 });
+    await waitFor(() => emu.pending() === 1, { what: "blocked again", timeoutMs: 1000 });
     emu.deregister("a1");
-    await until(() => c.last?.length === 0, "deregistration", 1000);
+    await waitFor(() => c.last?.length === 0, { what: "deregistration", timeoutMs: 1000 });
   });
 
   it("T2: a wait timeout with the same index and body delivers nothing new", async (t) => {
@@ -101,9 +104,9 @@ describe("consul provider: routes", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.snapshots.length >= 1, "first snapshot");
+    await waitFor(() => c.snapshots.length >= 1, { what: "first snapshot" });
     const before = listReqs(emu).length;
-    await until(() => listReqs(emu).length >= before + 3, "three more rounds");
+    await waitFor(() => listReqs(emu).length >= before + 3, { what: "three more rounds" });
     assert.equal(c.snapshots.length, 1);
   });
 
@@ -127,17 +130,19 @@ describe("consul provider: routes", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.last?.[0]?.backends.length === 2, "two backends");
+    await waitFor(() => c.last?.[0]?.backends.length === 2, { what: "two backends" });
     emu.setCheck("a2", "critical");
-    await until(() => c.last?.[0]?.backends.length === 1, "one backend");
+    await waitFor(() => c.last?.[0]?.backends.length === 1, { what: "one backend" });
     assert.deepEqual(view(c.last), ["a local:5001 -> 127.0.0.1:9001"]);
     emu.setCheck("a2", "warning"); // warning is not passing either
     // The provider has read the answer after the change once it blocks on the new index.
     const changed = emu.index().toString();
-    await until(() => listReqs(emu).some((r) => r.query.index === changed), "the next round");
+    await waitFor(() => listReqs(emu).some((r) => r.query.index === changed), {
+      what: "the next round",
+    });
     assert.deepEqual(view(c.last), ["a local:5001 -> 127.0.0.1:9001"]);
     emu.setCheck("a2", "passing");
-    await until(() => c.last?.[0]?.backends.length === 2, "back to two");
+    await waitFor(() => c.last?.[0]?.backends.length === 2, { what: "back to two" });
   });
 
   it("T4: when the only instance fails, the service (and its listener) goes until it passes", async (t) => {
@@ -158,15 +163,15 @@ describe("consul provider: routes", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.last?.length === 2, "two services");
+    await waitFor(() => c.last?.length === 2, { what: "two services" });
     emu.setCheck("a1", "critical");
-    await until(() => c.last?.length === 1, "a dropped");
+    await waitFor(() => c.last?.length === 1, { what: "a dropped" });
     assert.deepEqual(view(c.last), ["b local:5002 -> 127.0.0.1:9002"]);
     emu.setNode("node-a", { status: "critical" }); // serfHealth fails: every instance there goes
-    await until(() => c.last?.length === 0, "all dropped");
+    await waitFor(() => c.last?.length === 0, { what: "all dropped" });
     emu.setNode("node-a", { status: "passing" });
     emu.setCheck("a1", "passing");
-    await until(() => c.last?.length === 2, "both back");
+    await waitFor(() => c.last?.length === 2, { what: "both back" });
   });
 
   it("T5: a listener tag moving from :5555 to :5556 closes the old and opens the new", async (t) => {
@@ -181,9 +186,9 @@ describe("consul provider: routes", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.last?.length === 1, "snapshot");
+    await waitFor(() => c.last?.length === 1, { what: "snapshot" });
     emu.setTags("a1", ["sluice", "sluice.listener=local:5556"]);
-    await until(() => c.last?.[0]?.listeners[0]?.port === 5556, "moved listener");
+    await waitFor(() => c.last?.[0]?.listeners[0]?.port === 5556, { what: "moved listener" });
     assert.deepEqual(c.last![0]!.listeners, [{ label: "local", port: 5556 }]);
   });
 
@@ -200,10 +205,12 @@ describe("consul provider: routes", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.snapshots.length === 1 && emu.pending() === 1, "blocked long poll");
+    await waitFor(() => c.snapshots.length === 1 && emu.pending() === 1, {
+      what: "blocked long poll",
+    });
     const n = listReqs(emu).length;
     emu.restore(3n);
-    await until(() => listReqs(emu).length >= n + 2, "re-read after the restore");
+    await waitFor(() => listReqs(emu).length >= n + 2, { what: "re-read after the restore" });
     const after = listReqs(emu).slice(n);
     assert.equal(after[0]!.query.index, undefined, "C2: index reset to 0");
     assert.equal(after[1]!.query.index, "3", "then blocks on the lower index");
@@ -215,7 +222,9 @@ describe("consul provider: routes", { timeout: 30_000 }, () => {
       port: 9009,
       tags: ["sluice", "sluice.listener=local:5001"],
     });
-    await until(() => c.last?.[0]?.backends.length === 2, "changes after the restore arrive");
+    await waitFor(() => c.last?.[0]?.backends.length === 2, {
+      what: "changes after the restore arrive",
+    });
   });
 
   it("T16: IPv6 addresses are bracketed; an empty service address uses the node's", async (t) => {
@@ -248,7 +257,7 @@ describe("consul provider: routes", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.last?.length === 2, "snapshot");
+    await waitFor(() => c.last?.length === 2, { what: "snapshot" });
     assert.deepEqual(view(c.last), [
       "a local:5001 -> [2001:db8::7]:9001,[2001:db8::9]:9002",
       "b local:5002 -> 10.1.2.3:9003",
@@ -286,7 +295,7 @@ describe("consul provider: routes", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.snapshots.length === 1, "snapshot");
+    await waitFor(() => c.snapshots.length === 1, { what: "snapshot" });
     assert.deepEqual(view(c.last), ["a local:5001 -> 127.0.0.1:9001/w5,127.0.0.2:9001/w2/t1"]);
   });
 
@@ -309,7 +318,7 @@ describe("consul provider: routes", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.snapshots.length === 1, "snapshot");
+    await waitFor(() => c.snapshots.length === 1, { what: "snapshot" });
     assert.deepEqual(view(c.last), ["a local:5555 -> 127.0.0.1:9001"]);
     assert.equal(c.last![0]!.proxy?.port, 1080);
   });
@@ -333,10 +342,10 @@ describe("consul provider: routes", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.snapshots.length === 1, "snapshot");
+    await waitFor(() => c.snapshots.length === 1, { what: "snapshot" });
     assert.deepEqual(view(c.last), ["b local:5002 -> 127.0.0.1:9002"]);
     const n = listReqs(emu).length;
-    await until(() => listReqs(emu).length >= n + 2, "more rounds");
+    await waitFor(() => listReqs(emu).length >= n + 2, { what: "more rounds" });
     const warnings = log.lines.filter((l) => l.msg === "route problem");
     assert.equal(warnings.length, 1, "logged once, not once per round");
     assert.equal(warnings[0]!.fields.service, "a");
@@ -357,7 +366,7 @@ describe("consul provider: routes", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.snapshots.length === 1, "snapshot");
+    await waitFor(() => c.snapshots.length === 1, { what: "snapshot" });
     for (const r of emu.requests) {
       assert.equal(r.query.dc, "dc1");
       assert.ok("consistent" in r.query);
@@ -383,7 +392,7 @@ describe("consul provider: routes", { timeout: 30_000 }, () => {
       },
     });
     e.start();
-    await until(() => e.c.snapshots.length === 1, "enterprise snapshot");
+    await waitFor(() => e.c.snapshots.length === 1, { what: "enterprise snapshot" });
     assert.deepEqual(view(e.c.last), ["a local:5001 -> 127.0.0.1:9001"]);
     assert.ok(e.emu.requests.every((r) => r.query.ns === "team-a"));
   });

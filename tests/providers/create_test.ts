@@ -12,7 +12,8 @@ import { getRuntime } from "../../src/runtime/detect.ts";
 import type { Provider } from "../../src/providers/types.ts";
 import type { ProviderRoutes, ServiceSpec } from "../../src/routing/types.ts";
 import { type RoutingServer, startRoutingServer } from "../_support/http_routing_server.ts";
-import { captureLogs, until } from "./_snapshots.ts";
+import { captureLogs } from "./_snapshots.ts";
+import { waitFor } from "../_support/wait.ts";
 
 const rt = getRuntime();
 
@@ -112,7 +113,10 @@ describe("createProviders()", () => {
       };
       const keys = () => [...table().listeners.keys()];
 
-      await until(() => routes.size === 2, 5000, "both providers to deliver");
+      await waitFor(() => routes.size === 2, {
+        timeoutMs: 5000,
+        what: "both providers to deliver",
+      });
       assert.deepEqual(keys(), ["127.0.0.1:21101", "127.0.0.1:21102"]);
       assert.deepEqual(table().listeners.get("127.0.0.1:21102")?.services, ["from-http"]);
       assert.deepEqual(table().listeners.get("127.0.0.1:21101")?.services, ["from-file"]);
@@ -120,9 +124,12 @@ describe("createProviders()", () => {
       // The HTTP endpoint goes away: its routes stay while file edits still apply.
       await server.down();
       const http = providers.find((p) => p.kind === "http") as Provider;
-      await until(() => http.status().state === "failing", 5000, "http provider failing");
+      await waitFor(() => http.status().state === "failing", {
+        timeoutMs: 5000,
+        what: "http provider failing",
+      });
       await writeFile(routingPath, TOML("from-file", 21101) + TOML("added", 21103));
-      await until(() => keys().length === 3, 5000, "the file edit to apply");
+      await waitFor(() => keys().length === 3, { timeoutMs: 5000, what: "the file edit to apply" });
       assert.deepEqual(keys(), ["127.0.0.1:21101", "127.0.0.1:21102", "127.0.0.1:21103"]);
       assert.equal(http.status().services, 1);
     },

@@ -6,6 +6,7 @@ import { startConsulEmulator } from "../_support/consul_emulator.ts";
 import { startNomadEmulator } from "../_support/nomad_emulator.ts";
 import { parseGoDuration } from "../_support/emulator_http.ts";
 import { compileFilter } from "../_support/consul_filter.ts";
+import { waitFor } from "../_support/wait.ts";
 
 async function get(url: string, headers: Record<string, string> = {}) {
   const res = await fetch(url, { headers });
@@ -211,11 +212,14 @@ describe("consul emulator", { timeout: 20_000 }, () => {
     void pending.then((o) => (outcome = o));
     // A client may retry a GET cut on a reused keep-alive connection once by itself.
     for (let round = 0; round < 3 && outcome === ""; round++) {
-      for (let i = 0; i < 100 && emu.pending() === 0 && outcome === ""; i++) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await waitFor(() => emu.pending() > 0 || outcome !== "", {
+        intervalMs: 10,
+        what: "the long poll to be parked or answered",
+      });
       if (outcome === "") assert.equal(emu.dropPending(), 1);
-      await new Promise((r) => setTimeout(r, 50));
+      // Either the cut reaches the client, or it retried once by itself (the next round).
+      await waitFor(() => outcome !== "", { timeoutMs: 1000, what: "the cut to reach the client" })
+        .catch(() => {});
     }
     assert.equal(await pending, "cut");
   });

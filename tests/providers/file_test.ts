@@ -7,9 +7,41 @@ import { createFileProvider } from "../../src/providers/file.ts";
 import { createLogger } from "../../src/log.ts";
 import { getRuntime } from "../../src/runtime/detect.ts";
 import type { Provider } from "../../src/providers/types.ts";
-import { captureLogs, createCollector, until } from "./_snapshots.ts";
+import type { Runtime, Watcher } from "../../src/runtime/types.ts";
+import { captureLogs, createCollector } from "./_snapshots.ts";
+import { waitFor } from "../_support/wait.ts";
 
-const rt = getRuntime();
+const realRt = getRuntime();
+
+/** What the provider's file watches did: started, callbacks run (each a whole read), closed. */
+const watches = { started: 0, fired: 0, closed: 0 };
+
+/**
+ * The real runtime with watchFile observed: a test waits for the watch callback (an explicit
+ * event) instead of sleeping and hoping it fired. readOnce is synchronous, so once `fired`
+ * moves the read it triggered is over.
+ */
+const rt: Runtime = new Proxy(realRt, {
+  get(target, key) {
+    if (key === "watchFile") {
+      return (path: string, onChange: () => void, o?: { debounceMs?: number }): Watcher => {
+        watches.started++;
+        const w = target.watchFile(path, () => {
+          onChange();
+          watches.fired++;
+        }, o);
+        return {
+          close() {
+            watches.closed++;
+            w.close();
+          },
+        };
+      };
+    }
+    const v = Reflect.get(target, key, target);
+    return typeof v === "function" ? v.bind(target) : v;
+  },
+});
 
 function service(name: string, port: number, backend = "127.0.0.1:9000"): string {
   return `[[services]]\nname = "${name}"\nlistener = "local:${port}"\nbackends = ["${backend}"]\n`;
@@ -153,7 +185,10 @@ describe("file provider", () => {
       const { p, c } = start(path);
       await c.waitFor(1);
       await writeFile(path, service("a", 20001) + "[[services]\nname = \n");
-      await until(() => p.status().state === "failing", 3000, "state failing");
+      await waitFor(() => p.status().state === "failing", {
+        timeoutMs: 3000,
+        what: "state failing",
+      });
       const st = p.status();
       assert.match(st.lastError ?? "", new RegExp(`${path.replace(/[.]/g, "\\.")}:\\d+:\\d+: `));
       assert.equal(st.services, 1, "the last good snapshot is still counted");
@@ -193,7 +228,7 @@ describe("file provider", () => {
     t.after(logs.restore);
     const path = freshPath();
     const { p, c } = start(path);
-    await until(() => p.status().state === "failing", 3000, "state failing");
+    await waitFor(() => p.status().state === "failing", { timeoutMs: 3000, what: "state failing" });
     assert.match(p.status().lastError ?? "", /no such file/);
     assert.equal(c.snaps.length, 0);
     await writeFile(path, service("late", 20008));
@@ -211,7 +246,7 @@ describe("file provider", () => {
     const sub = join(dir, `later-${++n}`);
     const path = join(sub, "routing.toml");
     const { p, c } = start(path);
-    await until(() => p.status().state === "failing", 3000, "state failing");
+    await waitFor(() => p.status().state === "failing", { timeoutMs: 3000, what: "state failing" });
     assert.ok(
       logs.records.some((r) =>
         r.msg === "cannot watch the routing file; edits need a reload (SIGHUP)"
@@ -233,10 +268,12 @@ describe("file provider", () => {
     const { p, c } = start(path);
     await c.waitFor(1);
     const index = p.status().index;
+    const fired = watches.fired;
     await writeFile(path, service("same", 20009));
     await p.reload?.();
-    // Give the watch time to fire too; neither may deliver.
-    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(c.snaps.length, 1, "the reload did not deliver");
+    // The watch reads the file again too (an event, not a sleep); neither read may deliver.
+    await waitFor(() => watches.fired > fired, { what: "the watch to read the rewritten file" });
     assert.equal(c.snaps.length, 1);
     assert.equal(p.status().index, index);
   });
@@ -244,10 +281,12 @@ describe("file provider", () => {
   it("re-reads on reload() when the file is not watched", async () => {
     const path = freshPath();
     await writeFile(path, service("v1", 20010));
+    const started = watches.started;
     const { p, c } = start(path, false);
     await c.waitFor(1);
     await writeFile(path, service("v2", 20010));
-    await new Promise((r) => setTimeout(r, 400));
+    // Nothing can happen by itself: no watch was started (checked, rather than slept on).
+    assert.equal(watches.started, started, "no watch on an unwatched file");
     assert.equal(c.snaps.length, 1, "no watch: nothing happens by itself");
     await p.reload?.();
     assert.equal(c.snaps.length, 2);
@@ -259,10 +298,15 @@ describe("file provider", () => {
     await writeFile(path, service("s", 20012));
     const { p, c } = start(path);
     await c.waitFor(1);
+    const closed = watches.closed;
     await p.stop();
+    // stop() closed the watch: no event can start a read (checked, rather than slept on).
+    assert.equal(watches.closed, closed + 1, "stop() closes the file watch");
     await writeFile(path, service("s2", 20012));
-    await new Promise((r) => setTimeout(r, 500));
     assert.equal(c.snaps.length, 1);
     assert.equal(p.status().state, "stopped");
+    // reload() after stop() reads nothing either.
+    await p.reload?.();
+    assert.equal(c.snaps.length, 1);
   });
 });

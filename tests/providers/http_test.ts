@@ -10,7 +10,8 @@ import type { Runtime } from "../../src/runtime/types.ts";
 import { startRoutingServer } from "../_support/http_routing_server.ts";
 import { startEmulatorServer } from "../_support/emulator_http.ts";
 import { makeTestCerts, type TestCerts } from "../_support/test_certs.ts";
-import { captureLogs, createCollector, until } from "./_snapshots.ts";
+import { captureLogs, createCollector } from "./_snapshots.ts";
+import { waitFor } from "../_support/wait.ts";
 
 const rt = getRuntime();
 
@@ -108,7 +109,7 @@ describe("http provider", () => {
   it("fails clearly when neither Content-Type nor extension tells the format", async () => {
     const s = await server({ body: TOML("x"), contentType: "text/html" });
     const { p, c } = start(config(s.url("/routing")));
-    await until(() => p.status().state === "failing", 3000, "state failing");
+    await waitFor(() => p.status().state === "failing", { timeoutMs: 3000, what: "state failing" });
     assert.match(p.status().lastError ?? "", /Content-Type "text\/html"/);
     assert.equal(c.snaps.length, 0);
     await stop(p);
@@ -122,7 +123,10 @@ describe("http provider", () => {
     });
     const { p, c } = start(config(s.url()));
     await c.waitFor(1);
-    await until(() => s.requests.filter((r) => r.status === 304).length >= 3, 3000, "three 304s");
+    await waitFor(() => s.requests.filter((r) => r.status === 304).length >= 3, {
+      timeoutMs: 3000,
+      what: "three 304s",
+    });
     assert.equal(s.requests[0]?.headers["if-none-match"], undefined, "nothing to confirm at first");
     const conditional = s.requests.filter((r) => r.status === 304);
     assert.ok(conditional.every((r) => r.headers["if-none-match"] === '"v1"'));
@@ -146,7 +150,10 @@ describe("http provider", () => {
     });
     const { p, c } = start(config(s.url()));
     await c.waitFor(1);
-    await until(() => s.requests.filter((r) => r.status === 304).length >= 3, 3000, "three 304s");
+    await waitFor(() => s.requests.filter((r) => r.status === 304).length >= 3, {
+      timeoutMs: 3000,
+      what: "three 304s",
+    });
     assert.ok(
       s.requests.filter((r) => r.status === 304).every((r) =>
         r.headers["if-modified-since"] === lm
@@ -162,7 +169,7 @@ describe("http provider", () => {
     const { p, c } = start(config(s.url()));
     await c.waitFor(1);
     const index = p.status().index;
-    await until(() => s.requests.length >= 5, 3000, "five polls");
+    await waitFor(() => s.requests.length >= 5, { timeoutMs: 3000, what: "five polls" });
     assert.equal(c.snaps.length, 1);
     assert.equal(p.status().index, index);
     s.set({ body: YAML("moved"), contentType: "application/yaml" });
@@ -178,12 +185,15 @@ describe("http provider", () => {
     const big = TOML("big") + `# ${"x".repeat(20_000)}\n`;
     // Streamed without Content-Length: the counter must stop it.
     s.set({ body: big, contentType: "application/toml", chunks: 10 });
-    await until(() => p.status().state === "failing", 3000, "state failing");
+    await waitFor(() => p.status().state === "failing", { timeoutMs: 3000, what: "state failing" });
     assert.match(p.status().lastError ?? "", /larger than max_bytes \(4096 bytes\)/);
     // With a Content-Length: refused before reading.
     s.set({ body: big, contentType: "application/toml" });
     const before = s.requests.length;
-    await until(() => s.requests.length >= before + 2, 3000, "two more polls");
+    await waitFor(() => s.requests.length >= before + 2, {
+      timeoutMs: 3000,
+      what: "two more polls",
+    });
     assert.equal(p.status().state, "failing");
     assert.equal(c.snaps.length, 1);
     assert.deepEqual(c.names(), ["small"]);
@@ -203,12 +213,12 @@ describe("http provider", () => {
     const { p, c } = start(config(s.url()));
     await c.waitFor(1);
     await s.down();
-    await until(() => p.status().state === "failing", 5000, "state failing");
+    await waitFor(() => p.status().state === "failing", { timeoutMs: 5000, what: "state failing" });
     assert.match(p.status().lastError ?? "", /GET http:\/\/127\.0\.0\.1:\d+\/routing/);
     assert.equal(p.status().services, 1);
     assert.equal(c.snaps.length, 1, "a failure never delivers an empty list");
     await s.up();
-    await until(() => p.status().state === "ok", 5000, "state ok again");
+    await waitFor(() => p.status().state === "ok", { timeoutMs: 5000, what: "state ok again" });
     // Same body as before the outage: nothing new to deliver.
     assert.equal(c.snaps.length, 1);
     const failing = logs.records.filter((r) => r.msg === "provider failing");
@@ -227,10 +237,10 @@ describe("http provider", () => {
         headers: { Authorization: "Bearer hdr-secret", "X-Team": "blue" },
       }),
     );
-    await until(() => s.requests.length >= 2, 3000, "two requests");
+    await waitFor(() => s.requests.length >= 2, { timeoutMs: 3000, what: "two requests" });
     assert.equal(s.requests[0]?.headers["authorization"], "Bearer hdr-secret");
     assert.equal(s.requests[0]?.headers["x-team"], "blue");
-    await until(() => p.status().state === "failing", 3000, "state failing");
+    await waitFor(() => p.status().state === "failing", { timeoutMs: 3000, what: "state failing" });
     assert.match(p.status().lastError ?? "", /HTTP 403.*: ACL not found for \*\*\*$/);
     const everything = JSON.stringify(logs.records) + JSON.stringify(p.status());
     assert.ok(!everything.includes("hdr-secret"));
@@ -243,10 +253,13 @@ describe("http provider", () => {
     const { p, c } = start(config(s.url()));
     await c.waitFor(1);
     s.set({ body: '[[services]\nname = "broken', contentType: "application/toml" });
-    await until(() => p.status().state === "failing", 3000, "state failing");
+    await waitFor(() => p.status().state === "failing", { timeoutMs: 3000, what: "state failing" });
     assert.match(p.status().lastError ?? "", /^http:http:\/\/127\.0\.0\.1:\d+\/routing:\d+:\d+: /);
     s.set({ body: "\u00ff\u00fe not utf-8", contentType: "application/json" });
-    await until(() => /not valid utf-8|:\d+:\d+/.test(p.status().lastError ?? ""), 3000, "error");
+    await waitFor(() => /not valid utf-8|:\d+:\d+/.test(p.status().lastError ?? ""), {
+      timeoutMs: 3000,
+      what: "error",
+    });
     assert.equal(c.snaps.length, 1);
     assert.deepEqual(c.names(), ["fine"]);
     await stop(p);
@@ -257,17 +270,23 @@ describe("http provider", () => {
     t.after(logs.restore);
     const s = await server({ status: 500, body: "No cluster leader\n" });
     const { p, c } = start(config(s.url()));
-    await until(() => s.requests.length >= 4, 5000, "four failing requests");
+    await waitFor(() => s.requests.length >= 4, { timeoutMs: 5000, what: "four failing requests" });
     assert.match(p.status().lastError ?? "", /HTTP 500.*: No cluster leader$/);
     assert.equal(p.status().state, "failing", "never delivered, now failing");
     s.set({ status: 403, body: "Permission denied" });
     let n = s.requests.length;
-    await until(() => s.requests.length >= n + 3, 5000, "three more requests");
+    await waitFor(() => s.requests.length >= n + 3, {
+      timeoutMs: 5000,
+      what: "three more requests",
+    });
     s.set({ body: TOML("up"), contentType: "application/toml" });
     await c.waitFor(1);
     s.set({ status: 500, body: "No cluster leader" });
     n = s.requests.length;
-    await until(() => s.requests.length >= n + 3, 5000, "three more requests");
+    await waitFor(() => s.requests.length >= n + 3, {
+      timeoutMs: 5000,
+      what: "three more requests",
+    });
     const events = logs.records
       .filter((r) => r.msg === "provider failing" || r.msg === "provider recovered")
       .map((r) => `${r.msg}${r.kind ? `:${r.kind}` : ""}`);
@@ -302,11 +321,11 @@ describe("http provider", () => {
     const { p, c } = start(config(s.url(), { pollTimeoutMs: 300 }));
     await c.waitFor(1);
     s.set({ body: TOML("stuck"), contentType: "application/toml", hang: true });
-    await until(() => p.status().state === "failing", 5000, "state failing");
+    await waitFor(() => p.status().state === "failing", { timeoutMs: 5000, what: "state failing" });
     assert.match(p.status().lastError ?? "", /no complete answer within 300 ms/);
     assert.deepEqual(c.names(), ["whole"]);
     s.set({ body: TOML("whole"), contentType: "application/toml" });
-    await until(() => p.status().state === "ok", 5000, "state ok again");
+    await waitFor(() => p.status().state === "ok", { timeoutMs: 5000, what: "state ok again" });
     await stop(p);
   });
 
@@ -348,7 +367,10 @@ describe("http provider", () => {
       await stop(p);
       // Without the client certificate the handshake is refused: a failure, not a snapshot.
       const bad = start(config(url, { tls: { ca: certs.ca, insecure: false } }));
-      await until(() => bad.p.status().state === "failing", 8000, "handshake refused");
+      await waitFor(() => bad.p.status().state === "failing", {
+        timeoutMs: 8000,
+        what: "handshake refused",
+      });
       assert.equal(bad.c.snaps.length, 0);
       await stop(bad.p);
     });
@@ -356,7 +378,10 @@ describe("http provider", () => {
     it("refuses a server its CA does not vouch for, unless insecure is set", async () => {
       const url = await httpsServer(false);
       const strict = start(config(url));
-      await until(() => strict.p.status().state === "failing", 8000, "verification failure");
+      await waitFor(() => strict.p.status().state === "failing", {
+        timeoutMs: 8000,
+        what: "verification failure",
+      });
       assert.equal(strict.c.snaps.length, 0);
       await stop(strict.p);
       const lax = start(config(url, { tls: { insecure: true } }));
@@ -384,7 +409,7 @@ describe("http provider", () => {
     providers.push(p);
     const c = createCollector();
     p.start(c.push);
-    await until(() => p.status().state === "failing", 5000, "state failing");
+    await waitFor(() => p.status().state === "failing", { timeoutMs: 5000, what: "state failing" });
     assert.equal(c.snaps.length, 0);
   });
 
@@ -413,7 +438,7 @@ describe("http provider", () => {
       backoff: { baseMs: 60_000, maxMs: 60_000 },
     });
     p.start(() => {});
-    await until(() => p.status().state === "failing");
+    await waitFor(() => p.status().state === "failing");
     assert.match(p.status().lastError ?? "", /304 to a request without validators/);
     await stop(p);
   });

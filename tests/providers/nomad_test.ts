@@ -5,13 +5,14 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createNomadProvider } from "../../src/providers/nomad.ts";
 import { SluiceError } from "../../src/errors.ts";
-import { captureLogger, logText, until, view } from "./_harness.ts";
+import { captureLogger, logText, view } from "./_harness.ts";
 import {
   nomadConfig as config,
   nomadListReqs as listReqs,
   rt,
   setupNomad as setup,
 } from "./_setup.ts";
+import { waitFor } from "../_support/wait.ts";
 
 describe("nomad provider", { timeout: 30_000 }, () => {
   it("routes tagged services, then blocks on X-Nomad-Index with wait in ms", async (t) => {
@@ -36,9 +37,9 @@ describe("nomad provider", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.snapshots.length === 1, "snapshot");
+    await waitFor(() => c.snapshots.length === 1, { what: "snapshot" });
     assert.deepEqual(view(c.last), ["api local:5001 -> 127.0.0.1:9001,127.0.0.2:9001/w3"]);
-    await until(() => listReqs(emu).length >= 2, "second list read");
+    await waitFor(() => listReqs(emu).length >= 2, { what: "second list read" });
     const [first, second] = listReqs(emu);
     assert.equal(first!.query.index, undefined);
     assert.equal(second!.query.index, emu.index().toString());
@@ -47,9 +48,9 @@ describe("nomad provider", { timeout: 30_000 }, () => {
     assert.ok(emu.requests.every((r) => !("namespace" in r.query) || r.path !== "/v1/services"));
     assert.equal(p.status().index, emu.index().toString());
     emu.deregister("a2");
-    await until(() => c.last?.[0]?.backends.length === 1, "deregistration applied");
+    await waitFor(() => c.last?.[0]?.backends.length === 1, { what: "deregistration applied" });
     emu.deregister("a1");
-    await until(() => c.last?.length === 0, "service gone");
+    await waitFor(() => c.last?.length === 0, { what: "service gone" });
   });
 
   it("T14: only registrations carrying the tag are routed, whatever the list's tag union says", async (t) => {
@@ -66,10 +67,10 @@ describe("nomad provider", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.snapshots.length === 1, "snapshot");
+    await waitFor(() => c.snapshots.length === 1, { what: "snapshot" });
     assert.deepEqual(view(c.last), ["api local:5001 -> 127.0.0.1:9001"]);
     emu.deregister("old"); // the deploy finishes: the union no longer has the tag
-    await until(() => c.last?.length === 0, "gone");
+    await waitFor(() => c.last?.length === 0, { what: "gone" });
     assert.ok(
       !emu.requests.slice(-1)[0]!.path.startsWith("/v1/service/"),
       "no detail read for an untagged union",
@@ -98,7 +99,7 @@ describe("nomad provider", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.snapshots.length === 1, "snapshot");
+    await waitFor(() => c.snapshots.length === 1, { what: "snapshot" });
     assert.deepEqual(view(c.last), [
       "api local:5001 -> 127.0.0.1:9001",
       "prod/api local:5002 -> 127.0.0.2:9002",
@@ -133,7 +134,7 @@ describe("nomad provider", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.snapshots.length === 1, "snapshot");
+    await waitFor(() => c.snapshots.length === 1, { what: "snapshot" });
     assert.deepEqual(view(c.last), ["prod/api local:5002 -> 127.0.0.2:9002"]);
     assert.ok(emu.requests.every((r) => r.query.namespace === "prod"));
   });
@@ -151,7 +152,7 @@ describe("nomad provider", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.snapshots.length === 1, "snapshot");
+    await waitFor(() => c.snapshots.length === 1, { what: "snapshot" });
     assert.deepEqual(view(c.last), ["api local:5001 -> [2001:db8::7]:9001"]);
   });
 
@@ -164,7 +165,7 @@ describe("nomad provider", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => p.status().lastError, "error");
+    await waitFor(() => p.status().lastError, { what: "error" });
     assert.match(p.status().lastError!, /403 ACL token not found/);
     assert.equal(emu.requests[0]!.headers["x-nomad-token"], secret);
     assert.ok(!emu.requests[0]!.rawQuery.includes(secret));
@@ -179,7 +180,7 @@ describe("nomad provider", { timeout: 30_000 }, () => {
       },
     });
     s.start();
-    await until(() => s.p.status().lastError, "error");
+    await waitFor(() => s.p.status().lastError, { what: "error" });
     assert.match(s.p.status().lastError!, /403 Permission denied/);
   });
 
@@ -198,10 +199,10 @@ describe("nomad provider", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.snapshots.length === 1 && emu.pending() === 1, "blocked");
+    await waitFor(() => c.snapshots.length === 1 && emu.pending() === 1, { what: "blocked" });
     const n = listReqs(emu).length;
     emu.restore(5n);
-    await until(() => listReqs(emu).length >= n + 2, "re-read");
+    await waitFor(() => listReqs(emu).length >= n + 2, { what: "re-read" });
     const after = listReqs(emu).slice(n);
     assert.equal(after[0]!.query.index, undefined);
     assert.equal(after[1]!.query.index, "5");
@@ -212,7 +213,7 @@ describe("nomad provider", { timeout: 30_000 }, () => {
       port: 9001,
       tags: ["sluice", "sluice.listener=local:5001"],
     });
-    await until(() => c.last?.[0]?.backends.length === 2, "later changes arrive");
+    await waitFor(() => c.last?.[0]?.backends.length === 2, { what: "later changes arrive" });
   });
 
   it("No cluster leader keeps the table; a stale client keeps reading", async (t) => {
@@ -228,12 +229,14 @@ describe("nomad provider", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.snapshots.length === 1 && emu.pending() === 1, "blocked");
+    await waitFor(() => c.snapshots.length === 1 && emu.pending() === 1, { what: "blocked" });
     emu.setLeader(false);
-    await until(() => p.status().lastError?.includes("No cluster leader"), "500 surfaced");
+    await waitFor(() => p.status().lastError?.includes("No cluster leader"), {
+      what: "500 surfaced",
+    });
     assert.equal(c.snapshots.length, 1);
     emu.setLeader(true);
-    await until(() => p.status().state === "ok", "recovered");
+    await waitFor(() => p.status().state === "ok", { what: "recovered" });
   });
 
   it("a failing detail read keeps that service's previous registrations", async (t) => {
@@ -256,7 +259,7 @@ describe("nomad provider", { timeout: 30_000 }, () => {
       },
     });
     start();
-    await until(() => c.last?.length === 2, "two services");
+    await waitFor(() => c.last?.length === 2, { what: "two services" });
     emu.fault({ kind: "status", status: 500, body: "rpc error", path: "/v1/service/b" });
     emu.register({
       id: "a2",
@@ -265,9 +268,11 @@ describe("nomad provider", { timeout: 30_000 }, () => {
       port: 9001,
       tags: ["sluice", "sluice.listener=local:5001"],
     });
-    await until(() => c.last?.[0]?.backends.length === 2, "a updated");
+    await waitFor(() => c.last?.[0]?.backends.length === 2, { what: "a updated" });
     assert.deepEqual(view(c.last)[1], "b local:5002 -> 127.0.0.1:9002");
-    await until(() => p.status().lastError?.includes("detail read failed for b"), "surfaced");
+    await waitFor(() => p.status().lastError?.includes("detail read failed for b"), {
+      what: "surfaced",
+    });
   });
 
   it("a missing address is a CONFIG error naming routing.nomad.address", () => {

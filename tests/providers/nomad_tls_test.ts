@@ -7,8 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createNomadProvider } from "../../src/providers/nomad.ts";
 import { startNomadEmulator } from "../_support/nomad_emulator.ts";
-import { captureLogger, collector, FAST, until, view } from "./_harness.ts";
+import { captureLogger, collector, FAST, view } from "./_harness.ts";
 import { nomadConfig as config, rt } from "./_setup.ts";
+import { waitFor } from "../_support/wait.ts";
 
 describe("nomad provider over TLS", { timeout: 30_000 }, () => {
   it("speaks mutual TLS with a CA, a client certificate and key", async (t) => {
@@ -136,7 +137,7 @@ describe("nomad provider over TLS", { timeout: 30_000 }, () => {
     t.after(() => good.stop());
     const c = collector();
     good.start((s) => c.onSnapshot(s));
-    await until(() => c.snapshots.length === 1, "snapshot over mTLS", 8000);
+    await waitFor(() => c.snapshots.length === 1, { what: "snapshot over mTLS", timeoutMs: 8000 });
     assert.deepEqual(view(c.last), ["api local:5001 -> 127.0.0.1:9001"]);
 
     // Without a client certificate the server refuses the handshake.
@@ -148,7 +149,7 @@ describe("nomad provider over TLS", { timeout: 30_000 }, () => {
     });
     t.after(() => bad.stop());
     bad.start(() => assert.fail("no snapshot without a client certificate"));
-    await until(() => bad.status().lastError, "handshake refused", 8000);
+    await waitFor(() => bad.status().lastError, { what: "handshake refused", timeoutMs: 8000 });
     assert.equal(bad.status().state, "failing");
   });
 });

@@ -5,14 +5,18 @@
 // no negative check by sleeping.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type FakeClock, fakeClock, until } from "./_harness.ts";
+import { type FakeClock, fakeClock } from "./_harness.ts";
 import { consulListReqs, nomadListReqs, setupConsul, setupNomad } from "./_setup.ts";
+import { waitFor } from "../_support/wait.ts";
 
 const TAGS = ["sluice", "sluice.listener=local:5001"];
 
 /** Waits until the loop sleeps on exactly one timer, and returns that timer's length. */
 async function parked(clock: FakeClock, what: string): Promise<number> {
-  await until(() => clock.waiting().length === 1, `the loop to wait (${what})`, 8000);
+  await waitFor(() => clock.waiting().length === 1, {
+    what: `the loop to wait (${what})`,
+    timeoutMs: 8000,
+  });
   return clock.waiting()[0]!;
 }
 
@@ -32,11 +36,10 @@ async function oneReadPerRefill(
     assert.equal(clock.waiting().length, 1, "not a millisecond early");
     clock.advance(1);
     assert.equal(clock.waiting().length, 0);
-    await until(
-      () => reads() === n + 1 && clock.waiting().length === 1,
-      `one more list read, then a wait (round ${k}; ${reads() - n} reads so far)`,
-      8000,
-    );
+    await waitFor(() => reads() === n + 1 && clock.waiting().length === 1, {
+      what: `one more list read, then a wait (round ${k}; ${reads() - n} reads so far)`,
+      timeoutMs: 8000,
+    });
     assert.equal(clock.waiting()[0], refillMs, "a token's worth of wait again");
   }
 }
@@ -50,7 +53,7 @@ describe("provider pacing (injected clock)", { timeout: 60_000 }, () => {
       before: (emu) => emu.register({ id: "a1", name: "a", port: 9001, tags: TAGS }),
     });
     start();
-    await until(() => c.snapshots.length === 1, "snapshot");
+    await waitFor(() => c.snapshots.length === 1, { what: "snapshot" });
     let i = 0;
     const churn = setInterval(() => emu.setCheck("a1", "passing", `output ${i++}`), 20);
     t.after(() => clearInterval(churn));
@@ -70,7 +73,7 @@ describe("provider pacing (injected clock)", { timeout: 60_000 }, () => {
       },
     });
     start();
-    await until(() => c.snapshots.length === 1, "snapshot");
+    await waitFor(() => c.snapshots.length === 1, { what: "snapshot" });
     await oneReadPerRefill(clock, () => consulListReqs(emu).length, 200);
     assert.ok(consulListReqs(emu).every((r) => r.query.index === undefined));
     assert.equal(c.snapshots.length, 1);
@@ -84,14 +87,14 @@ describe("provider pacing (injected clock)", { timeout: 60_000 }, () => {
       before: (emu) => emu.acl({ enabled: true, tokens: { known: "all" } }),
     });
     start();
-    await until(() => p.status().lastError?.includes("ACL not found"), "403 surfaced");
+    await waitFor(() => p.status().lastError?.includes("ACL not found"), { what: "403 surfaced" });
     assert.equal(await parked(clock, "after the 403"), 30_000);
     assert.equal(consulListReqs(emu).length, 1);
     clock.advance(29_999);
     assert.equal(clock.waiting().length, 1, "still waiting a millisecond before 30 s");
     assert.equal(consulListReqs(emu).length, 1, "no retry within the least wait");
     clock.advance(1);
-    await until(() => consulListReqs(emu).length === 2, "the retry after 30 s");
+    await waitFor(() => consulListReqs(emu).length === 2, { what: "the retry after 30 s" });
     assert.equal(await parked(clock, "after the second 403"), 30_000);
     assert.equal(consulListReqs(emu).length, 2);
   });
@@ -103,11 +106,13 @@ describe("provider pacing (injected clock)", { timeout: 60_000 }, () => {
       pacing: { clock, badRequestMs: 60_000 },
     });
     start();
-    await until(() => p.status().state === "failing", "failing");
+    await waitFor(() => p.status().state === "failing", { what: "failing" });
     assert.equal(await parked(clock, "after the 400"), 60_000);
     assert.equal(consulListReqs(emu).length, 1);
     clock.advance(60_000);
-    await until(() => consulListReqs(emu).length === 2, "one retry after the least wait");
+    await waitFor(() => consulListReqs(emu).length === 2, {
+      what: "one retry after the least wait",
+    });
     assert.equal(await parked(clock, "after the second 400"), 60_000);
     assert.equal(consulListReqs(emu).length, 2);
   });
@@ -121,7 +126,7 @@ describe("provider pacing (injected clock)", { timeout: 60_000 }, () => {
         emu.register({ id: "a1", name: "api", address: "127.0.0.1", port: 9001, tags: TAGS }),
     });
     start();
-    await until(() => c.snapshots.length === 1, "snapshot");
+    await waitFor(() => c.snapshots.length === 1, { what: "snapshot" });
     let i = 0;
     const churn = setInterval(() =>
       emu.register({
@@ -145,11 +150,11 @@ describe("provider pacing (injected clock)", { timeout: 60_000 }, () => {
       before: (emu) => emu.acl({ enabled: true, tokens: { other: "*" } }),
     });
     start();
-    await until(() => p.status().lastError, "error");
+    await waitFor(() => p.status().lastError, { what: "error" });
     assert.match(p.status().lastError!, /403 ACL token not found/);
     assert.equal(await parked(clock, "after the 403"), 30_000);
     assert.equal(nomadListReqs(emu).length, 1, "no retry before the 403 backoff");
     clock.advance(30_000);
-    await until(() => nomadListReqs(emu).length === 2, "the retry after 30 s");
+    await waitFor(() => nomadListReqs(emu).length === 2, { what: "the retry after 30 s" });
   });
 });

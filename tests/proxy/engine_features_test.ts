@@ -17,9 +17,9 @@ import {
   startNamedServer,
   startServer,
   type TestServer,
-  waitFor,
 } from "../_support/helpers.ts";
 import { backend, listener, table } from "../_support/plans.ts";
+import { waitFor } from "../_support/wait.ts";
 
 const lines: string[] = [];
 let rt: Runtime;

@@ -8,7 +8,6 @@ import type { Runtime } from "../../src/runtime/types.ts";
 import {
   bytes,
   canConnect,
-  delay,
   fetchBanner,
   freePort,
   openFds,
@@ -17,10 +16,9 @@ import {
   startEchoServer,
   startNamedServer,
   startServer,
-  waitFor,
-  within,
 } from "../_support/helpers.ts";
 import { backend, listener, table } from "../_support/plans.ts";
+import { delay, waitFor, within } from "../_support/wait.ts";
 
 const lines: string[] = [];
 let rt: Runtime;

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createResolver, dnsLookup, type LookupResult } from "../../src/proxy/resolver.ts";
 import { SluiceError } from "../../src/errors.ts";
 import { lookup } from "node:dns/promises";
-import { delay, waitFor } from "../_support/helpers.ts";
+import { delay, waitFor } from "../_support/wait.ts";
 
 /** A lookup that answers from a script, one step per call; "fail" rejects, "hang" never answers. */
 function scripted(steps: (LookupResult | "fail" | "hang")[]) {

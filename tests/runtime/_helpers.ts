@@ -1,33 +1,10 @@
-// Shared helpers for the runtime adapter tests: bounded waits, reading a conn to its end,
-// fd counting, and a minimal splice proxy built only from the Runtime interface.
+// Shared helpers for the runtime adapter tests (waits live in ../_support/wait.ts): reading a
+// conn to its end, fd counting, and a minimal splice proxy built only from the Runtime interface.
 import { readdirSync } from "node:fs";
 import { getRuntime } from "../../src/runtime/detect.ts";
 import type { Conn, Listener, SpliceOptions, SpliceResult } from "../../src/runtime/types.ts";
 
 export const rt = getRuntime();
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Rejects with a message naming `what` when `p` takes longer than `ms`. */
-export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
-
-/** Polls `cond` every 20 ms until true or `ms` elapsed; returns the last value. */
-export async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await sleep(20);
-  }
-  return cond();
-}
 
 export function concat(chunks: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));

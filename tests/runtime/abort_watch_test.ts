@@ -3,7 +3,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { watchAbort } from "../../src/runtime/_abort_watch.ts";
-import { sleep, waitFor } from "./_helpers.ts";
+import { delay, waitFor } from "../_support/wait.ts";
 
 describe("watchAbort()", () => {
   it("delivers an abort that comes while the watch is young", async () => {
@@ -11,8 +11,8 @@ describe("watchAbort()", () => {
     let calls = 0;
     watchAbort(ac.signal, () => calls++);
     ac.abort();
-    assert.ok(await waitFor(() => calls === 1, 2000), "called after the next tick");
-    await sleep(60);
+    assert.ok(await waitFor(() => calls === 1, { timeoutMs: 2000 }), "called after the next tick");
+    await delay(60);
     assert.equal(calls, 1);
   });
 
@@ -25,10 +25,10 @@ describe("watchAbort()", () => {
       },
     };
     watchAbort(ac.signal, target);
-    await sleep(80); // several ticks: the watch listens now
+    await delay(80); // several ticks: the watch listens now
     ac.abort();
     assert.equal(target.calls, 1, "at once, through the listener");
-    await sleep(60);
+    await delay(60);
     assert.equal(target.calls, 1);
   });
 
@@ -38,14 +38,14 @@ describe("watchAbort()", () => {
     let calls = 0;
     const youngWatch = watchAbort(young.signal, () => calls++);
     const oldWatch = watchAbort(old.signal, () => calls++);
-    await sleep(80);
+    await delay(80);
     oldWatch.cancel();
     old.abort();
     const second = watchAbort(young.signal, () => calls++);
     youngWatch.cancel();
     second.cancel();
     young.abort();
-    await sleep(80);
+    await delay(80);
     assert.equal(calls, 0);
   });
 });

@@ -4,7 +4,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import type { Conn } from "../../src/runtime/types.ts";
-import { rt, sleep, startProxy, waitFor, within } from "./_helpers.ts";
+import { rt, startProxy } from "./_helpers.ts";
+import { waitFor, within } from "../_support/wait.ts";
 
 const MiB = 1024 * 1024;
 const TOTAL = 200 * MiB;
@@ -32,14 +33,15 @@ describe("splice() backpressure", () => {
       try {
         // Warm up allocators and JIT with a small transfer so the baseline is fair.
         client = await rt.connect({ host: "127.0.0.1", port: proxy.port, timeoutMs: 2000 });
-        await waitFor(() => sent > 0, 2000);
+        await waitFor(() => sent > 0, { timeoutMs: 2000 });
         const base = process.memoryUsage().rss;
         // The client reads nothing: the copy must stall once socket buffers are full.
         let last = -1;
-        for (let i = 0; i < 40 && counters.down !== last; i++) {
+        await waitFor(() => {
+          const steady = counters.down === last;
           last = counters.down;
-          await sleep(150);
-        }
+          return steady;
+        }, { timeoutMs: 6000, intervalMs: 150, what: "the copy to stall (no byte for 150 ms)" });
         const stalledAt = counters.down;
         const grown = process.memoryUsage().rss - base;
         assert.ok(stalledAt < TOTAL, `the copy stalled (moved ${stalledAt} bytes)`);

@@ -4,13 +4,14 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { SluiceError } from "../../src/errors.ts";
 import type { Conn } from "../../src/runtime/types.ts";
-import { dec, enc, readAll, rt, sleep, waitFor, within } from "./_helpers.ts";
+import { dec, enc, readAll, rt } from "./_helpers.ts";
+import { delay, waitFor, within } from "../_support/wait.ts";
 
 async function pair(): Promise<{ server: Conn; client: Conn; close(): void }> {
   let server: Conn | undefined;
   const l = rt.listen({ host: "127.0.0.1", port: 0 }, (c) => (server = c));
   const client = await rt.connect({ host: "127.0.0.1", port: l.addr.port, timeoutMs: 2000 });
-  await waitFor(() => server !== undefined, 2000);
+  await waitFor(() => server !== undefined, { timeoutMs: 2000 });
   l.close();
   return {
     server: server!,
@@ -111,7 +112,7 @@ describe("Conn", () => {
       p.server.abort?.();
       const r = await within(p.client.read().catch(() => null), 2000, "the close");
       assert.equal(r, null);
-      await sleep(20);
+      await delay(20);
       await assert.rejects(p.server.write(enc.encode("x")), SluiceError);
     } finally {
       p.close();
@@ -130,7 +131,7 @@ describe("Conn", () => {
           for (let n = 0; n < total; n += block.byteLength) await p.client.write(block);
           await p.client.closeWrite();
         })();
-        await sleep(200); // let the server side fill up while nobody reads
+        await delay(200); // let the server side fill up while nobody reads
         const got = await within(readAll(p.server), 5000, "4 MiB");
         await sending;
         assert.equal(got.byteLength, total);

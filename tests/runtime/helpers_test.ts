@@ -7,7 +7,7 @@ import { bareHost, normaliseHost, sockAddr } from "../../src/runtime/_addr.ts";
 import { fetchError, runtimeErrorCode, safeUrl, toSluiceError } from "../../src/runtime/_errors.ts";
 import { createIdleSweeper, type IdleEntry } from "../../src/runtime/_idle_sweeper.ts";
 import { createBufferPool } from "../../src/runtime/_buffer_pool.ts";
-import { sleep, waitFor } from "./_helpers.ts";
+import { delay, waitFor } from "../_support/wait.ts";
 
 describe("address normalisation", () => {
   it("strips brackets and the IPv4-mapped prefix and derives the family", () => {
@@ -145,8 +145,8 @@ describe("idle sweeper", () => {
       s.add(idle);
       const keepBusy = setInterval(() => (busy.lastActivity = Date.now()), 20);
       try {
-        assert.ok(await waitFor(() => ended.includes("idle"), 1000));
-        await sleep(150);
+        assert.ok(await waitFor(() => ended.includes("idle"), { timeoutMs: 1000 }));
+        await delay(150);
         assert.deepEqual(ended, ["idle"]);
         assert.equal(s.size, 1);
         s.delete(busy);

@@ -6,8 +6,9 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { SluiceError } from "../../src/errors.ts";
-import { rt, sleep, within } from "./_helpers.ts";
+import { rt } from "./_helpers.ts";
 import { makePki, type Pki } from "./_tls_fixture.ts";
+import { delay, within } from "../_support/wait.ts";
 
 describe("serveHttp()", () => {
   it(
@@ -34,10 +35,10 @@ describe("serveHttp()", () => {
         assert.ok(body.remote.port > 0);
         // A request in flight is answered before a graceful close completes.
         const slow = fetch(`http://127.0.0.1:${h.port}/slow`, { headers: { connection: "close" } });
-        await sleep(100);
+        await delay(100);
         let closed = false;
         const closing = h.close().then(() => (closed = true));
-        await sleep(100);
+        await delay(100);
         assert.equal(closed, false, "close() waits for the request in flight");
         release();
         const sr = await within(slow, 3000, "the slow response");
@@ -164,7 +165,7 @@ describe("httpClient()", () => {
     const l = rt.listen({ host: "127.0.0.1", port: 0 }, (c) => c.close());
     const free = l.addr.port;
     l.close();
-    await sleep(10);
+    await delay(10);
     for (
       const f of [
         rt.httpClient(),
@@ -181,7 +182,7 @@ describe("httpClient()", () => {
 
   it("normalises a timeout signal to ETIMEDOUT", { timeout: 10000 }, async () => {
     const h = await rt.serveHttp({ host: "127.0.0.1", port: 0 }, async () => {
-      await sleep(2000);
+      await delay(2000);
       return new Response("late");
     });
     try {

@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { SluiceError } from "../../src/errors.ts";
 import type { Conn } from "../../src/runtime/types.ts";
 import { startBlackhole } from "./_blackhole.ts";
-import { dec, enc, fdCount, readAll, rt, sleep, startProxy, waitFor, within } from "./_helpers.ts";
+import { dec, enc, fdCount, readAll, rt, startProxy } from "./_helpers.ts";
+import { delay, waitFor, within } from "../_support/wait.ts";
 
 function echoServer() {
   return rt.listen({ host: "127.0.0.1", port: 0 }, async (c) => {
@@ -56,7 +57,7 @@ describe("listen()", () => {
     const l = rt.listen({ host: "[::]", port: 0 }, (c) => (seen = c));
     try {
       const c = await rt.connect({ host: "127.0.0.1", port: l.addr.port, timeoutMs: 2000 });
-      assert.ok(await waitFor(() => seen !== undefined, 2000));
+      assert.ok(await waitFor(() => seen !== undefined, { timeoutMs: 2000 }));
       assert.equal(seen!.remote.host, "127.0.0.1");
       assert.equal(seen!.remote.family, 4);
       c.close();
@@ -85,7 +86,7 @@ describe("listen()", () => {
     });
     const port = l.addr.port;
     const c = await rt.connect({ host: "127.0.0.1", port, timeoutMs: 2000 });
-    await waitFor(() => accepted !== undefined, 2000);
+    await waitFor(() => accepted !== undefined, { timeoutMs: 2000 });
     l.close();
     l.close(); // idempotent
     // A new listener on the same port right away.
@@ -94,13 +95,13 @@ describe("listen()", () => {
       (x) => void x.write(enc.encode("new")).finally(() => x.close()),
     );
     assert.equal(again.addr.port, port);
-    await sleep(10);
+    await delay(10);
     const n = await rt.connect({ host: "127.0.0.1", port, timeoutMs: 2000 });
     assert.equal(dec.decode(await within(readAll(n), 2000, "the new listener's greeting")), "new");
     n.close();
     again.close();
     // Deno releases a closed socket one event-loop turn later; new dials may meet it till then.
-    await sleep(10);
+    await delay(10);
     await expectCode(rt.connect({ host: "127.0.0.1", port, timeoutMs: 2000 }), "ECONNREFUSED");
     // The old connection still echoes.
     await c.write(enc.encode("still here"));
@@ -152,7 +153,7 @@ describe("connect()", () => {
     const l = rt.listen({ host: "127.0.0.1", port: 0 }, (c) => c.close());
     const port = l.addr.port;
     l.close();
-    await sleep(10);
+    await delay(10);
     const e = await expectCode(
       rt.connect({ host: "127.0.0.1", port, timeoutMs: 2000 }),
       "ECONNREFUSED",
@@ -177,7 +178,7 @@ describe("connect()", () => {
       await within(Promise.all(attempts), 5000, "20 connect timeouts");
       assert.ok(Date.now() - started >= 180, "not before the timeout");
       assert.ok(
-        await waitFor(() => fdCount() <= before, 2000),
+        await waitFor(() => fdCount() <= before, { timeoutMs: 2000 }),
         `fds back to ${before}, now ${fdCount()}`,
       );
     } finally {
@@ -199,7 +200,7 @@ describe("connect()", () => {
           timeoutMs: 10000,
           signal: ac.signal,
         });
-        await sleep(50);
+        await delay(50);
         ac.abort();
         await within(expectCode(p, "ABORTED"), 2000, "the aborted connect");
         await expectCode(
@@ -207,7 +208,7 @@ describe("connect()", () => {
           "ABORTED",
         );
         assert.ok(
-          await waitFor(() => fdCount() <= before, 2000),
+          await waitFor(() => fdCount() <= before, { timeoutMs: 2000 }),
           `fds back to ${before}, now ${fdCount()}`,
         );
       } finally {
@@ -259,7 +260,10 @@ describe("connect() to a destination that answered before", () => {
         timeoutMs: 2000,
       });
       first.close();
-      assert.ok(await waitFor(() => ended === 1, 5000), "the first connection ended");
+      assert.ok(
+        await waitFor(() => ended === 1, { timeoutMs: 5000 }),
+        "the first connection ended",
+      );
       const before = fdCount();
       for (let i = 0; i < 10; i++) {
         const ac = new AbortController();
@@ -273,9 +277,12 @@ describe("connect() to a destination that answered before", () => {
         await within(expectCode(p, "ABORTED"), 2000, "the aborted connect");
       }
       // Whatever reached the backend is closed again, and no fd is left behind.
-      assert.ok(await waitFor(() => ended === accepted, 5000), `${ended} of ${accepted} ended`);
       assert.ok(
-        await waitFor(() => fdCount() <= before, 5000),
+        await waitFor(() => ended === accepted, { timeoutMs: 5000 }),
+        `${ended} of ${accepted} ended`,
+      );
+      assert.ok(
+        await waitFor(() => fdCount() <= before, { timeoutMs: 5000 }),
         `fds back to ${before}, now ${fdCount()}`,
       );
     } finally {
@@ -299,7 +306,7 @@ describe("fd hygiene", () => {
         await readAll(w);
         w.close();
         await within(proxy.results[0]!, 5000, "the warm-up splice");
-        await sleep(100);
+        await delay(100);
         const before = fdCount();
         const one = async (i: number) => {
           const c = await rt.connect({ host: "127.0.0.1", port: proxy.port, timeoutMs: 5000 });
@@ -319,7 +326,7 @@ describe("fd hygiene", () => {
         assert.equal(results.length, 2001);
         assert.ok(results.every((r) => r.reason === "eof"), "every splice ended with eof");
         assert.ok(
-          await waitFor(() => fdCount() <= before, 5000),
+          await waitFor(() => fdCount() <= before, { timeoutMs: 5000 }),
           `fds back to ${before}, now ${fdCount()}`,
         );
       } finally {

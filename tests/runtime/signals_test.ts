@@ -2,7 +2,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { rt, waitFor } from "./_helpers.ts";
+import { rt } from "./_helpers.ts";
+import { waitFor } from "../_support/wait.ts";
 
 describe("onSignal()", () => {
   it(
@@ -16,10 +17,16 @@ describe("onSignal()", () => {
       const offRemoved = rt.onSignal("SIGHUP", () => removed++);
       try {
         process.kill(process.pid, "SIGHUP");
-        assert.ok(await waitFor(() => kept === 1 && removed === 1, 2000), "both handlers ran");
+        assert.ok(
+          await waitFor(() => kept === 1 && removed === 1, { timeoutMs: 2000 }),
+          "both handlers ran",
+        );
         offRemoved();
         process.kill(process.pid, "SIGHUP");
-        assert.ok(await waitFor(() => kept === 2, 2000), "the kept handler ran again");
+        assert.ok(
+          await waitFor(() => kept === 2, { timeoutMs: 2000 }),
+          "the kept handler ran again",
+        );
         assert.equal(removed, 1, "the removed handler did not run");
       } finally {
         offKept();

@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type Socket } from "node:net";
 import type { Conn, SpliceResult } from "../../src/runtime/types.ts";
-import { concat, dec, enc, readAll, rt, sleep, startProxy, waitFor, within } from "./_helpers.ts";
+import { concat, dec, enc, readAll, rt, startProxy } from "./_helpers.ts";
+import { delay, waitFor, within } from "../_support/wait.ts";
 
 const MiB = 1024 * 1024;
 
@@ -17,7 +18,7 @@ describe("splice() half-close", () => {
       const answer = randomBytes(256 * 1024);
       const backend = rt.listen({ host: "127.0.0.1", port: 0 }, async (c) => {
         const req = await readAll(c); // ends only when the client's FIN arrives through the proxy
-        await sleep(200);
+        await delay(200);
         await c.write(enc.encode(`got ${req.byteLength} bytes;`));
         await c.write(answer);
         await c.closeWrite();
@@ -64,10 +65,10 @@ describe("splice() half-close", () => {
         const client = await rt.connect({ host: "127.0.0.1", port: proxy.port, timeoutMs: 2000 });
         const greeting = await within(readAll(client), 5000, "the backend's FIN");
         assert.equal(dec.decode(greeting), "hello, then FIN");
-        await sleep(200);
+        await delay(200);
         await client.write(upload);
         await client.closeWrite();
-        await waitFor(() => received !== undefined, 2000);
+        await waitFor(() => received !== undefined, { timeoutMs: 2000 });
         const got = await within(received!, 5000, "the client's data at the backend");
         assert.deepEqual(got, new Uint8Array(upload));
         const r = await within(proxy.results[0]!, 5000, "the splice result");
@@ -100,7 +101,7 @@ describe("splice() delivery at the end", () => {
         const client = await rt.connect({ host: "127.0.0.1", port: proxy.port, timeoutMs: 2000 });
         await client.write(enc.encode("GET"));
         await client.closeWrite();
-        await sleep(300); // both FINs reach the proxy while most of the answer waits for us
+        await delay(300); // both FINs reach the proxy while most of the answer waits for us
         const got = await within(readAll(client), 10000, "the whole answer");
         client.close();
         assert.equal(got.byteLength, answer.byteLength);
@@ -153,7 +154,7 @@ describe("splice() integrity", () => {
         "64 MiB both ways",
       );
       client.close();
-      await waitFor(() => backendSide !== undefined, 2000);
+      await waitFor(() => backendSide !== undefined, { timeoutMs: 2000 });
       const [sentDown, gotUp] = await within(backendSide!, 10000, "the backend's side");
       assert.equal(gotUp.bytes, 64 * MiB);
       assert.equal(gotDown.bytes, 64 * MiB);
@@ -199,7 +200,7 @@ describe("splice() integrity", () => {
         await client.write(enc.encode("abcdefgh"));
         await client.write(payload);
         await client.closeWrite();
-        await waitFor(() => backendGot !== undefined, 2000);
+        await waitFor(() => backendGot !== undefined, { timeoutMs: 2000 });
         const got = await within(backendGot!, 5000, "the bytes at the backend");
         client.close();
         assert.equal(dec.decode(seen[0]), "HEAD");
@@ -226,7 +227,7 @@ describe("splice() end reasons", () => {
       try {
         const client = await rt.connect({ host: "127.0.0.1", port: proxy.port, timeoutMs: 2000 });
         await client.write(enc.encode("x"));
-        await waitFor(() => proxy.results.length === 1, 2000);
+        await waitFor(() => proxy.results.length === 1, { timeoutMs: 2000 });
         const started = Date.now();
         const r = await within(proxy.results[0]!, 3000, "the idle timeout");
         assert.equal(r.reason, "idle");
@@ -234,7 +235,7 @@ describe("splice() end reasons", () => {
         assert.equal(r.up, 1);
         // Both sides see the connection end.
         assert.equal(await within(client.read().catch(() => null), 2000, "client close"), null);
-        await waitFor(() => backendConn !== undefined, 1000);
+        await waitFor(() => backendConn !== undefined, { timeoutMs: 1000 });
         const b = await within(
           readAll(backendConn!).catch(() => new Uint8Array(1)),
           2000,
@@ -266,7 +267,7 @@ describe("splice() end reasons", () => {
         await client.write(enc.encode("ping"));
         const d = await within(client.read(), 2000, "an echo");
         assert.equal(dec.decode(d!), "ping");
-        await sleep(100);
+        await delay(100);
       }
       await client.closeWrite();
       await within(readAll(client), 2000, "the echo server's FIN");
@@ -298,7 +299,7 @@ describe("splice() end reasons", () => {
         await client.write(enc.encode("abc"));
         assert.equal(dec.decode((await within(client.read(), 2000, "the welcome"))!), "welcome");
         assert.ok(
-          await waitFor(() => counters.up === 3 && counters.down === 7, 2000),
+          await waitFor(() => counters.up === 3 && counters.down === 7, { timeoutMs: 2000 }),
           "live counters",
         );
         ac.abort();
@@ -362,7 +363,7 @@ describe("splice() with foreign conns", () => {
     async () => {
       const backend = rt.listen({ host: "127.0.0.1", port: 0 }, async (c) => {
         const req = await readAll(c);
-        await sleep(100);
+        await delay(100);
         await c.write(enc.encode(`echo:${dec.decode(req)}`));
         await c.closeWrite();
         c.close();
@@ -382,7 +383,7 @@ describe("splice() with foreign conns", () => {
         await client.closeWrite();
         assert.equal(dec.decode(await within(readAll(client), 5000, "the echo")), "echo:hi");
         client.close();
-        await waitFor(() => results.length === 1, 2000);
+        await waitFor(() => results.length === 1, { timeoutMs: 2000 });
         const r = await within(results[0]!, 5000, "the splice result");
         assert.deepEqual([r.reason, r.up, r.down], ["eof", 2, 7]);
       } finally {
@@ -408,7 +409,7 @@ describe("splice() handover", () => {
       const results: Promise<SpliceResult>[] = [];
       const front = rt.listen({ host: "127.0.0.1", port: 0 }, async (c) => {
         const b = await rt.connect({ host: "127.0.0.1", port: backend.addr.port, timeoutMs: 2000 });
-        await sleep(300); // the backend's bytes pile up on b (and the client's on c)
+        await delay(300); // the backend's bytes pile up on b (and the client's on c)
         results.push(rt.splice(c, b));
       });
       try {
@@ -423,7 +424,7 @@ describe("splice() handover", () => {
         client.close();
         assert.equal(got.byteLength, data.byteLength);
         assert.deepEqual(got, data);
-        await waitFor(() => results.length === 1, 2000);
+        await waitFor(() => results.length === 1, { timeoutMs: 2000 });
         const r = await within(results[0]!, 5000, "the splice result");
         assert.deepEqual([r.reason, r.up, r.down], ["eof", 11, data.byteLength]);
       } finally {

@@ -16,7 +16,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SluiceError } from "../../src/errors.ts";
 import { watchFileInDir, type WatchTimers } from "../../src/runtime/_watch_file.ts";
-import { rt, sleep, waitFor } from "./_helpers.ts";
+import { rt } from "./_helpers.ts";
+import { delay, waitFor } from "../_support/wait.ts";
 
 function setup(t: { after(fn: () => void): void }) {
   const dir = mkdtempSync(join(tmpdir(), "sluice-watch-"));
@@ -64,25 +65,28 @@ describe("watchFile()", () => {
     { timeout: 10000 },
     async (t) => {
       const s = setup(t);
-      await sleep(100); // let the watch settle
+      await delay(100); // let the watch settle
       writeFileSync(s.file, "a: 2\n");
-      await sleep(20);
+      await delay(20);
       writeFileSync(s.file, "a: 2\nb: 3\n", { flag: "w" });
-      assert.ok(await waitFor(() => s.calls() >= 1, 1000), "a callback within 1 s");
-      await sleep(300);
+      assert.ok(await waitFor(() => s.calls() >= 1, { timeoutMs: 1000 }), "a callback within 1 s");
+      await delay(300);
       assert.equal(s.calls(), 1, "the burst was debounced into one call");
     },
   );
 
   it("keeps watching across atomic rename-saves", { timeout: 10000 }, async (t) => {
     const s = setup(t);
-    await sleep(100);
+    await delay(100);
     for (let i = 1; i <= 2; i++) {
       const tmp = join(s.dir, `.routing.yaml.tmp${i}`);
       writeFileSync(tmp, `a: ${i + 10}\n`);
       renameSync(tmp, s.file);
-      assert.ok(await waitFor(() => s.calls() >= i, 1000), `callback ${i} within 1 s`);
-      await sleep(200);
+      assert.ok(
+        await waitFor(() => s.calls() >= i, { timeoutMs: 1000 }),
+        `callback ${i} within 1 s`,
+      );
+      await delay(200);
     }
   });
 
@@ -108,13 +112,16 @@ describe("watchFile()", () => {
         w2.close();
         rmSync(dir, { recursive: true, force: true });
       });
-      await sleep(100);
+      await delay(100);
       for (let i = 1; i <= 2; i++) {
         const tmp = join(dir, `.routing.yaml.tmp${i}`);
         writeFileSync(tmp, `a: ${i + 10}\n`);
         renameSync(tmp, file);
-        assert.ok(await waitFor(() => calls >= i, 5000), `rename ${i} called back`);
-        assert.ok(await waitFor(() => calls2 >= i, 5000), `rename ${i} called back (runtime)`);
+        assert.ok(await waitFor(() => calls >= i, { timeoutMs: 5000 }), `rename ${i} called back`);
+        assert.ok(
+          await waitFor(() => calls2 >= i, { timeoutMs: 5000 }),
+          `rename ${i} called back (runtime)`,
+        );
       }
       assert.equal(clock.pending(), 0, "no debounce left pending after the renames");
     },
@@ -131,35 +138,47 @@ describe("watchFile()", () => {
       w.close();
       rmSync(dir, { recursive: true, force: true });
     });
-    await sleep(100);
+    await delay(100);
     writeFileSync(file, "a: 2\n"); // truncates in place: the same inode
     appendFileSync(file, "b: 3\n");
     appendFileSync(file, "c: 4\n");
-    assert.ok(await waitFor(() => clock.sets() >= 1, 5000), "the write armed the debounce");
-    await sleep(200); // let the remaining events of the burst arrive
+    assert.ok(
+      await waitFor(() => clock.sets() >= 1, { timeoutMs: 5000 }),
+      "the write armed the debounce",
+    );
+    await delay(200); // let the remaining events of the burst arrive
     assert.equal(calls, 0, "an in-place write waits for the debounce");
     assert.equal(clock.pending(), 1, "every event re-armed the one timer");
     clock.runAll();
     assert.equal(calls, 1, "the burst became one call");
     // A rename after in-place writes: read at once, and the pending debounce is dropped.
     appendFileSync(file, "d: 5\n");
-    assert.ok(await waitFor(() => clock.pending() === 1, 5000), "the append armed the debounce");
+    assert.ok(
+      await waitFor(() => clock.pending() === 1, { timeoutMs: 5000 }),
+      "the append armed the debounce",
+    );
     const tmp = join(dir, ".routing.yaml.tmp");
     writeFileSync(tmp, "e: 6\n");
     renameSync(tmp, file);
-    assert.ok(await waitFor(() => calls === 2, 5000), "the rename called back");
+    assert.ok(await waitFor(() => calls === 2, { timeoutMs: 5000 }), "the rename called back");
     assert.equal(clock.pending(), 0, "the rename's read covered the pending in-place write");
   });
 
   it("calls back when the file is deleted and created again", { timeout: 10000 }, async (t) => {
     const s = setup(t);
-    await sleep(100);
+    await delay(100);
     unlinkSync(s.file);
-    assert.ok(await waitFor(() => s.calls() >= 1, 1000), "a callback for the delete");
-    await sleep(200);
+    assert.ok(
+      await waitFor(() => s.calls() >= 1, { timeoutMs: 1000 }),
+      "a callback for the delete",
+    );
+    await delay(200);
     const before = s.calls();
     writeFileSync(s.file, "a: 5\n");
-    assert.ok(await waitFor(() => s.calls() > before, 1000), "a callback for the creation");
+    assert.ok(
+      await waitFor(() => s.calls() > before, { timeoutMs: 1000 }),
+      "a callback for the creation",
+    );
   });
 
   it(
@@ -167,14 +186,14 @@ describe("watchFile()", () => {
     { timeout: 10000 },
     async (t) => {
       const s = setup(t);
-      await sleep(100);
+      await delay(100);
       writeFileSync(join(s.dir, "other.yaml"), "x\n");
       writeFileSync(join(s.dir, "routing.yaml.bak"), "x\n");
-      await sleep(400);
+      await delay(400);
       assert.equal(s.calls(), 0);
       s.w.close();
       writeFileSync(s.file, "a: 9\n");
-      await sleep(400);
+      await delay(400);
       assert.equal(s.calls(), 0);
     },
   );
@@ -191,10 +210,10 @@ describe("watchFile()", () => {
     let calls = 0;
     const w = rt.watchFile(join(dir, "routing.yaml"), () => calls++, { debounceMs: 100 });
     t.after(() => w.close());
-    await sleep(100);
+    await delay(100);
     symlinkSync("v2", join(dir, "..data_tmp"));
     renameSync(join(dir, "..data_tmp"), join(dir, "..data"));
-    assert.ok(await waitFor(() => calls >= 1, 1000), "a callback within 1 s");
+    assert.ok(await waitFor(() => calls >= 1, { timeoutMs: 1000 }), "a callback within 1 s");
   });
 
   it("throws a SluiceError when the directory does not exist", () => {

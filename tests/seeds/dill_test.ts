@@ -21,8 +21,8 @@ import {
   startNamedServer,
   tempDir,
   type TestServer,
-  waitFor,
 } from "../_support/helpers.ts";
+import { waitFor } from "../_support/wait.ts";
 
 let rt: Runtime;
 before(async () => {

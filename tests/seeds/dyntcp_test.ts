@@ -18,8 +18,8 @@ import {
   spawnSluice,
   startNamedServer,
   type TestServer,
-  waitFor,
 } from "../_support/helpers.ts";
+import { waitFor } from "../_support/wait.ts";
 
 const DIR = join(ROOT, "tests/fixtures/seeds/dyntcp");
 const FORMATS = ["toml", "yaml", "json"] as const;

@@ -19,8 +19,8 @@ import {
   spawnSluice,
   startNamedServer,
   tempDir,
-  waitFor,
 } from "../_support/helpers.ts";
+import { waitFor } from "../_support/wait.ts";
 import { backend, listener, table } from "../_support/plans.ts";
 import { startSluiceFixture } from "../e2e/_sluice_fixture.ts";
 

@@ -16,8 +16,8 @@ import {
   startServer,
   tempDir,
   type TestServer,
-  waitFor,
 } from "../_support/helpers.ts";
+import { waitFor } from "../_support/wait.ts";
 import { type SluiceFixture, startSluiceFixture } from "../e2e/_sluice_fixture.ts";
 
 let rt: Runtime;

@@ -14,8 +14,6 @@ import {
   runtime,
   startNamedServer,
   type TestServer,
-  waitFor,
-  within,
 } from "../_support/helpers.ts";
 import { backend, listener, table } from "../_support/plans.ts";
 import {
@@ -24,6 +22,7 @@ import {
   type SocksServer,
   startMicrosocks,
 } from "../_support/socks_servers.ts";
+import { waitFor, within } from "../_support/wait.ts";
 
 const PASSWORD = "fail0ver-Secret";
 

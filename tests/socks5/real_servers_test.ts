@@ -16,7 +16,6 @@ import {
   startEchoServer,
   startServer,
   type TestServer,
-  waitFor,
 } from "../_support/helpers.ts";
 import {
   refusedPort,
@@ -25,6 +24,7 @@ import {
   startDanted,
   startMicrosocks,
 } from "../_support/socks_servers.ts";
+import { waitFor } from "../_support/wait.ts";
 
 const MiB = 1024 * 1024;
 const BULK = 16 * MiB;

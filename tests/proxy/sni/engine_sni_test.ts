@@ -21,8 +21,8 @@ import {
   startNamedServer,
   startServer,
   type TestServer,
-  waitFor,
 } from "../../_support/helpers.ts";
+import { waitFor } from "../../_support/wait.ts";
 
 const HELLO = new Uint8Array(
   readFileSync(

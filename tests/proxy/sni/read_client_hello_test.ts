@@ -12,17 +12,9 @@ import {
   type ReadClientHelloOptions,
 } from "../../../src/proxy/sni/read_client_hello.ts";
 import type { Conn, Runtime } from "../../../src/runtime/types.ts";
-import {
-  bytes,
-  concat,
-  delay,
-  runtime,
-  startServer,
-  type TestServer,
-  waitFor,
-  within,
-} from "../../_support/helpers.ts";
+import { bytes, concat, runtime, startServer, type TestServer } from "../../_support/helpers.ts";
 import { makeTestCerts } from "../../_support/test_certs.ts";
+import { delay, waitFor, within } from "../../_support/wait.ts";
 
 const DIR = join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "fixtures");
 const fixture = (name: string) => new Uint8Array(readFileSync(join(DIR, `${name}.bin`)));
