@@ -346,40 +346,50 @@ function sectionOf(c: Config, provider: string): unknown {
 export async function runUntilSignalled(o: AppOptions): Promise<number> {
   const rt = o.rt;
   const log = o.log ?? rootLogger;
-  const app = await startApp(o);
-  return await new Promise<number>((resolve) => {
-    let stopping = false;
-    const offs: (() => void)[] = [installCrashGuard(log)];
-    const onStop = (sig: string) => () => {
-      if (stopping) {
-        log.warn("second signal: exiting without waiting for connections", { signal: sig });
-        resolve(1);
-        return;
-      }
-      stopping = true;
-      log.info("shutting down: draining connections", { signal: sig });
-      void app.stop().then(() => {
-        for (const off of offs) off();
-        log.info("stopped");
-        resolve(0);
-      });
-    };
-    const onReload = (sig: string) => () => {
-      log.info("reloading", { signal: sig });
-      void app.reload();
-    };
-    offs.push(rt.onSignal("SIGTERM", onStop("SIGTERM")));
-    offs.push(rt.onSignal("SIGINT", onStop("SIGINT")));
-    offs.push(rt.onSignal("SIGHUP", onReload("SIGHUP")));
-    offs.push(rt.onSignal("SIGUSR1", onReload("SIGUSR1")));
-    if (o.workerLink) {
-      offs.push(serveWorkerLink({
-        engine: app.engine,
-        metricsText: () => app.metricsText(),
-        log,
-        orphaned: onStop("orphaned"),
-      }));
+  // Handlers go in before the app starts: a SIGTERM that arrives while listeners are opening
+  // must drain and exit 0 like any other, not kill the process with the signal's default.
+  let app: App | undefined;
+  let stopping = false;
+  let reloadWanted = false;
+  let exit!: (code: number) => void;
+  const exited = new Promise<number>((resolve) => exit = resolve);
+  const offs: (() => void)[] = [installCrashGuard(log)];
+  const drain = (running: App) =>
+    void running.stop().then(() => {
+      for (const off of offs) off();
+      log.info("stopped");
+      exit(0);
+    });
+  const onStop = (sig: string) => () => {
+    if (stopping) {
+      log.warn("second signal: exiting without waiting for connections", { signal: sig });
+      exit(1);
+      return;
     }
-    o.ready?.();
-  });
+    stopping = true;
+    log.info("shutting down: draining connections", { signal: sig });
+    if (app) drain(app); // else: drained as soon as it has started
+  };
+  const onReload = (sig: string) => () => {
+    log.info("reloading", { signal: sig });
+    if (app) void app.reload();
+    else reloadWanted = true;
+  };
+  offs.push(rt.onSignal("SIGTERM", onStop("SIGTERM")));
+  offs.push(rt.onSignal("SIGINT", onStop("SIGINT")));
+  offs.push(rt.onSignal("SIGHUP", onReload("SIGHUP")));
+  offs.push(rt.onSignal("SIGUSR1", onReload("SIGUSR1")));
+  app = await startApp(o);
+  if (stopping) drain(app);
+  else if (reloadWanted) void app.reload();
+  if (o.workerLink) {
+    offs.push(serveWorkerLink({
+      engine: app.engine,
+      metricsText: () => app!.metricsText(),
+      log,
+      orphaned: onStop("orphaned"),
+    }));
+  }
+  o.ready?.();
+  return await exited;
 }
