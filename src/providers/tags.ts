@@ -36,9 +36,19 @@ export interface InstanceTags {
   readonly max_connections?: number | string;
   readonly weight?: number | string;
   readonly tier?: number | string;
+  /** `<tag>.disabled=true`: a boolean for "true"/"false", the text otherwise (validation names it) */
+  readonly disabled?: boolean | string;
 }
 
-const SINGLE_KEYS = ["proxy", "balance", "proxy_protocol", "max_connections", "weight", "tier"];
+const SINGLE_KEYS = [
+  "proxy",
+  "balance",
+  "proxy_protocol",
+  "max_connections",
+  "weight",
+  "tier",
+  "disabled",
+];
 const NUMERIC_KEYS = new Set(["max_connections", "weight", "tier"]);
 
 function numeric(text: string): number | string {
@@ -59,7 +69,7 @@ export function readInstanceTags(
   if (!tags.includes(tag)) return undefined;
   const prefix = `${tag}.`;
   const listeners = new Set<string>();
-  const single: Record<string, number | string> = {};
+  const single: Record<string, number | string | boolean> = {};
   for (const t of tags) {
     if (!t.startsWith(prefix)) continue;
     const eq = t.indexOf("=");
@@ -80,6 +90,9 @@ export function readInstanceTags(
         continue;
       }
       single[key] = NUMERIC_KEYS.has(key) ? numeric(value) : value;
+      if (key === "disabled" && (value === "true" || value === "false")) {
+        (single as Record<string, unknown>)[key] = value === "true";
+      }
     } else {
       notes?.push(`unknown tag "${prefix}${key}", ignored`);
     }
@@ -90,7 +103,7 @@ export function readInstanceTags(
 
 interface Group {
   readonly key: string;
-  readonly settings: Omit<InstanceTags, "weight" | "tier">;
+  readonly settings: Omit<InstanceTags, "weight" | "tier" | "disabled">;
   readonly backends: Map<string, Record<string, unknown>>;
 }
 
@@ -114,7 +127,7 @@ export function buildRawServices(
     const t = readInstanceTags(inst.tags, tag, instNotes);
     for (const n of instNotes) notes?.push(`${inst.service} (${inst.id}): ${n}`);
     if (!t) continue;
-    const { weight, tier, ...settings } = t;
+    const { weight, tier, disabled, ...settings } = t;
     const key = JSON.stringify([
       settings.listeners,
       settings.proxy ?? null,
@@ -135,6 +148,7 @@ export function buildRawServices(
       : undefined);
     if (w !== undefined) backend.weight = w;
     if (tier !== undefined) backend.tier = tier;
+    if (disabled !== undefined) backend.disabled = disabled;
     g.backends.set(address, backend);
   }
 

@@ -105,7 +105,7 @@ export async function handleConnection(
     }
     const hashing = s.balance === "hash";
     const hashKey = hashing ? s.hashKey : undefined;
-    const keyBytes = hashKey?.kind === "first_bytes"
+    const keyBytes = hashKey !== undefined && hashKey.kind !== "client_ip"
       ? await readKeyBytes(client, {
         start: hashKey.start,
         end: hashKey.end,

@@ -4,6 +4,7 @@ import type { Conn, Listener, Runtime } from "../runtime/types.ts";
 import type { ListenerPlan } from "../routing/types.ts";
 import type { Strategy } from "../balancer/types.ts";
 import { createStrategy } from "../balancer/create.ts";
+import { hashIds } from "../balancer/groups.ts";
 import { errorCode, errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { LiveBackend } from "./backend.ts";
@@ -144,6 +145,8 @@ export class LiveListener {
     }
     this.backends = next;
     this.candidates = [...next.values()];
+    const ids = hashIds(this.candidates.map((b) => b.plan));
+    this.candidates.forEach((b, i) => b.hashId = ids[i]);
     this.#o.onPoolChanged?.(this);
   }
 

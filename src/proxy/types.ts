@@ -31,6 +31,8 @@ export interface BackendView {
   readonly drain: boolean;
   /** Drained by the admin API */
   readonly drainOverride: boolean;
+  /** Disabled by routing or by a failing check with fall_action = "disable"; absent = false */
+  readonly disabled?: boolean;
   /** Taken out by passive ejection (consecutive connect failures) for now */
   readonly ejected: boolean;
   readonly counters: Readonly<BackendCounters>;

@@ -2,6 +2,7 @@
 // first (a warning for each other service that differs), the backends of every member pooled.
 import { isDeepStrictEqual } from "node:util";
 import { formatProxyUrl } from "./proxy_url.ts";
+import { formatHostPort } from "../net/host_port.ts";
 import type {
   AcceptSettings,
   BackendPlan,
@@ -101,17 +102,22 @@ export function buildPlan(
   const seen = new Set<string>();
   for (const m of members) {
     for (const b of m.spec.backends) {
-      const bkey = backendKey(b.address, m.spec.proxy);
+      // No port: the port of this listener (tcpffee's portmap = "IP").
+      const bport = b.port === 0 ? port : b.port;
+      const address = b.port === 0 ? formatHostPort(b.host, port) : b.address;
+      const bkey = backendKey(address, m.spec.proxy);
       if (seen.has(bkey)) continue;
       seen.add(bkey);
       const plan: BackendPlan = {
         key: bkey,
-        address: b.address,
+        address,
         host: b.host,
-        port: b.port,
+        port: bport,
         weight: b.weight,
         tier: b.tier,
         drain: b.drain,
+        ...(b.disabled ? { disabled: true } : {}),
+        ...(b.group !== undefined ? { group: b.group } : {}),
         service: m.spec.name,
         ...(m.spec.proxy ? { proxy: m.spec.proxy } : {}),
       };

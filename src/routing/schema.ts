@@ -15,7 +15,7 @@ const BALANCE_NAMES = [
   "p2c",
   "hash",
 ] as const;
-const HASH_KEY_PATTERN = "^(?:client_ip|first_bytes:\\d+-\\d+)$";
+const HASH_KEY_PATTERN = "^(?:client_ip|(?:client_ip\\+)?first_bytes:\\d+-\\d+)$";
 const LISTENER_PATTERN = "^[^:\\s]+:\\d{1,5}$";
 
 export const durationSchema = z.union([
@@ -61,7 +61,8 @@ export const healthShape = {
 
 export const backendShape = {
   address: z.string().meta({
-    description: "host:port or [IPv6]:port; a host name expands to all its A/AAAA records",
+    description: "host:port or [IPv6]:port; a host name expands to all its A/AAAA records. " +
+      'Without a port ("10.0.0.5"): the port of the listener the client connected to',
   }),
   weight: z.int().min(0).optional().meta({ description: "relative weight (default 1)" }),
   tier: z.int().min(0).optional().meta({
@@ -69,7 +70,14 @@ export const backendShape = {
       "failover tier: the lowest tier with a healthy backend takes the traffic (default 0)",
   }),
   drain: z.boolean().optional().meta({
-    description: "true: takes no new connections (default false)",
+    description: "true: takes no new connections; sticky clients stay (default false)",
+  }),
+  disabled: z.boolean().optional().meta({
+    description: "true: configured but takes no connection at all (default false)",
+  }),
+  group: z.string().min(1).optional().meta({
+    description: "hash identity shared across listeners: a client hashed to a group lands on " +
+      "that group on every port (default: the backend's host)",
   }),
 };
 
@@ -79,7 +87,8 @@ export const settingsShape = {
     description: `balancing strategy (default ${S_.balance})`,
   }),
   hash_key: z.string().regex(new RegExp(HASH_KEY_PATTERN)).optional().meta({
-    description: 'for balance = "hash": client_ip or "first_bytes:START-END" (END exclusive)',
+    description: 'for balance = "hash": client_ip, "first_bytes:START-END" (END exclusive) or ' +
+      '"client_ip+first_bytes:START-END"',
   }),
   connect_timeout: durationSchema.optional().meta({
     description: `dial timeout per backend (default ${formatDuration(S_.connectTimeoutMs)})`,

@@ -15,7 +15,8 @@ import { errorMessage } from "../errors.ts";
 import { parseDuration } from "../text/duration.ts";
 import { describeIssue, show } from "../text/issues.ts";
 import { hint } from "../text/did_you_mean.ts";
-import { formatHostPort, parseHostPort, parsePort } from "../net/host_port.ts";
+import { formatHostPort, isValidHost, parseHostPort, parsePort } from "../net/host_port.ts";
+import { isIP } from "node:net";
 import { checkCidr } from "../net/cidr.ts";
 import { parseProxyUrl } from "./proxy_url.ts";
 import { backendShape, healthShape, serviceShape } from "./schema.ts";
@@ -39,13 +40,13 @@ const healthSchema = z.object(healthShape);
 
 const DURATION_TEXT = 'a duration such as "250ms", "5s", "1m30s" or a number of seconds';
 const EXPECTED_BY_KEY: Record<string, string> = {
+  hash_key: '"client_ip", "first_bytes:START-END" or "client_ip+first_bytes:START-END"',
   listener: '"LABEL:PORT", e.g. "any:5432"',
   listeners: '"LABEL:PORT", e.g. "any:5432"',
   connect_timeout: DURATION_TEXT,
   idle_timeout: DURATION_TEXT,
   interval: DURATION_TEXT,
   timeout: DURATION_TEXT,
-  hash_key: '"client_ip" or "first_bytes:START-END"',
   path: 'a path starting with "/"',
   method: 'an upper-case HTTP method such as "GET"',
 };
@@ -84,16 +85,33 @@ const HEALTH_DEFAULTS: Omit<HealthSpec, "type"> = {
   body: DEFAULTS.health.body,
 };
 
-/** Parses "client_ip" | "first_bytes:START-END" (END exclusive, START < END). */
+/**
+ * Parses "client_ip" | "first_bytes:START-END" | "client_ip+first_bytes:START-END" (END
+ * exclusive, START < END).
+ */
 export function parseHashKey(text: string): HashKey | string {
   if (text === "client_ip") return { kind: "client_ip" };
-  const m = /^first_bytes:(\d+)-(\d+)$/.exec(text);
-  if (!m) return `expected "client_ip" or "first_bytes:START-END", got ${show(text)}`;
-  const start = Number(m[1]);
-  const end = Number(m[2]);
+  const m = /^(client_ip\+)?first_bytes:(\d+)-(\d+)$/.exec(text);
+  if (!m) {
+    return `expected "client_ip", "first_bytes:START-END" or ` +
+      `"client_ip+first_bytes:START-END", got ${show(text)}`;
+  }
+  const start = Number(m[2]);
+  const end = Number(m[3]);
   if (!(start < end)) return `expected START < END in ${show(text)} (END is exclusive)`;
   if (end > 65536) return `expected END at most 65536 in ${show(text)}`;
-  return { kind: "first_bytes", start, end };
+  return { kind: m[1] ? "client_ip+first_bytes" : "first_bytes", start, end };
+}
+
+/**
+ * A backend address without a port: an IP literal ("10.0.0.5", "[2001:db8::5]", "2001:db8::5")
+ * or a dotted host name ("db.internal"). A bare word ("nope") stays an error: more likely a typo.
+ */
+function portlessHost(address: string): string | undefined {
+  const a = address.startsWith("[") && address.endsWith("]") ? address.slice(1, -1) : address;
+  if (isIP(a) !== 0) return a;
+  if (a.includes(".") && !a.includes(":") && isValidHost(a)) return a.replace(/\.$/, "");
+  return undefined;
 }
 
 /** Normalises "10.0.0.0/8" (a bare IP means one host); a string is the reason it is invalid. */
@@ -165,6 +183,8 @@ function parseBackend(ctx: Ctx, raw: unknown, i: number): BackendSpec | undefine
   let weight = 1;
   let tier = 0;
   let drain = false;
+  let disabled = false;
+  let group: string | undefined;
   if (typeof raw === "string") {
     address = raw;
   } else if (isPlainObject(raw)) {
@@ -184,6 +204,8 @@ function parseBackend(ctx: Ctx, raw: unknown, i: number): BackendSpec | undefine
     weight = r.data.weight ?? 1;
     tier = r.data.tier ?? 0;
     drain = r.data.drain ?? false;
+    disabled = r.data.disabled ?? false;
+    group = r.data.group;
   } else {
     problem(
       ctx,
@@ -192,9 +214,15 @@ function parseBackend(ctx: Ctx, raw: unknown, i: number): BackendSpec | undefine
     );
     return undefined;
   }
+  const extra = { ...(disabled ? { disabled } : {}), ...(group !== undefined ? { group } : {}) };
+  const bare = portlessHost(address.trim());
+  if (bare !== undefined) {
+    const text = bare.includes(":") ? `[${bare}]` : bare;
+    return { address: text, host: bare, port: 0, weight, tier, drain, ...extra };
+  }
   try {
     const { host, port } = parseHostPort(address.trim());
-    return { address: formatHostPort(host, port), host, port, weight, tier, drain };
+    return { address: formatHostPort(host, port), host, port, weight, tier, drain, ...extra };
   } catch (err) {
     const field = typeof raw === "string" ? at : `${at}.address`;
     problem(ctx, field, `${errorMessage(err)}; backend dropped`);
