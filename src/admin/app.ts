@@ -15,6 +15,7 @@ import type { Metrics } from "./metrics.ts";
 import { buildOpenApi, type RouteDoc } from "./openapi.ts";
 import { DrainRequest, DrainResult, ErrorBody, Providers, Readiness, Routing } from "./schemas.ts";
 import { listenerJson, providerJson } from "./views.ts";
+import { stickRoutes } from "./stick.ts";
 
 export interface AdminDeps {
   engine: EngineControl;
@@ -150,6 +151,7 @@ function adminRoutes(deps: AdminDeps, openapi: () => Record<string, unknown>): A
   } as const;
 
   return [
+    ...stickRoutes(deps.engine),
     {
       method: "get",
       path: "/healthz",
@@ -357,17 +359,11 @@ export function createAdminRoutes(deps: AdminDeps): AdminApp {
 
   for (const r of routes) {
     if (r.method === "get") app.get(r.path, r.handle);
-    else if (r.method === "post") {
-      app.post(
-        r.path,
-        bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => tooLarge(c) }),
-        r.handle,
-      );
-    } else {app.delete(
-        r.path,
-        bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => tooLarge(c) }),
-        r.handle,
-      );}
+    else {
+      const limit = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => tooLarge(c) });
+      if (r.method === "post") app.post(r.path, limit, r.handle);
+      else app.delete(r.path, limit, r.handle);
+    }
   }
 
   app.notFound((c) => {

@@ -14,6 +14,8 @@ import { encodeProxyV1, encodeProxyV2, readProxyHeader } from "./proxy_protocol.
 import type { Dialer } from "../net/dial.ts";
 import type { EngineObserver } from "./types.ts";
 import { formatHostPort } from "../net/host_port.ts";
+import type { StickTable } from "../balancer/stick_table.ts";
+import { stickKey, stuckFirst } from "./stick.ts";
 
 /** How long a trusted peer may take to send its PROXY header. */
 const PROXY_HEADER_TIMEOUT_MS = 5000;
@@ -32,6 +34,8 @@ export interface ConnectionContext {
   halfCloseTimeoutMs: number;
   readonly observer: EngineObserver | undefined;
   dialerFor(b: LiveBackend): Dialer;
+  /** Client keys stuck to a backend group (services with `stick`) */
+  readonly stick: StickTable;
 }
 
 type EndReason = SpliceEndReason | "no_backend" | "proxy_protocol" | "local_resource";
@@ -75,6 +79,8 @@ export async function handleConnection(
   let backend: LiveBackend | undefined;
   let reason: EndReason = "error";
   let lastError = "";
+  /** The stick-table key, when the listener sticks */
+  let stuck: string | undefined;
   try {
     if (l.plan.accept.acceptProxyProtocol) {
       if (!l.trusted(clientAddr.host)) {
@@ -112,15 +118,15 @@ export async function handleConnection(
         timeoutMs: FIRST_BYTES_TIMEOUT_MS,
       })
       : undefined;
-    const { order, failOpen } = selectBackends(
-      l.candidates,
-      l.strategy,
-      !hashing
-        ? ANY_CLIENT
-        : keyBytes
-        ? { ip: clientAddr.host, keyBytes }
-        : { ip: clientAddr.host },
-    );
+    const info: ClientInfo = !hashing && !s.stick
+      ? ANY_CLIENT
+      : keyBytes
+      ? { ip: clientAddr.host, keyBytes }
+      : { ip: clientAddr.host };
+    const selected = selectBackends(l.candidates, l.strategy, info);
+    const failOpen = selected.failOpen;
+    stuck = s.stick ? stickKey(l, hashKey, info) : undefined;
+    const order = stuck ? stuckFirst(ctx.stick, stuck, l, selected.order) : selected.order;
     if (failOpen !== l.failingOpen) {
       l.failingOpen = failOpen;
       if (failOpen) {
@@ -149,6 +155,7 @@ export async function handleConnection(
         }
         b.ejector.success();
         backend = b;
+        if (stuck && b.hashId !== undefined) ctx.stick.set(stuck, b.hashId, s.stick!.expirationMs);
         break;
       } catch (err) {
         b.counters.active--;
@@ -237,6 +244,8 @@ export async function handleConnection(
       l.backendDone(backend);
     }
     l.connectionDone(conn);
+    // Idle time counts from the end of the last connection, not its start.
+    if (stuck && backend) ctx.stick.touch(stuck);
     const seconds = (performance.now() - started) / 1000;
     ctx.observer?.connectionDone?.(l.key, seconds);
     if (ctx.accessLog) {

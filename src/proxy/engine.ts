@@ -13,6 +13,8 @@ import { createHealthMonitor } from "../health/monitor.ts";
 import type { Dialer } from "../net/dial.ts";
 import type { EngineControl, EngineObserver, ListenerView } from "./types.ts";
 import { DEFAULTS } from "../defaults.ts";
+import { createStickTable, type StickTable } from "../balancer/stick_table.ts";
+import { splitStickKey } from "./stick.ts";
 
 export interface EngineOptions {
   rt: Runtime;
@@ -34,6 +36,8 @@ export interface EngineOptions {
   directDialer?: Dialer;
   /** Expands backend host names (tests inject lookups). @default a DNS resolver of its own */
   resolver?: Resolver;
+  /** The stick table (tests inject a clock; the app restores it from the state file). */
+  stickTable?: StickTable;
 }
 
 export interface Engine extends EngineControl {
@@ -74,6 +78,7 @@ export function createEngine(o: EngineOptions): Engine {
     accessLog: o.accessLog ?? true,
     halfCloseTimeoutMs: o.halfCloseTimeoutMs ?? DEFAULTS.listeners.halfCloseTimeoutMs,
     observer: o.observer,
+    stick: o.stickTable ?? createStickTable(),
     dialerFor(b: LiveBackend): Dialer {
       // Found once per backend; the pool resets it when the backend's proxy URL changes.
       return b.dialer ??= findDialer(b);
@@ -199,6 +204,25 @@ export function createEngine(o: EngineOptions): Engine {
       health.close();
       resolver.close();
       await Promise.all(draining.values());
+    },
+    stickEntries() {
+      return ctx.stick.entries().map((e) => ({
+        ...splitStickKey(e.key),
+        backend: e.backend,
+        usedMs: e.usedMs,
+        expiresMs: e.usedMs + e.expirationMs,
+      }));
+    },
+    unstick(service, client) {
+      if (service === undefined) return ctx.stick.clear();
+      let n = 0;
+      for (const e of ctx.stick.entries()) {
+        const k = splitStickKey(e.key);
+        if (k.service === service && (client === undefined || k.client === client)) {
+          if (ctx.stick.delete(e.key)) n++;
+        }
+      }
+      return n;
     },
     listeners(): ListenerView[] {
       const views = [...active.values(), ...draining.keys()].map((l) => l.view());

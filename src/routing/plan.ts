@@ -30,6 +30,7 @@ const SETTING_FIELDS: Record<keyof ServiceSettings, string> = {
   maxConnections: "max_connections",
   proxyProtocol: "proxy_protocol",
   health: "health",
+  stick: "stick",
 };
 const ACCEPT_FIELDS: Record<keyof AcceptSettings, string> = {
   acceptProxyProtocol: "accept_proxy_protocol",

@@ -130,6 +130,14 @@ export const serviceShape = {
   health: z.object(healthShape).optional().meta({
     description: "active health checks; omitted = none",
   }),
+  stick: z.object({
+    expiration: durationSchema.meta({
+      description: "idle time after which a client key may land elsewhere",
+    }),
+  }).optional().meta({
+    description: "stick table: a client key's first pick is kept while it is used " +
+      "(the key is the hash_key's; a new backend does not take stuck clients)",
+  }),
 };
 
 /** The published schema: strict objects so editors flag unknown keys (sluice itself warns). */
@@ -143,6 +151,9 @@ function routingJsonSchemaSource() {
     backends: z.array(backend).meta({ description: "the pool: strings or tables" }),
     health: z.strictObject(healthShape).optional().meta({
       description: "active health checks; omitted = none",
+    }),
+    stick: z.strictObject({ expiration: durationSchema }).optional().meta({
+      description: "stick table: a client key's first pick is kept while it is used",
     }),
   });
   return z.object({

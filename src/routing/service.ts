@@ -46,6 +46,7 @@ const EXPECTED_BY_KEY: Record<string, string> = {
   connect_timeout: DURATION_TEXT,
   idle_timeout: DURATION_TEXT,
   interval: DURATION_TEXT,
+  expiration: DURATION_TEXT,
   timeout: DURATION_TEXT,
   path: 'a path starting with "/"',
   method: 'an upper-case HTTP method such as "GET"',
@@ -309,6 +310,11 @@ export function validateService(
   if (d.max_connections !== undefined) settings.maxConnections = d.max_connections;
   if (d.proxy_protocol !== undefined) settings.proxyProtocol = d.proxy_protocol;
   if (d.health !== undefined) settings.health = healthFromRaw(d.health, "health");
+  if (d.stick !== undefined) {
+    const expirationMs = parseDuration(d.stick.expiration, "stick.expiration");
+    if (expirationMs <= 0) dropped("stick.expiration", "expected a duration above 0");
+    else settings.stick = { expirationMs };
+  }
 
   const accept: { -readonly [K in keyof AcceptSettings]?: AcceptSettings[K] } = {};
   if (d.accept_proxy_protocol !== undefined) accept.acceptProxyProtocol = d.accept_proxy_protocol;

@@ -49,6 +49,8 @@ export interface ServiceSettings {
   readonly proxyProtocol: ProxyProtocolVersion;
   /** undefined = no active checks */
   readonly health: HealthSpec | undefined;
+  /** The stick table (opt-in): a client key's first pick is kept until idle this long */
+  readonly stick?: { readonly expirationMs: number } | undefined;
 }
 
 /** Listener-level settings that are not defaults-able. */

@@ -92,3 +92,19 @@ describe("tcpffee routing keys", () => {
     assert.match(text, /client_ip\\\\\+\)\?first_bytes/);
   });
 });
+
+describe("stick", () => {
+  it("reads stick.expiration as a duration; 0 or garbage drops the service", () => {
+    const svc = (stick: unknown) =>
+      validateServices([{ name: "s", listener: "local:1", backends: ["a:1"], stick }], "t");
+    assert.deepEqual(svc({ expiration: "10s" }).services[0]?.settings.stick, {
+      expirationMs: 10_000,
+    });
+    assert.deepEqual(svc({ expiration: 10 }).services[0]?.settings.stick, { expirationMs: 10_000 });
+    for (const bad of [{ expiration: 0 }, { expiration: "soon" }, {}]) {
+      const d = svc(bad);
+      assert.equal(d.services.length, 0, JSON.stringify(bad));
+      assert.match(d.problems[0]?.field ?? "", /^stick/);
+    }
+  });
+});

@@ -1,0 +1,242 @@
+// tcpffee's README, walked against a running engine: server groups across ports with
+// `portmap = "IP"` (backends without a port), the stick table and its expiry, drain vs disable.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createEngine, type Engine } from "../../src/proxy/engine.ts";
+import { configureLogging, createLogger } from "../../src/log.ts";
+import { createStickTable } from "../../src/balancer/stick_table.ts";
+import { validateServices } from "../../src/routing/service.ts";
+import { buildTable } from "../../src/routing/table.ts";
+import type { Conn, Listener, Runtime } from "../../src/runtime/types.ts";
+import type { RoutingTable } from "../../src/routing/types.ts";
+import {
+  bytes,
+  freePort,
+  readAll,
+  runtime,
+  startNamedServer,
+  type TestServer,
+  waitFor,
+} from "../_support/helpers.ts";
+import { SETTINGS } from "../_support/plans.ts";
+
+let rt: Runtime;
+const cleanups: (() => void | Promise<void>)[] = [];
+
+before(async () => {
+  rt = await runtime();
+  configureLogging({ level: "warn", format: "json", write: () => {} });
+});
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+function engine(o: { now?: () => number } = {}): Engine {
+  const e = createEngine({
+    rt,
+    log: createLogger("test"),
+    drainTimeoutMs: 500,
+    bindRetryMs: 200,
+    accessLog: false,
+    ...(o.now ? { stickTable: createStickTable({ now: o.now }) } : {}),
+  });
+  cleanups.push(() => e.shutdown());
+  return e;
+}
+
+const CFG = {
+  allowed: { front: "127.0.0.9", local: "127.0.0.1" },
+  portMin: 1,
+  portMax: 65535,
+  defaults: SETTINGS,
+};
+
+/** The table of one routing document, as the file provider would deliver it. */
+function route(services: Record<string, unknown>[]): RoutingTable {
+  const d = validateServices(services, "routing.toml");
+  assert.deepEqual(d.problems, []);
+  const built = buildTable([{ provider: "file", services: d.services }], CFG);
+  assert.deepEqual(built.problems, []);
+  return built.table;
+}
+
+/** Sends `id` as the first message and returns what the backend answers (its name). */
+async function ask(host: string, port: number, id: string): Promise<string> {
+  const c = await rt.connect({ host, port, timeoutMs: 3000 });
+  try {
+    await c.write(bytes(id));
+    await c.closeWrite();
+    return await readAll(c);
+  } finally {
+    c.close();
+  }
+}
+
+/** A named server on host:port (a fixed port: tcpffee's hosts serve every port). */
+function named(host: string, port: number, name: string): Listener {
+  const l = rt.listen({ host, port }, (c: Conn) => {
+    void (async () => {
+      try {
+        await c.write(bytes(name));
+        await c.closeWrite();
+        while ((await c.read({ signal: AbortSignal.timeout(5000) })) !== null) { /* drain */ }
+      } catch { /* the client went away */ }
+      c.close();
+    })();
+  });
+  cleanups.push(() => l.close());
+  return l;
+}
+
+/** A port free on 127.0.0.1..3 and 127.0.0.9, with a named server on each of the three hosts. */
+async function groupPort(): Promise<number> {
+  for (let tries = 0; tries < 20; tries++) {
+    const port = await freePort(rt);
+    const bound: Listener[] = [];
+    try {
+      for (const h of [1, 2, 3]) bound.push(named(`127.0.0.${h}`, port, `h${h}`));
+      return port;
+    } catch {
+      for (const l of bound) l.close();
+    }
+  }
+  throw new Error("no port free on 127.0.0.1-3");
+}
+
+const ids = Array.from({ length: 12 }, (_, i) => `client${String(i).padStart(2, "0")}`);
+
+describe("tcpffee: server groups across ports", () => {
+  it('sends each of 12 clients to the same host on both ports (portmap = "IP")', {
+    timeout: 30_000,
+  }, async () => {
+    const [p1, p2] = [await groupPort(), await groupPort()];
+    const e = engine();
+    e.apply(route([{
+      name: "app",
+      listeners: [`front:${p1}`, `front:${p2}`],
+      // No port: each backend takes the port of the listener the client connected to.
+      backends: ["127.0.0.1", "127.0.0.2", "127.0.0.3"],
+      balance: "hash",
+      hash_key: "first_bytes:0-8",
+    }]));
+    await waitFor(() => e.listeners().every((l) => l.state === "listening"));
+    const hosts = new Set<string>();
+    for (const id of ids) {
+      const a = await ask("127.0.0.9", p1, id);
+      const b = await ask("127.0.0.9", p2, id);
+      assert.equal(a, b, `${id} landed on ${a} on port ${p1} and ${b} on port ${p2}`);
+      hosts.add(a);
+    }
+    assert.ok(hosts.size >= 2, `12 clients spread over ${[...hosts].join(",")}`);
+  });
+});
+
+interface Pool {
+  servers: Map<string, TestServer>;
+  backend(name: string, o?: Record<string, unknown>): Record<string, unknown>;
+}
+
+/** Named servers h1..hN on 127.0.0.1..N (port 0): distinct hosts, so distinct groups. */
+function pool(n: number): Pool {
+  const servers = new Map<string, TestServer>();
+  for (let i = 1; i <= n; i++) {
+    const s = startNamedServer(rt, `h${i}`, `127.0.0.${i}`);
+    servers.set(`h${i}`, s);
+    cleanups.push(() => s.close());
+  }
+  return {
+    servers,
+    backend: (name, o = {}) => ({
+      address: `127.0.0.${name.slice(1)}:${servers.get(name)!.port}`,
+      ...o,
+    }),
+  };
+}
+
+async function landings(port: number): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const id of ids) out.set(id, await ask("127.0.0.1", port, id));
+  return out;
+}
+
+describe("tcpffee: the stick table", () => {
+  it("keeps clients off a backend that joins, until their keys expire", {
+    timeout: 30_000,
+  }, async () => {
+    let now = 1_000_000;
+    const e = engine({ now: () => now });
+    const p = pool(3);
+    const port = await freePort(rt);
+    const svc = (backends: unknown[]) => ({
+      name: "app",
+      listener: `local:${port}`,
+      backends,
+      balance: "hash",
+      hash_key: "first_bytes:0-8",
+      stick: { expiration: "10s" },
+    });
+    e.apply(route([svc([p.backend("h1"), p.backend("h2")])]));
+    await waitFor(() => e.listeners()[0]?.state === "listening");
+    const first = await landings(port);
+    assert.equal(e.stickEntries!().length, ids.length);
+
+    e.apply(route([svc([p.backend("h1"), p.backend("h2"), p.backend("h3")])]));
+    now += 9_000; // idle less than the expiration
+    assert.deepEqual(await landings(port), first, "stuck clients stay where they were");
+
+    now += 10_001; // every key idle past its expiration
+    const later = await landings(port);
+    const moved = [...later.values()].filter((h) => h === "h3").length;
+    assert.ok(moved > 0, "after expiry the consistent hash gives h3 its share");
+    assert.ok(later.size === ids.length);
+  });
+
+  it("a drained backend keeps its stuck clients, a disabled one loses them", {
+    timeout: 30_000,
+  }, async () => {
+    const e = engine();
+    const p = pool(2);
+    const port = await freePort(rt);
+    const svc = (h1: Record<string, unknown>) => ({
+      name: "app",
+      listener: `local:${port}`,
+      backends: [p.backend("h1", h1), p.backend("h2")],
+      balance: "hash",
+      hash_key: "first_bytes:0-8",
+      stick: { expiration: "1m" },
+    });
+    e.apply(route([svc({})]));
+    await waitFor(() => e.listeners()[0]?.state === "listening");
+    const first = await landings(port);
+    const onH1 = ids.filter((id) => first.get(id) === "h1");
+    const onH2 = ids.filter((id) => first.get(id) === "h2");
+    assert.ok(onH1.length > 0 && onH2.length > 0, "both backends have clients");
+
+    // Drain (the admin API's verb): stuck clients stay, no new client comes.
+    const key = `127.0.0.1:${port}`;
+    assert.equal(e.setDrain(key, p.backend("h1").address as string, true), true);
+    for (const id of onH1) assert.equal(await ask("127.0.0.1", port, id), "h1", id);
+    for (let i = 0; i < 8; i++) assert.equal(await ask("127.0.0.1", port, `newcl${i}00`), "h2");
+    e.setDrain(key, p.backend("h1").address as string, false);
+
+    // Drain in routing: the same.
+    e.apply(route([svc({ drain: true })]));
+    for (const id of onH1) assert.equal(await ask("127.0.0.1", port, id), "h1", id);
+
+    // Disabled: no connection at all, stuck clients go elsewhere (and are stuck there now).
+    e.apply(route([svc({ disabled: true })]));
+    for (const id of ids) assert.equal(await ask("127.0.0.1", port, id), "h2", id);
+    const view = e.listeners()[0]!.backends.find((b) => b.address.startsWith("127.0.0.1:"));
+    assert.equal(view?.disabled, true);
+    assert.equal(
+      e.stickEntries!().filter((s) => s.backend === "127.0.0.1").length,
+      0,
+      "no key is stuck to the disabled backend",
+    );
+    // Enabled again: they stay where they were moved (stuck to h2).
+    e.apply(route([svc({})]));
+    for (const id of onH1) assert.equal(await ask("127.0.0.1", port, id), "h2", id);
+    assert.equal(e.unstick!("app"), ids.length + 8);
+    for (const id of onH1) assert.equal(await ask("127.0.0.1", port, id), "h1", id);
+  });
+});
