@@ -9,7 +9,8 @@ import { type ConnectionContext, handleConnection } from "./connection.ts";
 import { createDirectDialer } from "./direct_dialer.ts";
 import { LiveListener } from "./listener.ts";
 import { createResolver, type Resolver } from "./resolver.ts";
-import { createHealthMonitor } from "../health/monitor.ts";
+import { createHealthMonitor, type SavedHealth } from "../health/monitor.ts";
+import type { HealthState } from "../health/types.ts";
 import type { Dialer } from "../net/dial.ts";
 import type { EngineControl, EngineObserver, ListenerView } from "./types.ts";
 import { DEFAULTS } from "../defaults.ts";
@@ -36,11 +37,15 @@ export interface EngineOptions {
   directDialer?: Dialer;
   /** Expands backend host names (tests inject lookups). @default a DNS resolver of its own */
   resolver?: Resolver;
+  /** Health states saved before a restart (see healthStates()). */
+  restoredHealth?: ReadonlyMap<string, SavedHealth>;
   /** The stick table (tests inject a clock; the app restores it from the state file). */
   stickTable?: StickTable;
 }
 
 export interface Engine extends EngineControl {
+  /** Every backend's health from active checks (for the state file); unknown ones left out. */
+  healthStates(): { listener: string; backend: string; state: HealthState; disabled: boolean }[];
   /** Make the listeners match the table: open new ones, update changed ones, drain removed ones. */
   apply(table: RoutingTable): void;
   /** Change timings and logging after a config reload; applies to what happens next. */
@@ -70,6 +75,8 @@ export function createEngine(o: EngineOptions): Engine {
   let applied: RoutingTable | undefined;
   const resolver = o.resolver ?? createResolver({ log: log.child("dns") });
   const health = createHealthMonitor({ rt: o.rt, log: log.child("health") });
+  /** Health saved before a restart, by "<listener>\u0000<backend key>", used once. */
+  const restored = o.restoredHealth ? new Map(o.restoredHealth) : undefined;
 
   const ctx: ConnectionContext = {
     rt: o.rt,
@@ -109,15 +116,24 @@ export function createEngine(o: EngineOptions): Engine {
     health.sync(
       l.key,
       spec,
-      l.candidates.map((b) => ({
-        key: b.key,
-        host: b.plan.host,
-        port: b.plan.port,
-        dialer: ctx.dialerFor(b),
-        setHealth: (state) => {
-          b.health = state;
-        },
-      })),
+      l.candidates.map((b) => {
+        const id = `${l.key}\u0000${b.key}`;
+        const initial = restored?.get(id);
+        restored?.delete(id);
+        return {
+          key: b.key,
+          host: b.plan.host,
+          port: b.plan.port,
+          dialer: ctx.dialerFor(b),
+          ...(initial ? { initial } : {}),
+          setHealth: (state: HealthState) => {
+            b.health = state;
+          },
+          setDisabled: (on: boolean) => {
+            b.healthDisabled = on;
+          },
+        };
+      }),
     );
   }
 
@@ -204,6 +220,22 @@ export function createEngine(o: EngineOptions): Engine {
       health.close();
       resolver.close();
       await Promise.all(draining.values());
+    },
+    healthStates() {
+      const out: { listener: string; backend: string; state: HealthState; disabled: boolean }[] =
+        [];
+      for (const l of active.values()) {
+        for (const b of l.candidates) {
+          if (b.health === "unknown" && !b.healthDisabled) continue;
+          out.push({
+            listener: l.key,
+            backend: b.key,
+            state: b.health,
+            disabled: b.healthDisabled,
+          });
+        }
+      }
+      return out;
     },
     stickEntries() {
       return ctx.stick.entries().map((e) => ({

@@ -34,7 +34,7 @@ export const healthShape = {
     description: `time between checks (default ${formatDuration(H_.intervalMs)})`,
   }),
   timeout: durationSchema.optional().meta({
-    description: `time a check may take (default ${formatDuration(H_.timeoutMs)})`,
+    description: "time a check may take (default half the interval)",
   }),
   rise: z.int().min(1).optional().meta({
     description: `successes that mark a backend up (default ${H_.rise})`,
@@ -55,7 +55,11 @@ export const healthShape = {
     description: "http only: request headers",
   }),
   body: z.string().optional().meta({
-    description: "http only: a substring the response body must contain",
+    description: "http only: the request body sent with the check (default none)",
+  }),
+  fall_action: z.enum(["drain", "disable", "ignore"]).optional().meta({
+    description: 'what a failing check does: "drain" (default: no new clients, stuck ones ' +
+      'stay), "disable" (no connection at all) or "ignore" (logged only)',
   }),
 };
 
@@ -127,8 +131,9 @@ export const serviceShape = {
   trusted_proxies: z.array(z.string()).optional().meta({
     description: 'CIDRs allowed to send a PROXY header, e.g. "10.0.0.0/8"',
   }),
+  // A list of checks is validated entry by entry in service.ts (field paths "health[1].rise").
   health: z.object(healthShape).optional().meta({
-    description: "active health checks; omitted = none",
+    description: "active health checks (a table, or a list of them); omitted = none",
   }),
   stick: z.object({
     expiration: durationSchema.meta({
@@ -149,8 +154,11 @@ function routingJsonSchemaSource() {
   const service = z.strictObject({
     ...serviceShape,
     backends: z.array(backend).meta({ description: "the pool: strings or tables" }),
-    health: z.strictObject(healthShape).optional().meta({
-      description: "active health checks; omitted = none",
+    health: z.union([
+      z.strictObject(healthShape),
+      z.array(z.strictObject(healthShape)).min(1),
+    ]).optional().meta({
+      description: "active health checks (a table, or a list of them); omitted = none",
     }),
     stick: z.strictObject({ expiration: durationSchema }).optional().meta({
       description: "stick table: a client key's first pick is kept while it is used",

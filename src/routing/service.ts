@@ -127,8 +127,11 @@ export function healthFromRaw(raw: z.infer<typeof healthSchema>, path: string): 
     intervalMs: raw.interval === undefined
       ? HEALTH_DEFAULTS.intervalMs
       : parseDuration(raw.interval, `${path}.interval`),
+    // Unset: half the interval (tcpffee's default), so a check ends before the next one.
     timeoutMs: raw.timeout === undefined
-      ? HEALTH_DEFAULTS.timeoutMs
+      ? (raw.interval === undefined
+        ? HEALTH_DEFAULTS.timeoutMs
+        : Math.max(1, Math.floor(parseDuration(raw.interval, `${path}.interval`) / 2)))
       : parseDuration(raw.timeout, `${path}.timeout`),
     rise: raw.rise ?? HEALTH_DEFAULTS.rise,
     fall: raw.fall ?? HEALTH_DEFAULTS.fall,
@@ -138,7 +141,7 @@ export function healthFromRaw(raw: z.infer<typeof healthSchema>, path: string): 
     headers: raw.headers ?? HEALTH_DEFAULTS.headers,
     body: raw.body ?? HEALTH_DEFAULTS.body,
   };
-  return out;
+  return raw.fall_action === undefined ? out : { ...out, fallAction: raw.fall_action };
 }
 
 const HEALTH_KEYS: readonly string[] = Object.keys(healthShape);
@@ -248,8 +251,32 @@ export function validateService(
   }
   warnUnknownKeys(ctx, raw, SERVICE_KEYS, "");
   if (isPlainObject(raw.health)) warnUnknownKeys(ctx, raw.health, HEALTH_KEYS, "health");
+  if (Array.isArray(raw.health)) {
+    raw.health.forEach((h, i) => {
+      if (isPlainObject(h)) warnUnknownKeys(ctx, h, HEALTH_KEYS, `health[${i}]`);
+    });
+  }
 
-  const r = serviceSchema.safeParse(raw, { reportInput: true });
+  // Several checks: each validated as a `health` table, with its index in the field path.
+  const list = Array.isArray(raw.health) ? raw.health : undefined;
+  const checks: z.infer<typeof healthSchema>[] = [];
+  let bad = list !== undefined && list.length === 0;
+  if (bad) problem(ctx, "health", "expected at least one check; service dropped");
+  list?.forEach((h, i) => {
+    const c = healthSchema.safeParse(h, { reportInput: true });
+    if (c.success) return void checks.push(c.data);
+    bad = true;
+    for (const issue of c.error.issues) {
+      problem(
+        ctx,
+        fieldPath(`health[${i}]`, issue.path),
+        `${describeIssue(issue, expectedFor)}; service dropped`,
+      );
+    }
+  });
+  const r = serviceSchema.safeParse(list ? { ...raw, health: undefined } : raw, {
+    reportInput: true,
+  });
   if (!r.success) {
     for (const issue of r.error.issues) {
       problem(
@@ -260,6 +287,7 @@ export function validateService(
     }
     return undefined;
   }
+  if (bad) return undefined;
   const d = r.data;
   let fatal = false;
   const dropped = (field: string, reason: string) => {
@@ -309,7 +337,8 @@ export function validateService(
   }
   if (d.max_connections !== undefined) settings.maxConnections = d.max_connections;
   if (d.proxy_protocol !== undefined) settings.proxyProtocol = d.proxy_protocol;
-  if (d.health !== undefined) settings.health = healthFromRaw(d.health, "health");
+  if (list) settings.health = checks.map((h, i) => healthFromRaw(h, `health[${i}]`));
+  else if (d.health !== undefined) settings.health = healthFromRaw(d.health, "health");
   if (d.stick !== undefined) {
     const expirationMs = parseDuration(d.stick.expiration, "stick.expiration");
     if (expirationMs <= 0) dropped("stick.expiration", "expected a duration above 0");

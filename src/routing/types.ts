@@ -33,7 +33,14 @@ export interface HealthSpec {
   readonly method: string;
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
+  /** http only: the request body sent with the check */
   readonly body: string;
+  /**
+   * What a failing check does to the backend: "drain" (no new clients, stuck ones stay; the
+   * pool may still fail open to it), "disable" (no connection at all) or "ignore" (logged only).
+   * Absent = "drain".
+   */
+  readonly fallAction?: "drain" | "disable" | "ignore";
 }
 
 /** The per-service settings marked (D) in SPEC section 3, resolved. */
@@ -47,8 +54,8 @@ export interface ServiceSettings {
   /** 0 = unlimited */
   readonly maxConnections: number;
   readonly proxyProtocol: ProxyProtocolVersion;
-  /** undefined = no active checks */
-  readonly health: HealthSpec | undefined;
+  /** undefined = no active checks; a list = several checks, each with its fall action */
+  readonly health: HealthSpec | readonly HealthSpec[] | undefined;
   /** The stick table (opt-in): a client key's first pick is kept until idle this long */
   readonly stick?: { readonly expirationMs: number } | undefined;
 }

@@ -6,6 +6,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, DEFAULT_CONFIG, loadConfig } from "../../src/config/load.ts";
+import { healthChecks } from "../../src/health/monitor.ts";
 
 let dir: string;
 before(async () => {
@@ -246,7 +247,7 @@ describe("loadConfig() precedence", () => {
     assert.deepEqual(c.routing.http?.headers, { Authorization: "Bearer x" });
     assert.equal(c.routing.http?.maxBytes, 512 * 1024);
     assert.equal(c.defaults.connectAttempts, 5);
-    assert.equal(c.defaults.health?.type, "tcp");
+    assert.equal(healthChecks(c.defaults.health)[0]?.type, "tcp");
     assert.equal(c.admin.listener, "", "an empty string variable turns the admin API off");
   });
 

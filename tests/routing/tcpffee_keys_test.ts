@@ -6,6 +6,7 @@ import { parseHashKey, validateServices } from "../../src/routing/service.ts";
 import { buildTable } from "../../src/routing/table.ts";
 import { routingJsonSchema } from "../../src/routing/schema.ts";
 import { SETTINGS } from "../_support/plans.ts";
+import { healthChecks } from "../../src/health/monitor.ts";
 
 const cfg = { allowed: { local: "127.0.0.1" }, portMin: 1, portMax: 65535, defaults: SETTINGS };
 
@@ -106,5 +107,42 @@ describe("stick", () => {
       assert.equal(d.services.length, 0, JSON.stringify(bad));
       assert.match(d.problems[0]?.field ?? "", /^stick/);
     }
+  });
+});
+
+describe("health: several checks", () => {
+  const svc = (health: unknown) =>
+    validateServices([{ name: "s", listener: "local:1", backends: ["a:1"], health }], "t");
+
+  it("reads a list of checks, each with its fall action; timeout defaults to half the interval", () => {
+    const d = svc([
+      { interval: "4s", fall_action: "drain" },
+      { type: "http", path: "/health", method: "POST", body: "Hello", fall_action: "disable" },
+      { interval: "1s", timeout: "300ms", fall_action: "ignore" },
+    ]);
+    assert.deepEqual(d.problems, []);
+    const checks = healthChecks(d.services[0]!.settings.health);
+    assert.equal(checks.length, 3);
+    assert.deepEqual(checks.map((c) => [c.fallAction, c.intervalMs, c.timeoutMs]), [
+      ["drain", 4000, 2000],
+      ["disable", 5000, 2000],
+      ["ignore", 1000, 300],
+    ]);
+    assert.equal(checks[1]!.body, "Hello");
+  });
+
+  it("names the bad field of one check and drops the service", () => {
+    const d = svc([{ type: "tcp" }, { rise: 0 }]);
+    assert.equal(d.services.length, 0);
+    assert.deepEqual(d.problems.map((p) => p.field), ["health[1].rise"]);
+    assert.equal(svc([]).services.length, 0);
+    const typo = svc([{ type: "tcp", fal_action: "drain" }]);
+    assert.match(typo.problems[0]?.field ?? "", /health\[0\]\.fal_action/);
+  });
+
+  it("describes body as the request body in the JSON Schema", () => {
+    const text = JSON.stringify(routingJsonSchema());
+    assert.doesNotMatch(text, /substring/);
+    assert.match(text, /request body sent with the check/);
   });
 });

@@ -15,6 +15,7 @@ import {
   readAll,
   runtime,
   startNamedServer,
+  startServer,
   type TestServer,
   waitFor,
 } from "../_support/helpers.ts";
@@ -238,5 +239,81 @@ describe("tcpffee: the stick table", () => {
     for (const id of onH1) assert.equal(await ask("127.0.0.1", port, id), "h2", id);
     assert.equal(e.unstick!("app"), ids.length + 8);
     for (const id of onH1) assert.equal(await ask("127.0.0.1", port, id), "h1", id);
+  });
+});
+
+/** Answers "GET/POST /health" with `status()`; any other client gets `name`. */
+function healthServer(name: string, host: string, status: () => number): TestServer {
+  const s = startServer(rt, async (c: Conn) => {
+    const first = await c.read({ signal: AbortSignal.timeout(3000) }).catch(() => null);
+    const text = first ? new TextDecoder().decode(first) : "";
+    if (/^(GET|POST) \/health/.test(text)) {
+      await c.write(bytes(`HTTP/1.1 ${status()} X\r\ncontent-length: 0\r\n\r\n`));
+    } else await c.write(bytes(name));
+    await c.closeWrite().catch(() => {});
+    c.close();
+  }, host);
+  cleanups.push(() => s.close());
+  return s;
+}
+
+describe("tcpffee: two checks with different fall actions", () => {
+  it("a failing disable check takes the backend out; a failing drain check keeps stuck clients", {
+    timeout: 30_000,
+  }, async () => {
+    let h1Status = 200;
+    const h1 = healthServer("h1", "127.0.0.1", () => h1Status);
+    const h2 = healthServer("h2", "127.0.0.2", () => 200);
+    const e = engine();
+    const port = await freePort(rt);
+    const svc = (actions: [string, string]) => ({
+      name: "app",
+      listener: `local:${port}`,
+      backends: [`127.0.0.1:${h1.port}`, `127.0.0.2:${h2.port}`],
+      balance: "hash",
+      hash_key: "first_bytes:0-8",
+      stick: { expiration: "1m" },
+      health: [
+        { type: "tcp", interval: "50ms", rise: 1, fall: 1, fall_action: actions[0] },
+        {
+          type: "http",
+          path: "/health",
+          method: "POST",
+          body: "Hello, World!",
+          interval: "50ms",
+          rise: 1,
+          fall: 1,
+          fall_action: actions[1],
+        },
+      ],
+    });
+    e.apply(route([svc(["drain", "drain"])]));
+    const h1View = () =>
+      e.listeners()[0]?.backends.find((b) => b.address === `127.0.0.1:${h1.port}`);
+    await waitFor(() => h1View()?.health === "up", { what: "h1 up" });
+    const first = await landings(port);
+    const onH1 = ids.filter((id) => first.get(id) === "h1");
+    assert.ok(onH1.length > 0);
+
+    // The http check fails with fall_action = "drain": down, but its stuck clients stay.
+    h1Status = 503;
+    await waitFor(() => h1View()?.health === "down", { what: "h1 down" });
+    assert.notEqual(h1View()?.disabled, true);
+    for (const id of onH1) assert.equal(await ask("127.0.0.1", port, id), "h1", id);
+    for (let i = 0; i < 6; i++) assert.equal(await ask("127.0.0.1", port, `fresh${i}00`), "h2");
+
+    // The same failing check with fall_action = "disable": no connection at all.
+    e.apply(route([svc(["drain", "disable"])]));
+    await waitFor(() => h1View()?.disabled === true, { what: "h1 disabled" });
+    for (const id of onH1) assert.equal(await ask("127.0.0.1", port, id), "h2", id);
+
+    // "ignore": the failing check changes nothing.
+    e.apply(route([svc(["drain", "ignore"])]));
+    await waitFor(() => h1View()?.health === "up" && h1View()?.disabled !== true, {
+      what: "h1 up with the check ignored",
+    });
+    e.unstick!("app");
+    const again = await landings(port);
+    assert.deepEqual(again, first, "the hash sends every client where it first went");
   });
 });
