@@ -16,7 +16,8 @@ export const DEFAULTS = {
   peek: { listener: "" },
   admin: { listener: "127.0.0.1:9090", token: "" },
   log: { level: "info", format: "text", access: true },
-  runtime: { workers: 1 },
+  /** stateFile "" = no state file; the stick table and health are saved every stateIntervalMs */
+  runtime: { workers: 1, stateFile: "", stateIntervalMs: 10_000 },
   /** Per-service settings (`defaults.*` in the main config, overridable per service). */
   settings: {
     balance: "round_robin",

@@ -19,6 +19,8 @@ import { errorMessage } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { installCrashGuard } from "./crash_guard.ts";
 import { formatHostPort } from "../net/host_port.ts";
+import { createStickTable } from "../balancer/stick_table.ts";
+import { loadState, startStateSaver } from "./state_file.ts";
 
 export interface AppOptions {
   rt: Runtime;
@@ -62,7 +64,15 @@ export async function startApp(o: AppOptions): Promise<App> {
   let config = o.config;
   applyLogConfig(config);
   const metrics = createMetrics();
+  // The state file is read once, at start; a reload that changes its path applies at restart.
+  const statePath = config.runtime.stateFile;
+  const stateLog = log.child("state");
+  const saved = statePath ? await loadState(statePath, stateLog) : undefined;
+  const stickTable = createStickTable();
+  if (saved) stickTable.restore(saved.stick);
   const engine = createEngine({
+    stickTable,
+    ...(saved ? { restoredHealth: saved.health } : {}),
     rt,
     log: log.child("proxy"),
     drainTimeoutMs: config.listeners.drainTimeoutMs,
@@ -73,6 +83,15 @@ export async function startApp(o: AppOptions): Promise<App> {
     observer: metrics,
     proxyDialer: (proxy) => createSocks5Dialer({ rt, proxy }),
   });
+
+  const saver = statePath
+    ? startStateSaver({
+      path: statePath,
+      intervalMs: config.runtime.stateIntervalMs,
+      snapshot: () => ({ stick: stickTable.entries(), health: engine.healthStates() }),
+      log: stateLog,
+    })
+    : undefined;
 
   const routes = new Map<string, readonly ServiceSpec[]>();
   // Rebuilds reuse the previous build's work: one edit among thousands of listeners stays cheap.
@@ -254,6 +273,8 @@ export async function startApp(o: AppOptions): Promise<App> {
     // /healthz and /metrics stay up through the drain; /healthz says "draining" (503).
     draining = true;
     await Promise.all(providers.map((p) => p.stop()));
+    // Saved before the listeners go: health lives on them.
+    await saver?.stop();
     await engine.shutdown();
     await stopControl();
   }

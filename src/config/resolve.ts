@@ -348,6 +348,16 @@ export async function resolveConfig(
     defaults: resolveDefaults(c, raw.defaults),
     runtime: {
       workers: raw.runtime?.workers ?? raw.runtime?.gomaxprocs ?? DEFAULTS.runtime.workers,
+      stateFile: raw.runtime?.state_file ?? DEFAULTS.runtime.stateFile,
+      stateIntervalMs: Math.max(
+        1,
+        dur(
+          c,
+          raw.runtime?.state_interval,
+          "runtime.state_interval",
+          DEFAULTS.runtime.stateIntervalMs,
+        ),
+      ),
     },
     routing,
   };

@@ -75,6 +75,15 @@ export const configSchema = z.strictObject({
     gomaxprocs: z.int().min(1).max(1024).optional().meta({
       description: "dill's name for workers",
     }),
+    state_file: z.string().optional().meta({
+      description: "file the stick table and health states are saved to at intervals and " +
+        'restored from at start (default "": none)',
+    }),
+    state_interval: durationSchema.optional().meta({
+      description: `time between saves of state_file (default ${
+        formatDuration(DEFAULTS.runtime.stateIntervalMs)
+      })`,
+    }),
   }).optional(),
   routing: z.strictObject({
     file: z.strictObject({

@@ -76,7 +76,12 @@ export interface Config {
   };
   readonly log: { readonly level: LogLevel; readonly format: LogFormat; readonly access: boolean };
   readonly defaults: ServiceSettings;
-  readonly runtime: { readonly workers: number };
+  readonly runtime: {
+    readonly workers: number;
+    /** Where the stick table and health states are saved and restored; "" = nowhere */
+    readonly stateFile: string;
+    readonly stateIntervalMs: number;
+  };
   readonly routing: {
     readonly file?: FileProviderConfig;
     readonly http?: HttpProviderConfig;

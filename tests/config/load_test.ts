@@ -59,7 +59,7 @@ describe("loadConfig() defaults", () => {
     });
     assert.deepEqual(c.peek, { listener: "" });
     assert.deepEqual(c.log, { level: "info", format: "text", access: true });
-    assert.deepEqual(c.runtime, { workers: 1 });
+    assert.deepEqual(c.runtime, { workers: 1, stateFile: "", stateIntervalMs: 10_000 });
     assert.deepEqual(c.defaults, {
       balance: "round_robin",
       hashKey: { kind: "client_ip" },

@@ -16,10 +16,16 @@ import {
   runtime,
   startNamedServer,
   startServer,
+  tempDir,
   type TestServer,
   waitFor,
 } from "../_support/helpers.ts";
 import { SETTINGS } from "../_support/plans.ts";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { type App, startApp } from "../../src/cli/app.ts";
+import { DEFAULT_CONFIG } from "../../src/config/load.ts";
+import type { Config } from "../../src/config/types.ts";
 
 let rt: Runtime;
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -274,13 +280,15 @@ describe("tcpffee: two checks with different fall actions", () => {
       hash_key: "first_bytes:0-8",
       stick: { expiration: "1m" },
       health: [
-        { type: "tcp", interval: "50ms", rise: 1, fall: 1, fall_action: actions[0] },
+        { type: "tcp", interval: "50ms", timeout: "2s", rise: 1, fall: 1, fall_action: actions[0] },
         {
           type: "http",
           path: "/health",
           method: "POST",
           body: "Hello, World!",
           interval: "50ms",
+          // Not half the interval (25ms): a loaded machine would flap the healthy backend.
+          timeout: "2s",
           rise: 1,
           fall: 1,
           fall_action: actions[1],
@@ -315,5 +323,79 @@ describe("tcpffee: two checks with different fall actions", () => {
     e.unstick!("app");
     const again = await landings(port);
     assert.deepEqual(again, first, "the hash sends every client where it first went");
+  });
+});
+
+describe("tcpffee: the state file across a restart", () => {
+  it("restores stuck clients and keeps a backend that was down out until it passes", {
+    timeout: 40_000,
+  }, async () => {
+    const dir = await tempDir("sluice-state-");
+    cleanups.push(() => dir.remove());
+    const stateFile = join(dir.path, "state", "sluice.json");
+    let h1Status = 200;
+    const h1 = healthServer("h1", "127.0.0.1", () => h1Status);
+    const h2 = healthServer("h2", "127.0.0.2", () => 200);
+    const port = await freePort(rt);
+    const spec = (interval: string) =>
+      validateServices([{
+        name: "app",
+        listener: `local:${port}`,
+        backends: [`127.0.0.1:${h1.port}`, `127.0.0.2:${h2.port}`],
+        balance: "hash",
+        hash_key: "first_bytes:0-8",
+        stick: { expiration: "1m" },
+        health: { type: "http", path: "/health", interval, timeout: "2s", rise: 3, fall: 1 },
+      }], "routing.toml").services;
+    const config: Config = {
+      ...DEFAULT_CONFIG,
+      listeners: { ...DEFAULT_CONFIG.listeners, portMin: 1, portMax: 65535, drainTimeoutMs: 500 },
+      admin: { listener: "", token: "" },
+      peek: { listener: "" },
+      log: { level: "warn", format: "json", access: false },
+      runtime: { ...DEFAULT_CONFIG.runtime, stateFile, stateIntervalMs: 100 },
+    };
+    const h1View = (app: App) =>
+      app.engine.listeners()[0]?.backends.find((b) => b.address === `127.0.0.1:${h1.port}`);
+
+    const first = await startApp({ rt, config, forwards: spec("50ms"), control: false });
+    let landed: Map<string, string>;
+    try {
+      await waitFor(() => h1View(first)?.health === "up", { what: "h1 up" });
+      landed = await landings(port);
+      h1Status = 503;
+      await waitFor(() => h1View(first)?.health === "down", { what: "h1 down" });
+    } finally {
+      await first.stop();
+    }
+    const saved = JSON.parse(await readFile(stateFile, "utf8"));
+    assert.equal(saved.version, 1);
+    assert.equal(saved.stick.length, ids.length);
+    assert.ok(saved.health.some((h: { state: string }) => h.state === "down"));
+
+    // The old listener's port is free only once connects are refused (Deno frees it a turn late).
+    await waitFor(async () => {
+      try {
+        (await rt.connect({ host: "127.0.0.1", port, timeoutMs: 500 })).close();
+        return false;
+      } catch (err) {
+        return (err as { code?: string }).code === "ECONNREFUSED";
+      }
+    }, { what: "the first sluice's listener closed" });
+
+    // h1 answers again, but the restarted sluice has not checked it yet (the first check of a
+    // 1h interval falls anywhere in the hour): it was down, so it stays down until `rise` passes.
+    h1Status = 200;
+    const second = await startApp({ rt, config, forwards: spec("1h"), control: false });
+    try {
+      await waitFor(() => second.engine.listeners()[0]?.state === "listening");
+      assert.equal(h1View(second)?.health, "down");
+      // Stuck clients are where they were (h1's are kept: it is drained by its check, not
+      // disabled); a new client goes to h2 only.
+      assert.deepEqual(await landings(port), landed);
+      for (let i = 0; i < 8; i++) assert.equal(await ask("127.0.0.1", port, `after${i}00`), "h2");
+    } finally {
+      await second.stop();
+    }
   });
 });
