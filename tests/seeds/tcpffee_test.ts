@@ -21,6 +21,7 @@ import {
   waitFor,
 } from "../_support/helpers.ts";
 import { SETTINGS } from "../_support/plans.ts";
+import { formatPeek } from "../../src/admin/peek.ts";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type App, startApp } from "../../src/cli/app.ts";
@@ -235,6 +236,7 @@ describe("tcpffee: the stick table", () => {
     for (const id of ids) assert.equal(await ask("127.0.0.1", port, id), "h2", id);
     const view = e.listeners()[0]!.backends.find((b) => b.address.startsWith("127.0.0.1:"));
     assert.equal(view?.disabled, true);
+    assert.match(formatPeek(e.listeners()), /127\.0\.0\.1:\d+ .*disabled/);
     assert.equal(
       e.stickEntries!().filter((s) => s.backend === "127.0.0.1").length,
       0,
