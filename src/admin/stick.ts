@@ -66,11 +66,11 @@ export function stickRoutes(engine: EngineControl): StickRoute[] {
       path: "/api/v1/stick",
       operationId: "deleteStick",
       tag: "api",
-      summary: "Deletes stick entries: all, ?service=, or ?service=&client=",
+      summary: "Deletes stick entries matching ?service= and ?client= (neither: all)",
       responses: { "200": { description: "How many went", json: StickDeleted }, ...errors },
       handle: (c) => {
         const service = c.req.query("service");
-        const client = service === undefined ? undefined : c.req.query("client");
+        const client = c.req.query("client");
         const body: StickDeleted = { deleted: engine.unstick?.(service, client) ?? 0 };
         return c.json(body);
       },

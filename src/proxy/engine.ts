@@ -246,11 +246,14 @@ export function createEngine(o: EngineOptions): Engine {
       }));
     },
     unstick(service, client) {
-      if (service === undefined) return ctx.stick.clear();
+      if (service === undefined && client === undefined) return ctx.stick.clear();
       let n = 0;
       for (const e of ctx.stick.entries()) {
         const k = splitStickKey(e.key);
-        if (k.service === service && (client === undefined || k.client === client)) {
+        if (
+          (service === undefined || k.service === service) &&
+          (client === undefined || k.client === client)
+        ) {
           if (ctx.stick.delete(e.key)) n++;
         }
       }

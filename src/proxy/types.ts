@@ -87,7 +87,7 @@ export interface StickView {
 export interface EngineControl {
   /** The stick table's live entries, least recently used first. */
   stickEntries?(): readonly StickView[];
-  /** Deletes the entries of `service` (and `client`), or all; returns how many went. */
+  /** Deletes the entries matching `service` and `client` (each optional: none = all); a count. */
   unstick?(service?: string, client?: string): number;
   /** Every listener, sorted by key, with live counters. */
   listeners(): readonly ListenerView[];
