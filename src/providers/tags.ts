@@ -38,6 +38,8 @@ export interface InstanceTags {
   readonly tier?: number | string;
   /** `<tag>.disabled=true`: a boolean for "true"/"false", the text otherwise (validation names it) */
   readonly disabled?: boolean | string;
+  /** `<tag>.group=NAME`: the backend's group (hash identity across listeners) */
+  readonly group?: string;
 }
 
 const SINGLE_KEYS = [
@@ -48,6 +50,7 @@ const SINGLE_KEYS = [
   "weight",
   "tier",
   "disabled",
+  "group",
 ];
 const NUMERIC_KEYS = new Set(["max_connections", "weight", "tier"]);
 
@@ -103,7 +106,7 @@ export function readInstanceTags(
 
 interface Group {
   readonly key: string;
-  readonly settings: Omit<InstanceTags, "weight" | "tier" | "disabled">;
+  readonly settings: Omit<InstanceTags, "weight" | "tier" | "disabled" | "group">;
   readonly backends: Map<string, Record<string, unknown>>;
 }
 
@@ -127,7 +130,7 @@ export function buildRawServices(
     const t = readInstanceTags(inst.tags, tag, instNotes);
     for (const n of instNotes) notes?.push(`${inst.service} (${inst.id}): ${n}`);
     if (!t) continue;
-    const { weight, tier, disabled, ...settings } = t;
+    const { weight, tier, disabled, group, ...settings } = t;
     const key = JSON.stringify([
       settings.listeners,
       settings.proxy ?? null,
@@ -149,6 +152,7 @@ export function buildRawServices(
     if (w !== undefined) backend.weight = w;
     if (tier !== undefined) backend.tier = tier;
     if (disabled !== undefined) backend.disabled = disabled;
+    if (group !== undefined) backend.group = group;
     g.backends.set(address, backend);
   }
 
