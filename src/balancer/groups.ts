@@ -1,9 +1,10 @@
 // Hash identities of a pool: tcpffee's server groups. A backend's identity is its `group` label,
 // by default its host, so a service listening on several ports whose backends are the same hosts
 // on other ports ranks those hosts alike for a client on every port: the client lands on the
-// same host everywhere. Several backends of one pool sharing a group (two ports of 127.0.0.1)
-// are told apart by their rank in port order ("127.0.0.1#1"), which pairs them up across
-// listeners the same way. Pure.
+// same host everywhere. When several backends of one pool share a group (two ports of
+// 127.0.0.1, or one label given twice), each keeps its own key instead: a group must name one
+// backend per listener, and ranks by port order would move every client of the host whenever
+// one of its backends came or went. Pure.
 
 export interface GroupMember {
   readonly key: string;
@@ -14,21 +15,13 @@ export interface GroupMember {
 
 /** The hash identity of each backend, in the order given. */
 export function hashIds(pool: readonly GroupMember[]): string[] {
-  const byGroup = new Map<string, number[]>();
-  pool.forEach((b, i) => {
+  const count = new Map<string, number>();
+  for (const b of pool) {
     const g = b.group ?? b.host;
-    const list = byGroup.get(g);
-    if (list) list.push(i);
-    else byGroup.set(g, [i]);
-  });
-  const out = new Array<string>(pool.length);
-  for (const [g, idx] of byGroup) {
-    if (idx.length === 1) {
-      out[idx[0]!] = g;
-      continue;
-    }
-    idx.sort((a, b) => pool[a]!.port - pool[b]!.port || (pool[a]!.key < pool[b]!.key ? -1 : 1));
-    idx.forEach((i, rank) => out[i] = rank === 0 ? g : `${g}#${rank}`);
+    count.set(g, (count.get(g) ?? 0) + 1);
   }
-  return out;
+  return pool.map((b) => {
+    const g = b.group ?? b.host;
+    return count.get(g) === 1 ? g : b.key;
+  });
 }

@@ -20,15 +20,33 @@ describe("hashIds()", () => {
     );
   });
 
-  it("ranks backends sharing a group by port, whatever their order", () => {
+  it("gives backends sharing a group their own keys (one backend per group and listener)", () => {
     assert.deepEqual(
       hashIds([
         { key: "127.0.0.1:9002", host: "127.0.0.1", port: 9002 },
         { key: "127.0.0.1:9001", host: "127.0.0.1", port: 9001 },
         { key: "10.0.0.1:9000", host: "10.0.0.1", port: 9000 },
+        { key: "10.0.0.2:9000", host: "10.0.0.2", port: 9000, group: "g" },
+        { key: "10.0.0.3:9000", host: "10.0.0.3", port: 9000, group: "g" },
       ]),
-      ["127.0.0.1#1", "127.0.0.1", "10.0.0.1"],
+      ["127.0.0.1:9002", "127.0.0.1:9001", "10.0.0.1", "10.0.0.2:9000", "10.0.0.3:9000"],
     );
+  });
+
+  it("keeps same-host clients in place when one of the host's backends goes", () => {
+    const hash = createHash({ hashKey: { kind: "client_ip" } });
+    const pool = (ports: number[]) => {
+      const plans = ports.map((p) => ({ key: `127.0.0.1:${p}`, host: "127.0.0.1", port: p }));
+      const ids = hashIds(plans);
+      return plans.map((p, i) => ({ ...cand(p.key), hashId: ids[i] }));
+    };
+    const before = pool([1, 2, 3]);
+    const after = pool([1, 3]);
+    for (let i = 0; i < 50; i++) {
+      const c = { ip: `10.2.0.${i}` };
+      const was = hash.order(before, c)[0]!.key;
+      if (was !== "127.0.0.1:2") assert.equal(hash.order(after, c)[0]!.key, was);
+    }
   });
 });
 
@@ -54,18 +72,23 @@ describe("hash over groups across ports", () => {
     assert.ok(seen.size >= 3, `clients spread over ${seen.size} hosts`);
   });
 
-  it("pairs same-host backends on different ports by rank", () => {
+  it("pairs same-host backends on different ports through group labels", () => {
     const pool = (ports: number[]) => {
-      const plans = ports.map((p) => ({ key: `127.0.0.1:${p}`, host: "127.0.0.1", port: p }));
+      const plans = ports.map((p, i) => ({
+        key: `127.0.0.1:${p}`,
+        host: "127.0.0.1",
+        port: p,
+        group: `g${i}`,
+      }));
       const ids = hashIds(plans);
-      return plans.map((p, i) => ({ ...cand(p.key), hashId: ids[i], rank: i }));
+      return plans.map((p, i) => ({ ...cand(p.key), hashId: ids[i], group: p.group }));
     };
     const a = pool([9001, 9002, 9003]);
     const b = pool([7001, 7002, 7003]);
     const hash = createHash({ hashKey: { kind: "client_ip" } });
     for (let i = 0; i < 30; i++) {
       const client = { ip: `10.1.0.${i}` };
-      assert.equal(hash.order(a, client)[0]!.rank, hash.order(b, client)[0]!.rank);
+      assert.equal(hash.order(a, client)[0]!.group, hash.order(b, client)[0]!.group);
     }
   });
 });
