@@ -16,7 +16,8 @@ export const DEFAULTS = {
   peek: { listener: "" },
   admin: { listener: "127.0.0.1:9090", token: "" },
   log: { level: "info", format: "text", access: true },
-  runtime: { workers: 1, pidFile: "" },
+  /** pidFile "" = none; stateFile "" = no state file (stick table and health saved every stateIntervalMs) */
+  runtime: { workers: 1, pidFile: "", stateFile: "", stateIntervalMs: 10_000 },
   /** How often a backend name whose resolution has no TTL (/etc/hosts) is re-resolved. */
   dns: { refreshWithoutTtlMs: 30_000 },
   /** Per-service settings (`defaults.*` in the main config, overridable per service). */

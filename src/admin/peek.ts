@@ -35,6 +35,7 @@ export function formatPeek(listeners: readonly ListenerView[]): string {
       if (b.health !== "unknown") notes.push(b.health);
       if (b.ejected) notes.push("ejected");
       if (b.drain) notes.push("drain");
+      if (b.disabled) notes.push("disabled");
       if (b.weight !== 1) notes.push(`weight ${b.weight}`);
       if (b.tier !== 0) notes.push(`tier ${b.tier}`);
       if (b.counters.active) notes.push(`${b.counters.active} active`);
@@ -57,6 +58,7 @@ export function formatPlans(plans: Iterable<ListenerPlan>): string {
     for (const b of p.backends) {
       const notes: string[] = [];
       if (b.drain) notes.push("drain");
+      if (b.disabled) notes.push("disabled");
       if (b.weight !== 1) notes.push(`weight ${b.weight}`);
       if (b.tier !== 0) notes.push(`tier ${b.tier}`);
       out.push(backendLine(b.address, b.proxy ? formatProxyUrl(b.proxy) : undefined, notes));

@@ -15,6 +15,7 @@ import {
   readJson,
 } from "./route_kit.ts";
 import { historyRoute } from "./routes_history.ts";
+import { stickRoutes } from "./stick.ts";
 
 export function adminRoutes(deps: AdminDeps, openapi: () => Record<string, unknown>): AdminRoute[] {
   const drain = (on: boolean) => async (c: Context): Promise<Response> => {
@@ -49,6 +50,7 @@ export function adminRoutes(deps: AdminDeps, openapi: () => Record<string, unkno
   } as const;
 
   return [
+    ...stickRoutes(deps.engine),
     {
       method: "get",
       path: "/healthz",

@@ -50,6 +50,9 @@ export const Backend = z.object({
   ),
   drain: z.boolean().describe("Takes no new connections (drained by routing or by this API)"),
   drain_override: z.boolean().describe("Drained through POST /api/v1/backends/drain"),
+  disabled: z.boolean().optional().describe(
+    "Takes no connection at all (disabled = true, or a failing check with fall_action = disable)",
+  ),
   ejected: z.boolean().describe(
     "Taken out for a back-off after consecutive connect failures (passive ejection)",
   ),

@@ -16,6 +16,7 @@ function backendJson(b: BackendView): Backend {
     health: b.health,
     drain: b.drain,
     drain_override: b.drainOverride,
+    ...(b.disabled ? { disabled: true } : {}),
     ejected: b.ejected,
     active_connections: c.active,
     total_connections: c.total,

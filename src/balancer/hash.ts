@@ -3,6 +3,8 @@
 // ranking, smallest first, so failover goes to the client's next-ranked backend. It depends only
 // on the backend keys, weights and the client key: independent sluice instances with the same
 // backends agree without sharing state, and removing one backend moves only its own clients.
+// A backend ranks by its hashId when it has one (its group: see groups.ts), so the same client
+// ranks the backends of one group alike on every listener of a multi-port service.
 import type { HashKey } from "../routing/types.ts";
 import type { Candidate, ClientInfo, Strategy } from "./types.ts";
 
@@ -49,14 +51,23 @@ export function murmur3(data: Uint8Array, seed: number): number {
 const SEED_A = 0x9747b28c;
 const SEED_B = 0x5bd1e995;
 
-/** The bytes hashed for a client: its IP, or the first-bytes slice when there is one. */
+/**
+ * The bytes hashed for a client: its IP, the first-bytes slice when there is one, or for
+ * "client_ip+first_bytes" the IP, a NUL and the slice (tcpffee's IP_WITH_FIRST_MESSAGE_SLICE).
+ */
 export function clientKey(hashKey: HashKey, client: ClientInfo): Uint8Array {
   // An empty slice (the client sent nothing before the timeout) would send every such client
   // to one backend; the IP spreads them.
-  if (hashKey.kind === "first_bytes" && client.keyBytes && client.keyBytes.length > 0) {
-    return client.keyBytes;
+  const slice = client.keyBytes;
+  if (hashKey.kind === "client_ip" || !slice || slice.length === 0) {
+    return encoder.encode(client.ip);
   }
-  return encoder.encode(client.ip);
+  if (hashKey.kind === "first_bytes") return slice;
+  const ip = encoder.encode(client.ip);
+  const out = new Uint8Array(ip.length + 1 + slice.length);
+  out.set(ip);
+  out.set(slice, ip.length + 1);
+  return out;
 }
 
 /** Two 32-bit seeds per backend key, cached (backend keys are few and long-lived). */
@@ -90,7 +101,7 @@ export function createHash(o: { hashKey: HashKey }): Strategy {
       return candidates
         .map((c) => ({
           c,
-          s: c.weight > 0 ? -Math.log(unit(seedsOf(c.key), key)) / c.weight : Infinity,
+          s: c.weight > 0 ? -Math.log(unit(seedsOf(c.hashId ?? c.key), key)) / c.weight : Infinity,
         }))
         // Ties (weight 0, or a hash collision) by key: never by the order candidates came in.
         .sort((a, b) =>

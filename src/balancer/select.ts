@@ -1,8 +1,8 @@
-// selectBackends: which backends a new connection tries, in order. Drained backends never;
+// selectBackends: which backends a new connection tries, in order. Drained and disabled never;
 // the lowest tier with an eligible (healthy, undrained) backend first, then the higher tiers
 // (so connect_attempts fails over when a whole tier refuses). With no eligible backend at all
 // the pool fails open: its undrained but unhealthy backends are tried rather than refusing the
-// client outright, because health checks can be wrong (a check path broken while the service
+// client outright (disabled ones stay out), because health checks can be wrong (a check path broken while the service
 // still serves) and a refused connection is certain failure. The caller logs `failOpen`.
 import type { Candidate, ClientInfo, Strategy } from "./types.ts";
 
@@ -38,7 +38,7 @@ export function selectBackends<C extends Candidate>(
   // The common case, every backend healthy and undrained: the pool as it is, no copies.
   let all = true;
   for (let i = 0; i < candidates.length && all; i++) {
-    all = candidates[i]!.healthy && !candidates[i]!.drained;
+    all = candidates[i]!.healthy && !candidates[i]!.drained && !candidates[i]!.disabled;
   }
   if (all && candidates.length > 0) {
     return { order: byTier(candidates, strategy, client), failOpen: false };
@@ -46,7 +46,7 @@ export function selectBackends<C extends Candidate>(
   const eligible: C[] = [];
   const unhealthy: C[] = [];
   for (const c of candidates) {
-    if (c.drained) continue;
+    if (c.drained || c.disabled) continue;
     if (c.healthy) eligible.push(c);
     else unhealthy.push(c);
   }

@@ -14,12 +14,16 @@ export interface Candidate {
   readonly healthy: boolean;
   /** Drained by routing or at runtime: never takes a new connection */
   readonly drained: boolean;
+  /** Disabled by routing or a failed check: takes no connection at all, not even fail-open */
+  readonly disabled?: boolean;
+  /** What the hash strategy ranks by (the backend's group); `key` when absent */
+  readonly hashId?: string | undefined;
 }
 
 export interface ClientInfo {
   /** Normalised client IP (after an accepted PROXY header) */
   readonly ip: string;
-  /** The slice of the first bytes, for hash_key = "first_bytes:..." */
+  /** The slice of the first bytes, for hash_key = "first_bytes:..." (or client_ip+first_bytes) */
   readonly keyBytes?: Uint8Array;
 }
 

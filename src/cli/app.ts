@@ -26,6 +26,8 @@ import { workersRoute } from "../admin/workers_route.ts";
 import { createGroupEngine } from "./group.ts";
 import { serveWorkerLink } from "./worker_link.ts";
 import type { WorkerPool } from "./workers.ts";
+import { openState } from "./state_file.ts";
+import { serviceSummaries } from "./service_summary.ts";
 
 export interface AppOptions {
   rt: Runtime;
@@ -66,17 +68,6 @@ function problemText(p: RouteProblem): string {
   return `${p.source}|${p.service}|${p.field}|${p.reason}`;
 }
 
-/** One line per service: its name, listeners and backends, as tcpproxy prints at start. */
-function serviceSummaries(
-  services: readonly ServiceSpec[],
-): { name: string; listeners: string; backends: string }[] {
-  return services.map((s) => ({
-    name: s.name,
-    listeners: s.listeners.map((l) => `${l.label}:${l.port}`).join(","),
-    backends: s.backends.map((b) => b.address).join(",") || "(none)",
-  }));
-}
-
 export function applyLogConfig(config: Config): void {
   configureLogging({ level: config.log.level, format: config.log.format });
 }
@@ -88,7 +79,10 @@ export async function startApp(o: AppOptions): Promise<App> {
   let config = o.config;
   applyLogConfig(config);
   const metrics = createMetrics();
+  // runtime.state_file: the stick table and health restored, saved at intervals.
+  const state = await openState(config.runtime, log.child("state"));
   const engine = createEngine({
+    ...state.engineOptions,
     rt,
     log: log.child("proxy"),
     drainTimeoutMs: config.listeners.drainTimeoutMs,
@@ -111,6 +105,8 @@ export async function startApp(o: AppOptions): Promise<App> {
     : undefined;
   const view = group ?? engine;
   const groupMetrics = group ? group.metrics(metrics) : metrics;
+
+  const saver = state.startSaver(() => engine.healthStates());
 
   const routes = new Map<string, readonly ServiceSpec[]>();
   // Rebuilds reuse the previous build's work: one edit among thousands of listeners stays cheap.
@@ -314,6 +310,8 @@ export async function startApp(o: AppOptions): Promise<App> {
     // /healthz and /metrics stay up through the drain; /healthz says "draining" (503).
     draining = true;
     await Promise.all(providers.map((p) => p.stop()));
+    // Saved before the listeners go: health lives on them.
+    await saver?.stop();
     await engine.shutdown();
     await stopControl();
     sampler?.stop();
@@ -348,7 +346,7 @@ export async function runUntilSignalled(o: AppOptions): Promise<number> {
   const log = o.log ?? rootLogger;
   // Handlers go in before the app starts: a SIGTERM that arrives while listeners are opening
   // must drain and exit 0 like any other, not kill the process with the signal's default.
-  let app: App | undefined;
+  let app: App | undefined = undefined;
   let stopping = false;
   let reloadWanted = false;
   let exit!: (code: number) => void;

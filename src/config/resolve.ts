@@ -8,7 +8,7 @@ import type { LogFormat, LogLevel } from "../log.ts";
 import { checkProviderUrl } from "../net/url.ts";
 import type { HostPort } from "../net/host_port.ts";
 import type { HashKey, ServiceSettings } from "../routing/types.ts";
-import { healthFromRaw, parseHashKey } from "../routing/service.ts";
+import { healthFromRaw, parseHashKey } from "../routing/service_fields.ts";
 import { parseByteSize } from "../text/byte_size.ts";
 import { parseDuration } from "../text/duration.ts";
 import { show } from "../text/issues.ts";
@@ -370,6 +370,16 @@ export async function resolveConfig(
     runtime: {
       workers: raw.runtime?.workers ?? raw.runtime?.gomaxprocs ?? DEFAULTS.runtime.workers,
       pidFile: pidFile === "" || !base || isAbsolute(pidFile) ? pidFile : resolve(base, pidFile),
+      stateFile: raw.runtime?.state_file ?? DEFAULTS.runtime.stateFile,
+      stateIntervalMs: Math.max(
+        1,
+        dur(
+          c,
+          raw.runtime?.state_interval,
+          "runtime.state_interval",
+          DEFAULTS.runtime.stateIntervalMs,
+        ),
+      ),
     },
     dns: {
       refreshWithoutTtlMs: dnsRefresh,

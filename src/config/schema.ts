@@ -79,6 +79,15 @@ export const configSchema = z.strictObject({
       description:
         'file the process ID is written to at start and removed from at exit ("" = none)',
     }),
+    state_file: z.string().optional().meta({
+      description: "file the stick table and health states are saved to at intervals and " +
+        'restored from at start (default "": none)',
+    }),
+    state_interval: durationSchema.optional().meta({
+      description: `time between saves of state_file (default ${
+        d(DEFAULTS.runtime.stateIntervalMs)
+      })`,
+    }),
   }).optional(),
   dns: z.strictObject({
     refresh_without_ttl: durationSchema.optional().meta({

@@ -88,8 +88,14 @@ export interface Config {
   };
   readonly log: { readonly level: LogLevel; readonly format: LogFormat; readonly access: boolean };
   readonly defaults: ServiceSettings;
-  /** pidFile: "" = none */
-  readonly runtime: { readonly workers: number; readonly pidFile: string };
+  readonly runtime: {
+    readonly workers: number;
+    /** "" = none */
+    readonly pidFile: string;
+    /** Where the stick table and health states are saved and restored; "" = nowhere */
+    readonly stateFile: string;
+    readonly stateIntervalMs: number;
+  };
   readonly dns: { readonly refreshWithoutTtlMs: number };
   readonly routing: {
     readonly file?: FileProviderConfig;

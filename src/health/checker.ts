@@ -27,6 +27,11 @@ export interface HealthCheckerOptions {
   readonly log?: Logger;
   /** Reach the backend as traffic does (through its SOCKS5 proxy); direct when absent. */
   readonly dialer?: Dialer;
+  /**
+   * The state to start from (restored after a restart): false means down until `rise` checks
+   * pass. Absent: unknown, and the first result decides.
+   */
+  readonly initial?: boolean;
 }
 
 export interface HealthChecker {
@@ -150,7 +155,7 @@ export function createHealthChecker(o: HealthCheckerOptions): HealthChecker {
   const rise = Math.max(1, o.spec.rise);
   const fall = Math.max(1, o.spec.fall);
   const stopped = new AbortController();
-  let healthy: boolean | undefined;
+  let healthy: boolean | undefined = o.initial;
   let streak = 0;
   let lastOk: boolean | undefined;
   let lastReason = "";

@@ -38,9 +38,22 @@ export interface InstanceTags {
   readonly max_connections?: number | string;
   readonly weight?: number | string;
   readonly tier?: number | string;
+  /** `<tag>.disabled=true`: a boolean for "true"/"false", the text otherwise (validation names it) */
+  readonly disabled?: boolean | string;
+  /** `<tag>.group=NAME`: the backend's group (hash identity across listeners) */
+  readonly group?: string;
 }
 
-const SINGLE_KEYS = ["proxy", "balance", "proxy_protocol", "max_connections", "weight", "tier"];
+const SINGLE_KEYS = [
+  "proxy",
+  "balance",
+  "proxy_protocol",
+  "max_connections",
+  "weight",
+  "tier",
+  "disabled",
+  "group",
+];
 const NUMERIC_KEYS = new Set(["max_connections", "weight", "tier"]);
 
 function numeric(text: string): number | string {
@@ -62,7 +75,7 @@ export function readInstanceTags(
   const prefix = `${tag}.`;
   const listeners = new Set<string>();
   const sni = new Set<string>();
-  const single: Record<string, number | string> = {};
+  const single: Record<string, number | string | boolean> = {};
   for (const t of tags) {
     if (!t.startsWith(prefix)) continue;
     const eq = t.indexOf("=");
@@ -85,6 +98,9 @@ export function readInstanceTags(
         continue;
       }
       single[key] = NUMERIC_KEYS.has(key) ? numeric(value) : value;
+      if (key === "disabled" && (value === "true" || value === "false")) {
+        (single as Record<string, unknown>)[key] = value === "true";
+      }
     } else {
       notes?.push(`unknown tag "${prefix}${key}", ignored`);
     }
@@ -119,7 +135,7 @@ function readAnyInstanceTags(
 
 interface Group {
   readonly key: string;
-  readonly settings: Omit<InstanceTags, "weight" | "tier">;
+  readonly settings: Omit<InstanceTags, "weight" | "tier" | "disabled" | "group">;
   readonly backends: Map<string, Record<string, unknown>>;
 }
 
@@ -147,7 +163,7 @@ export function buildRawServices(
     const t = r.tags;
     if (!t) continue;
     if (r.tag !== tagList[0]) legacy?.add(inst.service);
-    const { weight, tier, ...settings } = t;
+    const { weight, tier, disabled, group, ...settings } = t;
     const key = JSON.stringify([
       settings.listeners,
       settings.proxy ?? null,
@@ -169,6 +185,8 @@ export function buildRawServices(
       : undefined);
     if (w !== undefined) backend.weight = w;
     if (tier !== undefined) backend.tier = tier;
+    if (disabled !== undefined) backend.disabled = disabled;
+    if (group !== undefined) backend.group = group;
     g.backends.set(address, backend);
   }
 

@@ -32,6 +32,10 @@ export class LiveBackend implements Candidate {
   dialer: Dialer | undefined;
   /** Removed from routing: takes no new connections, its open ones go on. */
   removed = false;
+  /** A check with fall_action = "disable" is failing: no connection at all. */
+  healthDisabled = false;
+  /** Its group identity in the pool, for the hash strategy (set by the listener). */
+  hashId: string | undefined;
 
   constructor(plan: BackendPlan) {
     this.plan = plan;
@@ -65,6 +69,9 @@ export class LiveBackend implements Candidate {
   get drained(): boolean {
     return this.plan.drain || this.drainOverride || this.removed;
   }
+  get disabled(): boolean {
+    return this.plan.disabled === true || this.healthDisabled;
+  }
 
   /** Bytes including the connections still open. */
   bytes(): { up: number; down: number } {
@@ -88,6 +95,7 @@ export class LiveBackend implements Candidate {
       tier: this.plan.tier,
       health: this.health,
       drain: this.drained,
+      ...(this.disabled ? { disabled: true } : {}),
       drainOverride: this.drainOverride,
       ejected: this.ejector.ejected(),
       counters: { ...this.counters, bytesUp: b.up, bytesDown: b.down },

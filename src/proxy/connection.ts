@@ -16,6 +16,8 @@ import type { EngineObserver } from "./types.ts";
 import type { Pool } from "./pool.ts";
 import { decideSni } from "./sni/route.ts";
 import { formatHostPort } from "../net/host_port.ts";
+import type { StickTable } from "../balancer/stick_table.ts";
+import { stickKey, stuckFirst } from "./stick.ts";
 
 /** How long a trusted peer may take to send its PROXY header. */
 const PROXY_HEADER_TIMEOUT_MS = 5000;
@@ -34,6 +36,8 @@ export interface ConnectionContext {
   halfCloseTimeoutMs: number;
   readonly observer: EngineObserver | undefined;
   dialerFor(b: LiveBackend): Dialer;
+  /** Client keys stuck to a backend group (services with `stick`) */
+  readonly stick: StickTable;
 }
 
 type EndReason =
@@ -87,6 +91,8 @@ export async function handleConnection(
   let service: string | undefined;
   let reason: EndReason = "error";
   let lastError = "";
+  /** The stick-table key, when the listener sticks */
+  let stuck: string | undefined;
   try {
     if (l.plan.accept.acceptProxyProtocol) {
       if (!l.trusted(clientAddr.host)) {
@@ -148,22 +154,25 @@ export async function handleConnection(
     const s = p.settings;
     const hashing = s.balance === "hash";
     const hashKey = hashing ? s.hashKey : undefined;
-    const keyBytes = hashKey?.kind === "first_bytes"
+    const keyBytes = hashKey !== undefined && hashKey.kind !== "client_ip"
       ? await readKeyBytes(client, {
         start: hashKey.start,
         end: hashKey.end,
         timeoutMs: FIRST_BYTES_TIMEOUT_MS,
       })
       : undefined;
-    const { order, failOpen } = selectBackends(
-      p.candidates,
-      p.strategy,
-      !hashing
-        ? ANY_CLIENT
-        : keyBytes
-        ? { ip: clientAddr.host, keyBytes }
-        : { ip: clientAddr.host },
-    );
+    const info: ClientInfo = !hashing && !s.stick
+      ? ANY_CLIENT
+      : keyBytes
+      ? { ip: clientAddr.host, keyBytes }
+      : { ip: clientAddr.host };
+    const selected = selectBackends(p.candidates, p.strategy, info);
+    const failOpen = selected.failOpen;
+    // Keyed by the pool's service: on an SNI listener each service has a table of its own.
+    stuck = s.stick ? stickKey(p.service ?? l.plan.services[0] ?? "", hashKey, info) : undefined;
+    const order = stuck
+      ? stuckFirst(ctx.stick, stuck, p.candidates, selected.order)
+      : selected.order;
     if (failOpen !== p.failingOpen) {
       p.failingOpen = failOpen;
       if (failOpen) {
@@ -206,6 +215,7 @@ export async function handleConnection(
         }
         b.ejector.success();
         backend = b;
+        if (stuck && b.hashId !== undefined) ctx.stick.set(stuck, b.hashId, s.stick!.expirationMs);
         break;
       } catch (err) {
         b.counters.active--;
@@ -295,6 +305,8 @@ export async function handleConnection(
     }
     if (pool) pool.connections.active--;
     l.connectionDone(conn);
+    // Idle time counts from the end of the last connection, not its start.
+    if (stuck && backend) ctx.stick.touch(stuck);
     const seconds = (performance.now() - started) / 1000;
     ctx.observer?.connectionDone?.(l.key, seconds);
     if (ctx.accessLog) {

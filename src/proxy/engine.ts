@@ -10,10 +10,13 @@ import { createDirectDialer } from "./direct_dialer.ts";
 import { LiveListener } from "./listener.ts";
 import type { Pool } from "./pool.ts";
 import { createResolver, type Resolver } from "./resolver.ts";
-import { createHealthMonitor } from "../health/monitor.ts";
+import { createHealthMonitor, type SavedHealth } from "../health/monitor.ts";
+import type { HealthState } from "../health/types.ts";
 import type { Dialer } from "../net/dial.ts";
 import type { EngineControl, EngineObserver, ListenerView } from "./types.ts";
 import { DEFAULTS } from "../defaults.ts";
+import { createStickTable, type StickTable } from "../balancer/stick_table.ts";
+import { splitStickKey } from "./stick.ts";
 
 export interface EngineOptions {
   rt: Runtime;
@@ -35,9 +38,15 @@ export interface EngineOptions {
   directDialer?: Dialer;
   /** Expands backend host names (tests inject lookups). @default a DNS resolver of its own */
   resolver?: Resolver;
+  /** Health states saved before a restart (see healthStates()). */
+  restoredHealth?: ReadonlyMap<string, SavedHealth>;
+  /** The stick table (tests inject a clock; the app restores it from the state file). */
+  stickTable?: StickTable;
 }
 
 export interface Engine extends EngineControl {
+  /** Every backend's health from active checks (for the state file); unknown ones left out. */
+  healthStates(): { listener: string; backend: string; state: HealthState; disabled: boolean }[];
   /** Make the listeners match the table: open new ones, update changed ones, drain removed ones. */
   apply(table: RoutingTable): void;
   /** Change timings and logging after a config reload; applies to what happens next. */
@@ -67,6 +76,8 @@ export function createEngine(o: EngineOptions): Engine {
   let applied: RoutingTable | undefined;
   const resolver = o.resolver ?? createResolver({ log: log.child("dns") });
   const health = createHealthMonitor({ rt: o.rt, log: log.child("health") });
+  /** Health saved before a restart, by "<listener>\u0000<backend key>", used once. */
+  const restored = o.restoredHealth ? new Map(o.restoredHealth) : undefined;
 
   const ctx: ConnectionContext = {
     rt: o.rt,
@@ -75,6 +86,7 @@ export function createEngine(o: EngineOptions): Engine {
     accessLog: o.accessLog ?? true,
     halfCloseTimeoutMs: o.halfCloseTimeoutMs ?? DEFAULTS.listeners.halfCloseTimeoutMs,
     observer: o.observer,
+    stick: o.stickTable ?? createStickTable(),
     dialerFor(b: LiveBackend): Dialer {
       // Found once per backend; the pool resets it when the backend's proxy URL changes.
       return b.dialer ??= findDialer(b);
@@ -105,15 +117,24 @@ export function createEngine(o: EngineOptions): Engine {
     health.sync(
       p.id,
       spec,
-      p.candidates.map((b) => ({
-        key: b.key,
-        host: b.plan.host,
-        port: b.plan.port,
-        dialer: ctx.dialerFor(b),
-        setHealth: (state) => {
-          b.health = state;
-        },
-      })),
+      p.candidates.map((b) => {
+        const id = `${p.id}\u0000${b.key}`;
+        const initial = restored?.get(id);
+        restored?.delete(id);
+        return {
+          key: b.key,
+          host: b.plan.host,
+          port: b.plan.port,
+          dialer: ctx.dialerFor(b),
+          ...(initial ? { initial } : {}),
+          setHealth: (state: HealthState) => {
+            b.health = state;
+          },
+          setDisabled: (on: boolean) => {
+            b.healthDisabled = on;
+          },
+        };
+      }),
     );
   }
 
@@ -208,6 +229,47 @@ export function createEngine(o: EngineOptions): Engine {
       health.close();
       resolver.close();
       await Promise.all(draining.values());
+    },
+    healthStates() {
+      const out: { listener: string; backend: string; state: HealthState; disabled: boolean }[] =
+        [];
+      for (const l of active.values()) {
+        // "listener" is the pool's id: the listener key, or "KEY/SERVICE" on an SNI listener.
+        for (const p of l.pools) {
+          for (const b of p.candidates) {
+            if (b.health === "unknown" && !b.healthDisabled) continue;
+            out.push({
+              listener: p.id,
+              backend: b.key,
+              state: b.health,
+              disabled: b.healthDisabled,
+            });
+          }
+        }
+      }
+      return out;
+    },
+    stickEntries() {
+      return ctx.stick.entries().map((e) => ({
+        ...splitStickKey(e.key),
+        backend: e.backend,
+        usedMs: e.usedMs,
+        expiresMs: e.usedMs + e.expirationMs,
+      }));
+    },
+    unstick(service, client) {
+      if (service === undefined && client === undefined) return ctx.stick.clear();
+      let n = 0;
+      for (const e of ctx.stick.entries()) {
+        const k = splitStickKey(e.key);
+        if (
+          (service === undefined || k.service === service) &&
+          (client === undefined || k.client === client)
+        ) {
+          if (ctx.stick.delete(e.key)) n++;
+        }
+      }
+      return n;
     },
     listeners(): ListenerView[] {
       const views = [...active.values(), ...draining.keys()].map((l) => l.view());

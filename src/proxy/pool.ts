@@ -4,6 +4,7 @@
 import type { BackendPlan, ServiceSettings } from "../routing/types.ts";
 import type { Strategy } from "../balancer/types.ts";
 import { createStrategy } from "../balancer/create.ts";
+import { hashIds } from "../balancer/groups.ts";
 import type { DialOptions } from "../net/dial.ts";
 import { LiveBackend } from "./backend.ts";
 import { expandBackends, needsResolution } from "./expand.ts";
@@ -103,6 +104,8 @@ export class Pool {
     }
     this.backends = next;
     this.candidates = [...next.values()];
+    const ids = hashIds(this.candidates.map((b) => b.plan));
+    this.candidates.forEach((b, i) => b.hashId = ids[i]);
     this.#o.onChanged?.(this);
   }
 

@@ -31,6 +31,8 @@ export interface BackendView {
   readonly drain: boolean;
   /** Drained by the admin API */
   readonly drainOverride: boolean;
+  /** Disabled by routing or by a failing check with fall_action = "disable"; absent = false */
+  readonly disabled?: boolean;
   /** Taken out by passive ejection (consecutive connect failures) for now */
   readonly ejected: boolean;
   readonly counters: Readonly<BackendCounters>;
@@ -91,8 +93,24 @@ export interface EngineObserver {
   localResourceError?(listener: string, errno: string): void;
 }
 
+/** One stick-table entry as the admin API shows it. */
+export interface StickView {
+  readonly service: string;
+  /** The client key: its IP, "bytes:<hex>" or "<ip>+<hex>" after hash_key */
+  readonly client: string;
+  /** The backend group it is stuck to (the backend's group label or host) */
+  readonly backend: string;
+  /** ms since the epoch */
+  readonly usedMs: number;
+  readonly expiresMs: number;
+}
+
 /** What admin and peek may read and do: a read-only view plus the few control verbs. */
 export interface EngineControl {
+  /** The stick table's live entries, least recently used first. */
+  stickEntries?(): readonly StickView[];
+  /** Deletes the entries matching `service` and `client` (each optional: none = all); a count. */
+  unstick?(service?: string, client?: string): number;
   /** Every listener, sorted by key, with live counters. */
   listeners(): readonly ListenerView[];
   /**

@@ -59,7 +59,7 @@ export function buildPlan(
       source: m.provider,
     });
   }
-  const backends = poolBackends(members);
+  const backends = poolBackends(members, port);
   const plan: ListenerPlan = {
     key,
     label: first.label,

@@ -3,6 +3,7 @@
 // the fields in which two services disagree.
 import { isDeepStrictEqual } from "node:util";
 import { formatProxyUrl } from "./proxy_url.ts";
+import { formatHostPort } from "../net/host_port.ts";
 import type { AcceptSettings, BackendPlan, ServiceSettings, ServiceSpec } from "./types.ts";
 
 const DEFAULT_ACCEPT: AcceptSettings = { acceptProxyProtocol: false, trustedProxies: [] };
@@ -24,6 +25,7 @@ export const SETTING_FIELDS: Readonly<Record<keyof ServiceSettings, string>> = {
   maxConnections: "max_connections",
   proxyProtocol: "proxy_protocol",
   health: "health",
+  stick: "stick",
 };
 const ACCEPT_FIELDS: Readonly<Record<keyof AcceptSettings, string>> = {
   acceptProxyProtocol: "accept_proxy_protocol",
@@ -60,23 +62,30 @@ export function differingFields(
   ];
 }
 
-/** The backends of `members` pooled: first occurrence of each key wins, in member order. */
-export function poolBackends(members: readonly Member[]): BackendPlan[] {
+/**
+ * The backends of `members` pooled: first occurrence of each key wins, in member order. A
+ * backend without a port (0) takes the listener's `port` (tcpffee's portmap = "IP").
+ */
+export function poolBackends(members: readonly Member[], port: number): BackendPlan[] {
   const backends: BackendPlan[] = [];
   const seen = new Set<string>();
   for (const m of members) {
     for (const b of m.spec.backends) {
-      const bkey = backendKey(b.address, m.spec.proxy);
+      const bport = b.port === 0 ? port : b.port;
+      const address = b.port === 0 ? formatHostPort(b.host, port) : b.address;
+      const bkey = backendKey(address, m.spec.proxy);
       if (seen.has(bkey)) continue;
       seen.add(bkey);
       const plan: BackendPlan = {
         key: bkey,
-        address: b.address,
+        address,
         host: b.host,
-        port: b.port,
+        port: bport,
         weight: b.weight,
         tier: b.tier,
         drain: b.drain,
+        ...(b.disabled ? { disabled: true } : {}),
+        ...(b.group !== undefined ? { group: b.group } : {}),
         service: m.spec.name,
         ...(m.spec.proxy ? { proxy: m.spec.proxy } : {}),
       };

@@ -15,7 +15,7 @@ const BALANCE_NAMES = [
   "p2c",
   "hash",
 ] as const;
-const HASH_KEY_PATTERN = "^(?:client_ip|first_bytes:\\d+-\\d+)$";
+const HASH_KEY_PATTERN = "^(?:client_ip|(?:client_ip\\+)?first_bytes:\\d+-\\d+)$";
 const LISTENER_PATTERN = "^[^:\\s]+:\\d{1,5}$";
 
 export const durationSchema = z.union([
@@ -34,7 +34,7 @@ export const healthShape = {
     description: `time between checks (default ${formatDuration(H_.intervalMs)})`,
   }),
   timeout: durationSchema.optional().meta({
-    description: `time a check may take (default ${formatDuration(H_.timeoutMs)})`,
+    description: "time a check may take (default half the interval)",
   }),
   rise: z.int().min(1).optional().meta({
     description: `successes that mark a backend up (default ${H_.rise})`,
@@ -55,13 +55,18 @@ export const healthShape = {
     description: "http only: request headers",
   }),
   body: z.string().optional().meta({
-    description: "http only: a substring the response body must contain",
+    description: "http only: the request body sent with the check (default none)",
+  }),
+  fall_action: z.enum(["drain", "disable", "ignore"]).optional().meta({
+    description: 'what a failing check does: "drain" (default: no new clients, stuck ones ' +
+      'stay), "disable" (no connection at all) or "ignore" (logged only)',
   }),
 };
 
 export const backendShape = {
   address: z.string().meta({
-    description: "host:port or [IPv6]:port; a host name expands to all its A/AAAA records",
+    description: "host:port or [IPv6]:port; a host name expands to all its A/AAAA records. " +
+      'Without a port ("10.0.0.5"): the port of the listener the client connected to',
   }),
   weight: z.int().min(0).optional().meta({ description: "relative weight (default 1)" }),
   tier: z.int().min(0).optional().meta({
@@ -69,7 +74,14 @@ export const backendShape = {
       "failover tier: the lowest tier with a healthy backend takes the traffic (default 0)",
   }),
   drain: z.boolean().optional().meta({
-    description: "true: takes no new connections (default false)",
+    description: "true: takes no new connections; sticky clients stay (default false)",
+  }),
+  disabled: z.boolean().optional().meta({
+    description: "true: configured but takes no connection at all (default false)",
+  }),
+  group: z.string().min(1).optional().meta({
+    description: "hash identity shared across listeners: a client hashed to a group lands on " +
+      "that group on every port (default: the backend's host)",
   }),
 };
 
@@ -79,7 +91,8 @@ export const settingsShape = {
     description: `balancing strategy (default ${S_.balance})`,
   }),
   hash_key: z.string().regex(new RegExp(HASH_KEY_PATTERN)).optional().meta({
-    description: 'for balance = "hash": client_ip or "first_bytes:START-END" (END exclusive)',
+    description: 'for balance = "hash": client_ip, "first_bytes:START-END" (END exclusive) or ' +
+      '"client_ip+first_bytes:START-END"',
   }),
   connect_timeout: durationSchema.optional().meta({
     description: `dial timeout per backend (default ${formatDuration(S_.connectTimeoutMs)})`,
@@ -123,8 +136,17 @@ export const serviceShape = {
   trusted_proxies: z.array(z.string()).optional().meta({
     description: 'CIDRs allowed to send a PROXY header, e.g. "10.0.0.0/8"',
   }),
+  // A list of checks is validated entry by entry in service.ts (field paths "health[1].rise").
   health: z.object(healthShape).optional().meta({
-    description: "active health checks; omitted = none",
+    description: "active health checks (a table, or a list of them); omitted = none",
+  }),
+  stick: z.object({
+    expiration: durationSchema.meta({
+      description: "idle time after which a client key may land elsewhere",
+    }),
+  }).optional().meta({
+    description: "stick table: a client key's first pick is kept while it is used " +
+      "(the key is the hash_key's; a new backend does not take stuck clients)",
   }),
   sni: z.array(z.string()).optional().meta({
     description: "TLS server names this service takes on a shared listener, e.g. " +
@@ -146,8 +168,14 @@ function routingJsonSchemaSource() {
   const service = z.strictObject({
     ...serviceShape,
     backends: z.array(backend).meta({ description: "the pool: strings or tables" }),
-    health: z.strictObject(healthShape).optional().meta({
-      description: "active health checks; omitted = none",
+    health: z.union([
+      z.strictObject(healthShape),
+      z.array(z.strictObject(healthShape)).min(1),
+    ]).optional().meta({
+      description: "active health checks (a table, or a list of them); omitted = none",
+    }),
+    stick: z.strictObject({ expiration: durationSchema }).optional().meta({
+      description: "stick table: a client key's first pick is kept while it is used",
     }),
   });
   return z.object({

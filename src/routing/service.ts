@@ -15,16 +15,21 @@ import { errorMessage } from "../errors.ts";
 import { parseDuration } from "../text/duration.ts";
 import { describeIssue, show } from "../text/issues.ts";
 import { hint } from "../text/did_you_mean.ts";
-import { formatHostPort, parseHostPort, parsePort } from "../net/host_port.ts";
-import { checkCidr } from "../net/cidr.ts";
+import { formatHostPort, parseHostPort } from "../net/host_port.ts";
 import { parseProxyUrl } from "./proxy_url.ts";
 import { normalizeSniName } from "./sni_match.ts";
 import { backendShape, healthShape, serviceShape } from "./schema.ts";
+import {
+  healthFromRaw,
+  healthSchema,
+  parseCidr,
+  parseHashKey,
+  parseListenerRef,
+  portlessHost,
+} from "./service_fields.ts";
 import type {
   AcceptSettings,
   BackendSpec,
-  HashKey,
-  HealthSpec,
   ListenerRef,
   ParsedDocument,
   ProxyUrl,
@@ -32,21 +37,20 @@ import type {
   ServiceSettings,
   ServiceSpec,
 } from "./types.ts";
-import { DEFAULTS } from "../defaults.ts";
 
 const serviceSchema = z.object(serviceShape);
 const backendObjectSchema = z.object(backendShape);
-const healthSchema = z.object(healthShape);
 
 const DURATION_TEXT = 'a duration such as "250ms", "5s", "1m30s" or a number of seconds';
 const EXPECTED_BY_KEY: Record<string, string> = {
+  hash_key: '"client_ip", "first_bytes:START-END" or "client_ip+first_bytes:START-END"',
   listener: '"LABEL:PORT", e.g. "any:5432"',
   listeners: '"LABEL:PORT", e.g. "any:5432"',
   connect_timeout: DURATION_TEXT,
   idle_timeout: DURATION_TEXT,
   interval: DURATION_TEXT,
+  expiration: DURATION_TEXT,
   timeout: DURATION_TEXT,
-  hash_key: '"client_ip" or "first_bytes:START-END"',
   path: 'a path starting with "/"',
   method: 'an upper-case HTTP method such as "GET"',
 };
@@ -70,57 +74,6 @@ function fieldPath(prefix: string, path: readonly PropertyKey[]): string {
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-/** Health defaults for keys a `health` table leaves out. */
-const HEALTH_DEFAULTS: Omit<HealthSpec, "type"> = {
-  intervalMs: DEFAULTS.health.intervalMs,
-  timeoutMs: DEFAULTS.health.timeoutMs,
-  rise: DEFAULTS.health.rise,
-  fall: DEFAULTS.health.fall,
-  path: DEFAULTS.health.path,
-  method: DEFAULTS.health.method,
-  status: DEFAULTS.health.status,
-  headers: {},
-  body: DEFAULTS.health.body,
-};
-
-/** Parses "client_ip" | "first_bytes:START-END" (END exclusive, START < END). */
-export function parseHashKey(text: string): HashKey | string {
-  if (text === "client_ip") return { kind: "client_ip" };
-  const m = /^first_bytes:(\d+)-(\d+)$/.exec(text);
-  if (!m) return `expected "client_ip" or "first_bytes:START-END", got ${show(text)}`;
-  const start = Number(m[1]);
-  const end = Number(m[2]);
-  if (!(start < end)) return `expected START < END in ${show(text)} (END is exclusive)`;
-  if (end > 65536) return `expected END at most 65536 in ${show(text)}`;
-  return { kind: "first_bytes", start, end };
-}
-
-/** Normalises "10.0.0.0/8" (a bare IP means one host); a string is the reason it is invalid. */
-function parseCidr(text: string): string | { cidr: string } {
-  return checkCidr(text);
-}
-
-/** Resolves a validated raw health table, defaults applied (durations already validated). */
-export function healthFromRaw(raw: z.infer<typeof healthSchema>, path: string): HealthSpec {
-  const out: HealthSpec = {
-    type: raw.type ?? "tcp",
-    intervalMs: raw.interval === undefined
-      ? HEALTH_DEFAULTS.intervalMs
-      : parseDuration(raw.interval, `${path}.interval`),
-    timeoutMs: raw.timeout === undefined
-      ? HEALTH_DEFAULTS.timeoutMs
-      : parseDuration(raw.timeout, `${path}.timeout`),
-    rise: raw.rise ?? HEALTH_DEFAULTS.rise,
-    fall: raw.fall ?? HEALTH_DEFAULTS.fall,
-    path: raw.path ?? HEALTH_DEFAULTS.path,
-    method: raw.method ?? HEALTH_DEFAULTS.method,
-    status: raw.status ?? HEALTH_DEFAULTS.status,
-    headers: raw.headers ?? HEALTH_DEFAULTS.headers,
-    body: raw.body ?? HEALTH_DEFAULTS.body,
-  };
-  return out;
 }
 
 const HEALTH_KEYS: readonly string[] = Object.keys(healthShape);
@@ -150,22 +103,14 @@ function warnUnknownKeys(
   }
 }
 
-function parseListenerRef(text: string): ListenerRef | string {
-  const colon = text.lastIndexOf(":");
-  const label = text.slice(0, colon);
-  const port = parsePort(text.slice(colon + 1));
-  if (colon <= 0 || port === undefined || /\s/.test(label)) {
-    return `expected "LABEL:PORT" with a port from 1 to 65535, e.g. "any:5432", got ${show(text)}`;
-  }
-  return { label, port };
-}
-
 function parseBackend(ctx: Ctx, raw: unknown, i: number): BackendSpec | undefined {
   const at = `backends[${i}]`;
   let address: string;
   let weight = 1;
   let tier = 0;
   let drain = false;
+  let disabled = false;
+  let group: string | undefined;
   if (typeof raw === "string") {
     address = raw;
   } else if (isPlainObject(raw)) {
@@ -185,6 +130,8 @@ function parseBackend(ctx: Ctx, raw: unknown, i: number): BackendSpec | undefine
     weight = r.data.weight ?? 1;
     tier = r.data.tier ?? 0;
     drain = r.data.drain ?? false;
+    disabled = r.data.disabled ?? false;
+    group = r.data.group;
   } else {
     problem(
       ctx,
@@ -193,9 +140,15 @@ function parseBackend(ctx: Ctx, raw: unknown, i: number): BackendSpec | undefine
     );
     return undefined;
   }
+  const extra = { ...(disabled ? { disabled } : {}), ...(group !== undefined ? { group } : {}) };
+  const bare = portlessHost(address.trim());
+  if (bare !== undefined) {
+    const text = bare.includes(":") ? `[${bare}]` : bare;
+    return { address: text, host: bare, port: 0, weight, tier, drain, ...extra };
+  }
   try {
     const { host, port } = parseHostPort(address.trim());
-    return { address: formatHostPort(host, port), host, port, weight, tier, drain };
+    return { address: formatHostPort(host, port), host, port, weight, tier, drain, ...extra };
   } catch (err) {
     const field = typeof raw === "string" ? at : `${at}.address`;
     problem(ctx, field, `${errorMessage(err)}; backend dropped`);
@@ -220,8 +173,32 @@ export function validateService(
   }
   warnUnknownKeys(ctx, raw, SERVICE_KEYS, "");
   if (isPlainObject(raw.health)) warnUnknownKeys(ctx, raw.health, HEALTH_KEYS, "health");
+  if (Array.isArray(raw.health)) {
+    raw.health.forEach((h, i) => {
+      if (isPlainObject(h)) warnUnknownKeys(ctx, h, HEALTH_KEYS, `health[${i}]`);
+    });
+  }
 
-  const r = serviceSchema.safeParse(raw, { reportInput: true });
+  // Several checks: each validated as a `health` table, with its index in the field path.
+  const list = Array.isArray(raw.health) ? raw.health : undefined;
+  const checks: z.infer<typeof healthSchema>[] = [];
+  let bad = list !== undefined && list.length === 0;
+  if (bad) problem(ctx, "health", "expected at least one check; service dropped");
+  list?.forEach((h, i) => {
+    const c = healthSchema.safeParse(h, { reportInput: true });
+    if (c.success) return void checks.push(c.data);
+    bad = true;
+    for (const issue of c.error.issues) {
+      problem(
+        ctx,
+        fieldPath(`health[${i}]`, issue.path),
+        `${describeIssue(issue, expectedFor)}; service dropped`,
+      );
+    }
+  });
+  const r = serviceSchema.safeParse(list ? { ...raw, health: undefined } : raw, {
+    reportInput: true,
+  });
   if (!r.success) {
     for (const issue of r.error.issues) {
       problem(
@@ -232,6 +209,7 @@ export function validateService(
     }
     return undefined;
   }
+  if (bad) return undefined;
   const d = r.data;
   let fatal = false;
   const dropped = (field: string, reason: string) => {
@@ -285,7 +263,13 @@ export function validateService(
   }
   if (d.max_connections !== undefined) settings.maxConnections = d.max_connections;
   if (d.proxy_protocol !== undefined) settings.proxyProtocol = d.proxy_protocol;
-  if (d.health !== undefined) settings.health = healthFromRaw(d.health, "health");
+  if (list) settings.health = checks.map((h, i) => healthFromRaw(h, `health[${i}]`));
+  else if (d.health !== undefined) settings.health = healthFromRaw(d.health, "health");
+  if (d.stick !== undefined) {
+    const expirationMs = parseDuration(d.stick.expiration, "stick.expiration");
+    if (expirationMs <= 0) dropped("stick.expiration", "expected a duration above 0");
+    else settings.stick = { expirationMs };
+  }
 
   const accept: { -readonly [K in keyof AcceptSettings]?: AcceptSettings[K] } = {};
   if (d.accept_proxy_protocol !== undefined) accept.acceptProxyProtocol = d.accept_proxy_protocol;

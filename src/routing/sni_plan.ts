@@ -98,7 +98,7 @@ export function buildSniPlan(
         service: name,
         names: [],
         settings: resolveSettings(spec, defaults),
-        backends: poolBackends(group),
+        backends: poolBackends(group, port),
       });
       continue;
     }
@@ -130,7 +130,7 @@ export function buildSniPlan(
       service: name,
       names,
       settings: resolveSettings(spec, defaults),
-      backends: poolBackends(group),
+      backends: poolBackends(group, port),
     });
   }
 

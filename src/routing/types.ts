@@ -7,7 +7,9 @@ export type BalanceName = "round_robin" | "weighted" | "least_conn" | "random" |
 export type HashKey =
   | { readonly kind: "client_ip" }
   /** bytes [start, end) of the client's first bytes (the config says "first_bytes:START-END", END exclusive) */
-  | { readonly kind: "first_bytes"; readonly start: number; readonly end: number };
+  | { readonly kind: "first_bytes"; readonly start: number; readonly end: number }
+  /** the client IP and that slice ("client_ip+first_bytes:START-END", tcpffee's IP_WITH_FIRST_MESSAGE_SLICE) */
+  | { readonly kind: "client_ip+first_bytes"; readonly start: number; readonly end: number };
 
 export type ProxyProtocolVersion = "" | "v1" | "v2";
 
@@ -31,7 +33,14 @@ export interface HealthSpec {
   readonly method: string;
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
+  /** http only: the request body sent with the check */
   readonly body: string;
+  /**
+   * What a failing check does to the backend: "drain" (no new clients, stuck ones stay; the
+   * pool may still fail open to it), "disable" (no connection at all) or "ignore" (logged only).
+   * Absent = "drain".
+   */
+  readonly fallAction?: "drain" | "disable" | "ignore";
 }
 
 /** The per-service settings marked (D) in SPEC section 3, resolved. */
@@ -48,8 +57,10 @@ export interface ServiceSettings {
   /** 0 = unlimited */
   readonly maxConnections: number;
   readonly proxyProtocol: ProxyProtocolVersion;
-  /** undefined = no active checks */
-  readonly health: HealthSpec | undefined;
+  /** undefined = no active checks; a list = several checks, each with its fall action */
+  readonly health: HealthSpec | readonly HealthSpec[] | undefined;
+  /** The stick table (opt-in): a client key's first pick is kept until idle this long */
+  readonly stick?: { readonly expirationMs: number } | undefined;
 }
 
 /** Listener-level settings that are not defaults-able. */
@@ -65,10 +76,14 @@ export interface ListenerRef {
 }
 
 export interface BackendSpec {
-  /** As written, normalised: "10.0.0.1:5432", "[2001:db8::7]:5432", "db.internal:5432" */
+  /**
+   * As written, normalised: "10.0.0.1:5432", "[2001:db8::7]:5432", "db.internal:5432"; without
+   * a port ("10.0.0.5", port 0) the backend takes the port of each listener it serves.
+   */
   readonly address: string;
   /** Without brackets */
   readonly host: string;
+  /** 0: the port of the listener the client connected to (tcpffee's portmap = "IP") */
   readonly port: number;
   /** @default 1 */
   readonly weight: number;
@@ -76,6 +91,10 @@ export interface BackendSpec {
   readonly tier: number;
   /** @default false */
   readonly drain: boolean;
+  /** Configured but takes no connection at all (not even fail-open). @default false */
+  readonly disabled?: boolean;
+  /** Group label: backends of one group on several listeners take the same clients. @default host */
+  readonly group?: string;
 }
 
 /** A validated service as a provider delivers it: labels unresolved, only the settings it sets. */
@@ -116,6 +135,10 @@ export interface BackendPlan {
   readonly weight: number;
   readonly tier: number;
   readonly drain: boolean;
+  /** Takes no connection at all; its stuck clients go elsewhere. Absent = false */
+  readonly disabled?: boolean;
+  /** The `group` label when set; the hash identity across listeners is group ?? host */
+  readonly group?: string;
   readonly proxy?: ProxyUrl;
   /** The service that brought it */
   readonly service: string;

@@ -101,6 +101,8 @@ describe("OpenAPI document", () => {
         "GET /api/v1/providers",
         "POST /api/v1/backends/drain",
         "DELETE /api/v1/backends/drain",
+        "GET /api/v1/stick",
+        "DELETE /api/v1/stick",
         "GET /metrics",
         "GET /openapi.json",
         "GET /docs",
@@ -148,6 +150,8 @@ describe("OpenAPI document", () => {
     await check("/api/v1/routing", "200");
     await check("/api/v1/providers", "200");
     await check("/readyz", "503");
+    await check("/api/v1/stick", "200");
+    await check("/api/v1/stick", "200", { method: "DELETE" });
     const json = { "content-type": "application/json" };
     await check("/api/v1/backends/drain", "200", {
       method: "POST",

@@ -13,6 +13,8 @@ export function cand(key: string, o: Partial<Omit<Candidate, "key">> = {}): Test
     active: o.active ?? 0,
     healthy: o.healthy ?? true,
     drained: o.drained ?? false,
+    ...(o.disabled !== undefined ? { disabled: o.disabled } : {}),
+    ...(o.hashId !== undefined ? { hashId: o.hashId } : {}),
   };
 }
 

@@ -9,7 +9,7 @@ import { DEFAULTS } from "../../src/defaults.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { configJsonSchema } from "../../src/config/schema.ts";
 import { writeBootstrap } from "../../src/cli/bootstrap.ts";
-import { healthFromRaw } from "../../src/routing/service.ts";
+import { healthFromRaw } from "../../src/routing/service_fields.ts";
 
 const dir = await mkdtemp(join(tmpdir(), "sluice-defaults-"));
 after(() => rm(dir, { recursive: true, force: true }));

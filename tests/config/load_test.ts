@@ -3,10 +3,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ConfigError } from "../../src/errors.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { DEFAULT_CONFIG } from "../../src/config/resolve.ts";
 import { dir, file, problems, useScratchDir } from "./_load_support.ts";
+import { healthChecks } from "../../src/health/monitor.ts";
 
 useScratchDir();
 
@@ -29,7 +29,12 @@ describe("loadConfig() defaults", () => {
     });
     assert.deepEqual(c.peek, { listener: "" });
     assert.deepEqual(c.log, { level: "info", format: "text", access: true });
-    assert.deepEqual(c.runtime, { workers: 1, pidFile: "" });
+    assert.deepEqual(c.runtime, {
+      workers: 1,
+      pidFile: "",
+      stateFile: "",
+      stateIntervalMs: 10_000,
+    });
     assert.deepEqual(c.dns, { refreshWithoutTtlMs: 30_000 });
     assert.deepEqual(c.defaults, {
       balance: "round_robin",
@@ -221,7 +226,7 @@ describe("loadConfig() precedence", () => {
     assert.deepEqual(c.routing.http?.headers, { Authorization: "Bearer x" });
     assert.equal(c.routing.http?.maxBytes, 512 * 1024);
     assert.equal(c.defaults.connectAttempts, 5);
-    assert.equal(c.defaults.health?.type, "tcp");
+    assert.equal(healthChecks(c.defaults.health)[0]?.type, "tcp");
     assert.equal(c.admin.listener, "", "an empty string variable turns the admin API off");
   });
 

@@ -278,3 +278,42 @@ describe("buildRawServices", () => {
     assert.deepEqual([...new Set(problems.map((p) => p.service))].sort(), ["a", "b", "c"]);
   });
 });
+
+describe("<tag>.disabled", () => {
+  it("disables one instance's backend; a bad value is reported by validation", () => {
+    const raw = buildRawServices([
+      inst({ id: "a", tags: ["sluice", "sluice.listener=local:80", "sluice.disabled=true"] }),
+      inst({ id: "b", host: "10.0.0.2", tags: ["sluice", "sluice.listener=local:80"] }),
+      inst({
+        id: "c",
+        host: "10.0.0.3",
+        tags: ["sluice", "sluice.listener=local:80", "sluice.disabled=false"],
+      }),
+    ], "sluice");
+    assert.deepEqual(raw[0]?.backends, [
+      { address: "10.0.0.1:80", disabled: true },
+      { address: "10.0.0.2:80" },
+      { address: "10.0.0.3:80", disabled: false },
+    ]);
+    const bad = buildRawServices([
+      inst({ tags: ["sluice", "sluice.listener=local:80", "sluice.disabled=yes"] }),
+    ], "sluice");
+    const d = validateServices(bad, "consul");
+    assert.match(d.problems[0]?.field ?? "", /backends\[0\]\.disabled/);
+  });
+});
+
+describe("<tag>.group", () => {
+  it("sets the backend's group and does not split the service", () => {
+    const raw = buildRawServices([
+      inst({ id: "a", tags: ["sluice", "sluice.listener=local:80", "sluice.group=rack1"] }),
+      inst({ id: "b", host: "10.0.0.2", tags: ["sluice", "sluice.listener=local:80"] }),
+    ], "sluice");
+    assert.equal(raw.length, 1);
+    assert.deepEqual(raw[0]?.backends, [
+      { address: "10.0.0.1:80", group: "rack1" },
+      { address: "10.0.0.2:80" },
+    ]);
+    assert.equal(validateServices(raw, "consul").services[0]?.backends[0]?.group, "rack1");
+  });
+});

@@ -78,7 +78,7 @@ describe("validateServices()", () => {
       health: {
         type: "http",
         intervalMs: 1000,
-        timeoutMs: 2000,
+        timeoutMs: 500, // unset: half the interval (issue 13)
         rise: 2,
         fall: 3,
         path: "/h",

@@ -115,6 +115,33 @@ describe("a listener shared by SNI services", () => {
     ]);
   });
 
+  it("tcpffee keys per service route: port-less, disabled and grouped backends", () => {
+    const { table, problems } = buildTable(
+      routes([
+        {
+          name: "db",
+          listeners: ["local:2443", "local:2444"],
+          sni: ["db.test"],
+          backends: ["10.0.0.5", { address: "10.0.0.6:1", disabled: true, group: "g" }],
+          stick: { expiration: "1m" },
+        },
+        { name: "web", listeners: ["local:2443", "local:2444"], backends: ["10.0.0.7:443"] },
+      ]),
+      cfg,
+    );
+    assert.deepEqual(problems, []);
+    for (const port of [2443, 2444]) {
+      const db = table.listeners.get(`127.0.0.1:${port}`)!.sni!.routes[0]!;
+      assert.equal(db.service, "db");
+      // No port: the port of the listener the client connected to.
+      assert.deepEqual(
+        db.backends.map((b) => [b.address, b.port, b.disabled, b.group]),
+        [[`10.0.0.5:${port}`, port, undefined, undefined], ["10.0.0.6:1", 1, true, "g"]],
+      );
+      assert.deepEqual(db.settings.stick, { expirationMs: 60_000 });
+    }
+  });
+
   it("a listener without sni services stays as it was (one pool, no sni plan)", () => {
     const { table } = buildTable(
       routes([

@@ -55,8 +55,6 @@ const CASES = [
       "raft_stick_table_proposals_bind_socket",
       "peers",
       "stats_bind_socket",
-      "expiration",
-      "groups.1.healthchecks[1]",
     ],
     listeners: 3,
   },
@@ -141,6 +139,7 @@ describe("sluice import: what is carried over", () => {
       "tcpffee",
       `bind_addr = "127.0.0.1"
 ports = [5280, 5281]
+expiration = 30
 [groups.0]
 portmap = "10.0.0.1"
 drain = true
@@ -159,12 +158,17 @@ http_status = 201
       "t.toml",
     );
     assert.deepEqual(r.routing.services.map((s) => [s.name, s.listener, s.backends]), [
-      ["tcpffee-5280", "local:5280", [{ address: "10.0.0.1:5280", drain: true }]],
+      ["tcpffee-5280", "local:5280", [
+        { address: "10.0.0.1:5280", group: "0", drain: true },
+        { address: "10.0.0.2:5280", group: "1", disabled: true },
+      ]],
       ["tcpffee-5281", "local:5281", [
-        { address: "10.0.0.1:5281", drain: true },
-        { address: "10.0.0.3:3487" },
+        { address: "10.0.0.1:5281", group: "0", drain: true },
+        { address: "10.0.0.2:5281", group: "1", disabled: true },
+        { address: "10.0.0.3:3487", group: "2" },
       ]],
     ]);
+    assert.deepEqual(r.routing.services[0]!.stick, { expiration: "30s" });
     assert.deepEqual(r.routing.services[0]!.health, {
       interval: "4s",
       timeout: "2s",
@@ -176,9 +180,36 @@ http_status = 201
       status: 201,
       body: "Hello",
     });
-    assert.ok(
-      r.skipped.some((s) => s.key === "groups.1.disabled" && /not supported yet/.test(s.why)),
+    assert.deepEqual(r.skipped, []);
+  });
+
+  it("tcpffee: several checks become a list with their fall_action", () => {
+    const r = convertImport(
+      "tcpffee",
+      `ports = [5280]
+[groups.0]
+portmap = "10.0.0.1"
+[[groups.0.healthchecks]]
+timeout = 1
+[[groups.0.healthchecks]]
+fall_action = "Disabled"
+http_target = "/health"
+[[groups.0.healthchecks]]
+fall_action = "Up"
+[[groups.0.healthchecks]]
+fall_action = "Sideways"
+`,
+      "t.toml",
     );
+    const health = r.routing.services[0]!.health as Record<string, unknown>[];
+    assert.deepEqual(health.map((h) => [h.type, h.fall_action, h.timeout]), [
+      ["tcp", undefined, "1s"],
+      ["http", "disable", "2.5s"],
+      ["tcp", "ignore", "2.5s"],
+      ["tcp", undefined, "2.5s"],
+    ]);
+    assert.deepEqual(r.routing.services[0]!.stick, { expiration: "10s" });
+    assert.deepEqual(r.skipped.map((s) => s.key), ["groups.0.healthchecks[3].fall_action"]);
   });
 
   it("tcpproxy: an app per service on every port, duplicates once", async () => {

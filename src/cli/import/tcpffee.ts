@@ -1,10 +1,12 @@
 // tcpffee's TOML (ports, server groups with a portmap, drain/disabled, health checks, a stick
 // table expiration, raft peers) to sluice: one service per port, whose backends are the
 // groups' servers for that port (`portmap = "IP"`: the same port on that IP; a port table:
-// that port's entry), balanced by consistent hashing of the client IP (balance = "hash"), so a
-// client keeps its server as long as the server set does not change, and every sluice
-// instance picks the same one. What sluice does not have yet is reported as "not supported
-// yet"; raft and the stats socket have no counterpart.
+// that port's entry), balanced by consistent hashing of the client IP (balance = "hash") with
+// the group id as each backend's `group`, so a client lands on the same group on every port and
+// every sluice instance picks the same one; `expiration` becomes a stick table, `disabled` a
+// disabled backend, the checks a list with their fall_action. Checks apply to the whole
+// service (sluice checks per pool, not per group); raft and the stats socket have no
+// counterpart.
 import { checkHostPort, formatHostPort, isValidHost } from "../../net/host_port.ts";
 import {
   baseConfig,
@@ -38,18 +40,21 @@ function seconds(v: unknown, dflt: number): number {
   return typeof v === "number" && Number.isFinite(v) && v > 0 ? v : dflt;
 }
 
-/** One tcpffee health check as a sluice health table; undefined when it is ignored. */
-function healthOf(check: Json, where: string, skipped: Skipped[]): Json | undefined {
+/** tcpffee's fall_action values and sluice's. */
+const FALL_ACTIONS: Readonly<Record<string, string>> = {
+  Draining: "drain",
+  Disabled: "disable",
+  Up: "ignore",
+};
+
+/** One tcpffee health check as a sluice health table. */
+function healthOf(check: Json, where: string, skipped: Skipped[]): Json {
   const action = String(field(check, "fall_action") ?? "Draining");
-  if (action === "Up") {
-    skipped.push({ key: `${where}.fall_action`, why: '"Up" ignores the check: left out' });
-    return undefined;
-  }
-  if (action === "Disabled") {
+  const fallAction = FALL_ACTIONS[action];
+  if (fallAction === undefined) {
     skipped.push({
       key: `${where}.fall_action`,
-      why: 'not supported yet: "Disabled" (a failing backend takes no new connections, as ' +
-        'with "Draining", but keeps its open ones)',
+      why: `"${action}": expected Draining, Disabled or Up; the check drains`,
     });
   }
   const interval = seconds(field(check, "interval"), 5);
@@ -74,6 +79,8 @@ function healthOf(check: Json, where: string, skipped: Skipped[]): Json | undefi
       h.headers = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)]));
     }
   } else h.type = "tcp";
+  // Draining is sluice's default too.
+  if (fallAction !== undefined && fallAction !== "drain") h.fall_action = fallAction;
   return h;
 }
 
@@ -95,12 +102,16 @@ export function importTcpffee(data: unknown): Imported {
         "are on admin.listener (default 127.0.0.1:9090)",
     });
   }
+  // Seconds; tcpffee always sticks: 10 (its example's value) when the key is left out.
+  let expiration = 10;
   if (data.expiration !== undefined) {
-    skipped.push({
-      key: "expiration",
-      why: "not supported yet: a stick table; until then a client keeps its backend while " +
-        "the backend set does not change (consistent hashing)",
-    });
+    if (typeof data.expiration === "number" && data.expiration > 0) expiration = data.expiration;
+    else {
+      skipped.push({
+        key: "expiration",
+        why: `"${data.expiration}": expected seconds above 0; ${expiration}s is used`,
+      });
+    }
   }
   const bind = String(data.bind_addr ?? "0.0.0.0");
   if (!isBindable(bind)) throw new ImportError(`bind_addr "${bind}" is not an IP address`);
@@ -115,8 +126,8 @@ export function importTcpffee(data: unknown): Imported {
 
   const groups = isTable(data.groups) ? data.groups : {};
   const ids = Object.keys(groups).sort((a, b) => Number(a) - Number(b) || (a < b ? -1 : 1));
-  let health: Json | undefined;
-  let healthFrom = "";
+  const health: Json[] = [];
+  const healthFrom: string[] = [];
   const byPort = new Map<number, Json[]>(ports.map((p) => [p, []]));
   for (const id of ids) {
     const g = groups[id];
@@ -130,30 +141,12 @@ export function importTcpffee(data: unknown): Imported {
         skipped.push({ key: `${where}.${k}`, why: "not a tcpffee setting" });
       }
     }
-    if (g.disabled === true) {
-      skipped.push({
-        key: `${where}.disabled`,
-        why: "not supported yet: disabled backends; the group's servers are left out " +
-          "(a disabled group takes no connection)",
-      });
-      continue;
-    }
     const checks = Array.isArray(g.healthchecks) ? g.healthchecks : [];
     checks.forEach((c, i) => {
       const cw = `${where}.healthchecks[${i}]`;
       if (!isTable(c)) return skipped.push({ key: cw, why: "not a table" });
-      if (health !== undefined || i > 0) {
-        skipped.push({
-          key: cw,
-          why: `not supported yet: several checks per pool; only ${healthFrom} is carried`,
-        });
-        return;
-      }
-      const h = healthOf(c, cw, skipped);
-      if (h) {
-        health = h;
-        healthFrom = cw;
-      }
+      health.push(healthOf(c, cw, skipped));
+      healthFrom.push(cw);
     });
     const portmap = g.portmap;
     for (const port of ports) {
@@ -178,15 +171,17 @@ export function importTcpffee(data: unknown): Imported {
         skipped.push({ key: `${where}.portmap`, why: "missing: the group has no servers" });
         break;
       }
-      const b: Json = { address };
+      // The group id: a client hashed to this group lands on it on every port.
+      const b: Json = { address, group: id };
       if (g.drain === true) b.drain = true;
+      if (g.disabled === true) b.disabled = true;
       byPort.get(port)!.push(b);
     }
   }
-  if (health !== undefined && ids.length > 1) {
+  if (health.length > 0 && ids.length > 1) {
     notes.push(
-      `${healthFrom} checks every backend of every port's service (per-group checks are not ` +
-        "supported yet)",
+      `${healthFrom.join(", ")} check${health.length > 1 ? "" : "s"} every backend of every ` +
+        "port's service (sluice checks per service, not per group)",
     );
   }
   const services: Json[] = ports.map((port) => {
@@ -196,14 +191,15 @@ export function importTcpffee(data: unknown): Imported {
       backends: byPort.get(port)!,
       balance: "hash",
       hash_key: "client_ip",
+      stick: { expiration: `${expiration}s` },
     };
-    if (health !== undefined) s.health = health;
+    if (health.length > 0) s.health = health.length === 1 ? health[0]! : health;
     return s;
   });
   if (ports.length > 1) {
     notes.push(
-      "one service per port; a client's server is chosen per port by hashing its IP (group " +
-        "stickiness across ports is not supported yet)",
+      "one service per port; a client's group is chosen by hashing its IP over the groups, " +
+        "the same on every port (each backend's `group` is its tcpffee group id)",
     );
   }
   return { config: baseConfig(labels.allowed, ports), routing: { services }, skipped, notes };
