@@ -83,8 +83,16 @@ export function createTokenBucket(o: TokenBucketOptions = {}): TokenBucket {
   };
 }
 
+/** The time a provider paces itself by; tests inject one to check pacing without waiting. */
+export interface PacingClock {
+  /** Milliseconds, as Date.now. */
+  now(): number;
+  /** Resolves after ms, or at once when the signal aborts (never rejects). */
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+
 /** Resolves after ms, or at once when the signal aborts (never rejects). */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) return Promise.resolve();
   const dl = deadline(ms, { signal });
   return new Promise((resolve) => {
@@ -94,3 +102,6 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, { once: true });
   });
 }
+
+/** Wall time: Date.now and a real sleep. */
+export const WALL_CLOCK: PacingClock = { now: Date.now, sleep };

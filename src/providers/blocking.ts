@@ -6,21 +6,14 @@ import type { Logger } from "../log.ts";
 import type { HttpFetch } from "../runtime/types.ts";
 import type { RouteProblem, ServiceSpec } from "../routing/types.ts";
 import { createServiceValidator } from "../routing/validator.ts";
-import { createBackoff, createTokenBucket, sleep } from "./backoff.ts";
+import { createBackoff, createTokenBucket, type PacingClock, WALL_CLOCK } from "./backoff.ts";
+
 import { DEFAULT_MAX_ANSWER_BYTES } from "./http_client.ts";
 import { createJsonGet, failureOf, type JsonGet } from "./json_get.ts";
 import { createStatusTracker } from "./status.ts";
 import type { TaggedInstance } from "./tags.ts";
 import { createRawServiceCache, sameServices } from "./raw_cache.ts";
 import type { Provider, ProviderKind, ProviderStatus } from "./types.ts";
-
-/** The time the loop paces itself by; tests inject one to check pacing without waiting. */
-export interface PacingClock {
-  /** Milliseconds, as Date.now. */
-  now(): number;
-  /** Resolves after ms, or at once when the signal aborts (never rejects). */
-  sleep(ms: number, signal: AbortSignal): Promise<void>;
-}
 
 /** Pacing knobs; the defaults follow the protocol reference. Tests shrink them. */
 export interface PacingOptions {
@@ -120,8 +113,6 @@ export function listTimeoutMs(index: bigint, waitMs: number): number {
 function problemsText(problems: readonly RouteProblem[], notes: readonly string[]): string {
   return JSON.stringify([problems.map((p) => [p.service, p.field, p.reason]), notes]);
 }
-
-const WALL_CLOCK: PacingClock = { now: Date.now, sleep };
 
 /**
  * A Provider around a BlockingSource. One loop: take a token, read the list (blocking on the

@@ -11,7 +11,7 @@ import {
 } from "../routing/document.ts";
 import type { ServiceSpec } from "../routing/types.ts";
 import type { Runtime } from "../runtime/types.ts";
-import { createBackoff, sleep } from "./backoff.ts";
+import { createBackoff, type PacingClock, WALL_CLOCK } from "./backoff.ts";
 import {
   contentHash,
   everyServiceRejected,
@@ -35,6 +35,8 @@ export interface HttpProviderOptions {
   backoff?: { baseMs?: number; maxMs?: number };
   /** @default "http" */
   name?: string;
+  /** The time polls and retries wait by. @default wall time */
+  clock?: PacingClock;
 }
 
 const ACCEPT = "application/json, application/yaml, application/toml, text/yaml;q=0.9, */*;q=0.5";
@@ -81,6 +83,7 @@ export function createHttpProvider(o: HttpProviderOptions): Provider {
   // Successive answers: an edit re-parses and re-validates only what it touched.
   const parser = createDocumentParser(source);
   const tracker = createStatusTracker({ name, kind: "http", log });
+  const clock = o.clock ?? WALL_CLOCK;
   const backoff = createBackoff({
     baseMs: o.backoff?.baseMs ?? 1000,
     maxMs: o.backoff?.maxMs ?? Math.max(60_000, c.pollIntervalMs),
@@ -252,7 +255,7 @@ export function createHttpProvider(o: HttpProviderOptions): Provider {
       if (stopper.signal.aborted) break;
       // Failing: back off (with jitter) instead of hammering at the poll interval.
       if (ok) backoff.reset();
-      await sleep(ok ? c.pollIntervalMs : backoff.next(), stopper.signal);
+      await clock.sleep(ok ? c.pollIntervalMs : backoff.next(), stopper.signal);
     }
   }
 

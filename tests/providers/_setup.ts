@@ -2,7 +2,7 @@
 // with fast pacing (or an injected clock), a snapshot collector, and the list requests seen.
 import { createConsulProvider } from "../../src/providers/consul.ts";
 import { createNomadProvider } from "../../src/providers/nomad.ts";
-import type { PacingClock } from "../../src/providers/blocking.ts";
+import type { PacingClock } from "../../src/providers/backoff.ts";
 import type { ConsulProviderConfig, NomadProviderConfig } from "../../src/config/types.ts";
 import { getRuntime } from "../../src/runtime/detect.ts";
 import { type ConsulEmulator, startConsulEmulator } from "../_support/consul_emulator.ts";

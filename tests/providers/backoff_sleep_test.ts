@@ -1,7 +1,10 @@
-// sleep(): the providers' pause between polls, on the one deadline idiom (net/abortable.ts).
+// WALL_CLOCK.sleep(): the providers' pause between polls, on the one deadline idiom (net/abortable.ts).
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { sleep } from "../../src/providers/backoff.ts";
+import { WALL_CLOCK } from "../../src/providers/backoff.ts";
+
+const sleep = (ms: number, signal: AbortSignal = new AbortController().signal) =>
+  WALL_CLOCK.sleep(ms, signal);
 
 /** `p`, or a rejection after 10 s: a pause that never ends fails the test instead of hanging. */
 async function bounded(p: Promise<void>): Promise<void> {

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import type { PacingClock } from "../../src/providers/backoff.ts";
 import { createHttpProvider, redactUrl } from "../../src/providers/http.ts";
 import { createLogger } from "../../src/log.ts";
 import { SluiceError } from "../../src/errors.ts";
@@ -302,17 +303,35 @@ describe("http provider", () => {
 
   it(
     "backs off while failing instead of polling at the poll interval",
-    { timeout: 15_000 },
     async () => {
       const s = await server({ status: 503, body: "busy" });
-      // A 1 ms poll interval would mean hundreds of requests; the backoff (20 ms doubling to
-      // 200 ms, jitter fixed at the middle) allows about a dozen in the window.
-      const { p } = start(config(s.url(), { pollIntervalMs: 1 }), { baseMs: 20, maxMs: 200 });
-      await new Promise((r) => setTimeout(r, 1500));
-      const count = s.requests.length;
+      // An injected clock: each wait is recorded and returns at once, the eighth never (until
+      // stop), so the pacing is read from the waits asked for, not from wall time.
+      const waits: number[] = [];
+      const clock: PacingClock = {
+        now: () => waits.reduce((a, b) => a + b, 0),
+        sleep(ms, signal) {
+          waits.push(ms);
+          if (waits.length < 8) return Promise.resolve();
+          return new Promise<void>((r) => signal.addEventListener("abort", () => r()));
+        },
+      };
+      // A 1 ms poll interval: were failures paced by it, every wait would be 1 ms.
+      const p = createHttpProvider({
+        rt,
+        config: config(s.url(), { pollIntervalMs: 1 }),
+        log: createLogger("provider.http"),
+        backoff: { baseMs: 20, maxMs: 200 },
+        random: () => 0.5,
+        clock,
+      });
+      providers.push(p);
+      p.start(() => {});
+      await waitFor(() => waits.length === 8, { what: "eight waits" });
       await stop(p);
-      assert.ok(count >= 3, `it kept retrying (${count} requests)`);
-      assert.ok(count <= 20, `at most 20 requests in 1.5 s while failing, saw ${count}`);
+      // Jitter fixed at the middle: 3/4 of 20, 40, 80, 160, then of the 200 ms cap.
+      assert.deepEqual(waits, [15, 30, 60, 120, 150, 150, 150, 150]);
+      assert.equal(s.requests.length, 8, "one request per wait");
     },
   );
 
