@@ -20,15 +20,12 @@
 // - A detail read that fails keeps that service's previous instances (pitfall 6) and is tried
 //   again next round.
 import { SluiceError } from "../errors.ts";
-import type { Logger } from "../log.ts";
 import type { ConsulProviderConfig } from "../config/types.ts";
-import type { Runtime } from "../runtime/types.ts";
 import {
   type BlockingSource,
   createBlockingProvider,
   type ListRound,
   listTimeoutMs,
-  type PacingOptions,
   READ_TIMEOUT_MS,
 } from "./blocking.ts";
 import { createProviderFetch } from "./http_client.ts";
@@ -39,6 +36,7 @@ import {
   queryString,
   readDetails,
   record,
+  type SourceProviderOptions,
   stringList,
   validateSourceConfig,
 } from "./source_common.ts";
@@ -48,19 +46,7 @@ import type { Provider } from "./types.ts";
 /** Consul holds a blocking query at most 10 minutes (max_query_time). */
 const CONSUL_MAX_WAIT_MS = 600_000;
 
-export interface ConsulProviderOptions {
-  rt: Pick<Runtime, "httpClient">;
-  config: ConsulProviderConfig;
-  log: Logger;
-  /** [0, 1), for backoff jitter. @default Math.random */
-  random?: () => number;
-  /** The list loop's token bucket. @default { burst: 10, refillMs: 200 } */
-  bucket?: { burst: number; refillMs: number };
-  /** Backoff, least waits and the clock; tests shrink or fake them. */
-  pacing?: Omit<PacingOptions, "bucket">;
-  /** @default "consul" */
-  name?: string;
-}
+export type ConsulProviderOptions = SourceProviderOptions<ConsulProviderConfig>;
 
 /** A Consul filter string literal: double quotes, with `\` and `"` escaped. */
 function filterLiteral(s: string): string {

@@ -11,15 +11,12 @@
 //   crashing-but-registered allocation must stop receiving traffic.
 // - Service names are the Nomad names, prefixed with "NAMESPACE/" outside "default".
 import { SluiceError } from "../errors.ts";
-import type { Logger } from "../log.ts";
 import type { NomadProviderConfig } from "../config/types.ts";
-import type { Runtime } from "../runtime/types.ts";
 import {
   type BlockingSource,
   createBlockingProvider,
   type ListRound,
   listTimeoutMs,
-  type PacingOptions,
   READ_TIMEOUT_MS,
 } from "./blocking.ts";
 import { createProviderFetch } from "./http_client.ts";
@@ -29,6 +26,7 @@ import {
   queryString,
   readDetails,
   record,
+  type SourceProviderOptions,
   stringList,
   validateSourceConfig,
 } from "./source_common.ts";
@@ -38,19 +36,7 @@ import type { Provider } from "./types.ts";
 /** Nomad clamps `wait` to 5 minutes (MaxBlockingRPCQueryTime = 300 s). */
 const NOMAD_MAX_WAIT_MS = 300_000;
 
-export interface NomadProviderOptions {
-  rt: Pick<Runtime, "httpClient">;
-  config: NomadProviderConfig;
-  log: Logger;
-  /** [0, 1), for backoff jitter. @default Math.random */
-  random?: () => number;
-  /** The list loop's token bucket. @default { burst: 10, refillMs: 200 } */
-  bucket?: { burst: number; refillMs: number };
-  /** Backoff, least waits and the clock; tests shrink or fake them. */
-  pacing?: Omit<PacingOptions, "bucket">;
-  /** @default "nomad" */
-  name?: string;
-}
+export type NomadProviderOptions = SourceProviderOptions<NomadProviderConfig>;
 
 /** The service name sluice shows: namespaced outside "default". */
 export function nomadServiceName(namespace: string, name: string): string {

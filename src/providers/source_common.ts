@@ -4,6 +4,9 @@
 import { SluiceError } from "../errors.ts";
 import { normaliseAddress } from "../net/url.ts";
 import { isStopped } from "./json_get.ts";
+import type { Logger } from "../log.ts";
+import type { Runtime } from "../runtime/types.ts";
+import type { PacingOptions } from "./blocking.ts";
 import type { TaggedInstance } from "./tags.ts";
 
 /** The object, or undefined for anything else (null, a list, a scalar). */
@@ -91,4 +94,19 @@ export async function readDetails<T>(
     }
   });
   return { instances, failures };
+}
+
+/** What createConsulProvider and createNomadProvider take: their config and the loop's pacing. */
+export interface SourceProviderOptions<C> {
+  rt: Pick<Runtime, "httpClient">;
+  config: C;
+  log: Logger;
+  /** [0, 1), for backoff jitter. @default Math.random */
+  random?: () => number;
+  /** The list loop's token bucket. @default { burst: 10, refillMs: 200 } */
+  bucket?: { burst: number; refillMs: number };
+  /** Backoff, least waits and the clock; tests shrink or fake them. */
+  pacing?: Omit<PacingOptions, "bucket">;
+  /** @default the provider's kind ("consul", "nomad") */
+  name?: string;
 }
