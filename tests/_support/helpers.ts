@@ -25,12 +25,24 @@ export async function tempDir(
 }
 
 /**
- * A free loopback port right now (bind 0, close, wait until connects are refused). Racy by
- * nature: use only where a fixed port is unavoidable. Deno frees a closed listener's port one
- * event-loop turn later (its pending accept holds the socket), so we wait for the refusal.
+ * A free loopback port right now (bind, close, wait until connects are refused). Racy by
+ * nature: use only where a fixed port is unavoidable. The port is picked below the kernel's
+ * ephemeral range (32768-60999 on Linux), so no outgoing connection of this or another process
+ * can take it between this call and the test's own bind (a test that rebinds the same ports
+ * round after round lost one that way). Deno frees a closed listener's port one event-loop turn
+ * later (its pending accept holds the socket), so we wait for the refusal.
  */
 export async function freePort(rt: Runtime, host = "127.0.0.1"): Promise<number> {
-  const l = rt.listen({ host, port: 0 }, (c) => c.close());
+  let l: ReturnType<Runtime["listen"]> | undefined;
+  for (let i = 0; i < 100 && !l; i++) {
+    const candidate = 20_000 + Math.floor(Math.random() * 12_000);
+    try {
+      l = rt.listen({ host, port: candidate }, (c) => c.close());
+    } catch {
+      // taken: try another
+    }
+  }
+  l ??= rt.listen({ host, port: 0 }, (c) => c.close());
   const port = l.addr.port;
   l.close();
   await waitFor(async () => {
