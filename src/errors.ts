@@ -77,13 +77,8 @@ export function errorMessage(err: unknown): string {
   return String(err);
 }
 
-const RESOURCE_ERRNOS = /\b(?:EMFILE|ENFILE|ENOBUFS|ENOMEM)\b/;
-
-/**
- * The errno behind an ERESOURCE error ("EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"), read from its
- * code, message or cause; "unknown" when none is named.
- */
-export function resourceErrno(err: unknown): string {
+/** An error, its cause, the cause's cause and so on, each once (a cycle ends the walk). */
+export function* causeChain(err: unknown): Generator<object> {
   const seen = new Set<unknown>();
   for (
     let e: unknown = err;
@@ -91,6 +86,18 @@ export function resourceErrno(err: unknown): string {
     e = (e as { cause?: unknown }).cause
   ) {
     seen.add(e);
+    yield e;
+  }
+}
+
+const RESOURCE_ERRNOS = /\b(?:EMFILE|ENFILE|ENOBUFS|ENOMEM)\b/;
+
+/**
+ * The errno behind an ERESOURCE error ("EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"), read from its
+ * code, message or cause; "unknown" when none is named.
+ */
+export function resourceErrno(err: unknown): string {
+  for (const e of causeChain(err)) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === "string" && RESOURCE_ERRNOS.test(code)) return code;
     const message = String((e as { message?: unknown }).message ?? "");

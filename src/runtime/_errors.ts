@@ -1,6 +1,6 @@
 // Maps Deno, Bun and node:net errors to SluiceError codes at the adapter's edge. Deno errors
 // often carry only a class name or a message (DNS failures have no code), so both are read.
-import { type ErrorCode, SluiceError } from "../errors.ts";
+import { causeChain, type ErrorCode, SluiceError } from "../errors.ts";
 
 const BY_CODE: Record<string, ErrorCode> = {
   EADDRINUSE: "EADDRINUSE",
@@ -68,13 +68,7 @@ const BY_MESSAGE: [RegExp, ErrorCode][] = [
 /** The normalised code of any runtime error (`cause` is followed once). */
 export function runtimeErrorCode(err: unknown): ErrorCode {
   if (err instanceof SluiceError) return err.code;
-  const seen = new Set<unknown>();
-  for (
-    let e: unknown = err;
-    e && typeof e === "object" && !seen.has(e);
-    e = (e as { cause?: unknown }).cause
-  ) {
-    seen.add(e);
+  for (const e of causeChain(err)) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === "string" && BY_CODE[code]) return BY_CODE[code];
     const name = (e as { name?: unknown }).name;
