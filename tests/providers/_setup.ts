@@ -7,6 +7,7 @@ import type { ConsulProviderConfig, NomadProviderConfig } from "../../src/config
 import { getRuntime } from "../../src/runtime/detect.ts";
 import { type ConsulEmulator, startConsulEmulator } from "../_support/consul_emulator.ts";
 import { type NomadEmulator, startNomadEmulator } from "../_support/nomad_emulator.ts";
+import type { Provider } from "../../src/providers/types.ts";
 import { captureLogger, collector, FAST } from "./_harness.ts";
 
 export const rt = getRuntime();
@@ -38,31 +39,52 @@ export function consulConfig(
   };
 }
 
-export async function setupConsul(
+/** What both setups take beyond their config and emulator options. */
+interface SourceSetup<E> {
+  bucket?: { burst: number; refillMs: number };
+  pacing?: Pacing;
+  before?: (emu: E) => void;
+}
+
+/** The provider `create` makes over `emu`, with fast pacing, a captured log and a collector. */
+function attachProvider<E extends { close(): unknown }>(
   t: T,
-  o: {
-    config?: Partial<ConsulProviderConfig>;
-    emu?: Parameters<typeof startConsulEmulator>[0];
-    bucket?: { burst: number; refillMs: number };
-    pacing?: Pacing;
-    before?: (emu: ConsulEmulator) => void;
-  } = {},
+  emu: E,
+  o: SourceSetup<E>,
+  create: (shared: {
+    log: ReturnType<typeof captureLogger>;
+    bucket: { burst: number; refillMs: number };
+    pacing: Pacing;
+  }) => Provider,
 ) {
-  const emu = await startConsulEmulator({ jitter: false, shuffle: true, ...o.emu });
   t.after(() => emu.close());
   o.before?.(emu);
   const log = captureLogger();
-  const p = createConsulProvider({
-    rt,
-    config: consulConfig(emu.url, o.config),
+  const p = create({
     log,
     bucket: o.bucket ?? FAST.bucket,
     pacing: { ...FAST.pacing, ...o.pacing },
-    random: () => 0.5,
   });
   const c = collector();
   t.after(() => p.stop());
   return { emu, log, p, c, start: () => p.start((s) => c.onSnapshot(s)) };
+}
+
+export async function setupConsul(
+  t: T,
+  o: SourceSetup<ConsulEmulator> & {
+    config?: Partial<ConsulProviderConfig>;
+    emu?: Parameters<typeof startConsulEmulator>[0];
+  } = {},
+) {
+  const emu = await startConsulEmulator({ jitter: false, shuffle: true, ...o.emu });
+  return attachProvider(t, emu, o, (shared) =>
+    createConsulProvider({
+      rt,
+      config: consulConfig(emu.url, o.config),
+      random: () => 0.5,
+      ...shared,
+    }));
 }
 
 export const consulListReqs = (emu: ConsulEmulator) =>
@@ -86,29 +108,19 @@ export function nomadConfig(
 
 export async function setupNomad(
   t: T,
-  o: {
+  o: SourceSetup<NomadEmulator> & {
     config?: Partial<NomadProviderConfig>;
     emu?: Parameters<typeof startNomadEmulator>[0];
-    bucket?: { burst: number; refillMs: number };
-    pacing?: Pacing;
-    before?: (emu: NomadEmulator) => void;
   } = {},
 ) {
   const emu = await startNomadEmulator({ jitter: false, shuffle: true, ...o.emu });
-  t.after(() => emu.close());
-  o.before?.(emu);
-  const log = captureLogger();
-  const p = createNomadProvider({
-    rt,
-    config: nomadConfig(emu.url, o.config),
-    log,
-    bucket: o.bucket ?? FAST.bucket,
-    pacing: { ...FAST.pacing, ...o.pacing },
-    random: () => 0.5,
-  });
-  const c = collector();
-  t.after(() => p.stop());
-  return { emu, log, p, c, start: () => p.start((s) => c.onSnapshot(s)) };
+  return attachProvider(t, emu, o, (shared) =>
+    createNomadProvider({
+      rt,
+      config: nomadConfig(emu.url, o.config),
+      random: () => 0.5,
+      ...shared,
+    }));
 }
 
 export const nomadListReqs = (emu: NomadEmulator) =>
