@@ -26,6 +26,7 @@ import {
   cliFlags,
   type Exchange,
   type Fault,
+  JsonText,
   parseBlocking,
   parseGoBool,
   readJson,
@@ -416,6 +417,46 @@ export async function startConsulEmulator(o: ConsulEmulatorOptions = {}): Promis
     return shuffle ? shuffled(items, random) : items;
   }
 
+  /**
+   * A check's JSON and its text, kept while nothing it shows changes: a list of 5,000 checks is
+   * then a join of kept texts, so the emulator answers a churn benchmark's rounds in a few ms
+   * (its Go original spends little more) instead of rebuilding 1.6 MB every round.
+   */
+  interface CachedCheck {
+    readonly svc: Service | undefined;
+    readonly tags: readonly string[] | undefined;
+    readonly modifyIndex: bigint;
+    readonly status: string;
+    readonly output: string;
+    readonly json: CheckJson;
+    readonly text: string;
+    /** The last filter this check was tested against, and the result. */
+    filter?: string | undefined;
+    pass?: boolean;
+  }
+  const checkCache = new WeakMap<Check, CachedCheck>();
+  function cachedCheck(c: Check): CachedCheck {
+    const svc = c.serviceId ? services.get(c.serviceId) : undefined;
+    const hit = checkCache.get(c);
+    if (
+      hit && !shuffle && hit.svc === svc && hit.tags === svc?.tags &&
+      hit.modifyIndex === c.modifyIndex && hit.status === c.status && hit.output === c.output
+    ) return hit;
+    const json = checkJson(c);
+    const entry: CachedCheck = {
+      svc,
+      tags: svc?.tags,
+      modifyIndex: c.modifyIndex,
+      status: c.status,
+      output: c.output,
+      json,
+      text: JSON.stringify(json),
+    };
+    checkCache.set(c, entry);
+    return entry;
+  }
+
+  type CheckJson = ReturnType<typeof checkJson>;
   function checkJson(c: Check) {
     const svc = c.serviceId ? services.get(c.serviceId) : undefined;
     return {
@@ -654,11 +695,18 @@ export async function startConsulEmulator(o: ConsulEmulatorOptions = {}): Promis
             filtered = true;
             continue;
           }
-          const j = checkJson(c);
-          if (filter && !filter(j)) continue;
-          out.push(j);
+          const cc = cachedCheck(c);
+          if (filter) {
+            if (cc.filter !== query.filter) {
+              cc.filter = query.filter;
+              cc.pass = filter(cc.json);
+            }
+            if (!cc.pass) continue;
+          }
+          out.push(cc.text);
         }
-        return { index: idx("checks"), value: { body: order(out), filtered } };
+        const body = new JsonText(`[${order(out).join(",")}]`);
+        return { index: idx("checks"), value: { body, filtered } };
       };
     } else if ((m = /^\/v1\/health\/service\/(.*)$/.exec(path))) {
       const name = decodeURIComponent(m[1]!);

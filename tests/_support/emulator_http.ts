@@ -333,6 +333,11 @@ export function sendText(res: ServerResponse, status: number, text: string): voi
   res.end(text);
 }
 
+/** A JSON answer serialised ahead (a list built from per-item texts kept between answers). */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
 export function sendJson(
   res: ServerResponse,
   status: number,
@@ -341,7 +346,7 @@ export function sendJson(
 ): void {
   if (res.writableEnded || res.destroyed) return;
   res.writeHead(status, { "Content-Type": "application/json", ...headers });
-  res.end(JSON.stringify(value));
+  res.end(value instanceof JsonText ? value.text : JSON.stringify(value));
 }
 
 /** The first active fault matching the path; consumes one of its `times`. */
