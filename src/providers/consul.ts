@@ -137,8 +137,9 @@ function createConsulSource(config: ConsulProviderConfig, address: string): Bloc
         timeoutMs: listTimeoutMs(index, waitMs),
         what: "consul: health/state/any",
       });
-      const names = consulListedNames(list.body);
-      const fingerprints = consulFingerprints(list.body as unknown[]);
+      if (!Array.isArray(list.body)) throw garbage("health/state/any");
+      // The listed names are the fingerprints' keys: one pass over a list of thousands.
+      const fingerprints = consulFingerprints(list.body);
       const toRead = tracker.changed(fingerprints, full);
       const dq = queryString([["passing", "true"], ...common]);
       const fresh = await readDetails(toRead, (n) => n, async (name) => {
@@ -162,10 +163,10 @@ function createConsulSource(config: ConsulProviderConfig, address: string): Bloc
       for (const f of fresh.failures) tracker.forget(f.service);
       return {
         indexText: list.headers.get("x-consul-index") ?? undefined,
-        instances: tracker.instancesOf(names),
+        instances: tracker.instancesOf(fingerprints.keys()),
         failures: fresh.failures,
         detailReads: toRead.length,
-        ...(filtered(list.headers) && names.length === 0 ? { aclFilteredEmpty: true } : {}),
+        ...(filtered(list.headers) && fingerprints.size === 0 ? { aclFilteredEmpty: true } : {}),
       };
     },
   };
