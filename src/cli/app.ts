@@ -15,8 +15,7 @@ import { startPeek } from "../admin/peek.ts";
 import { startAdmin } from "../admin/server.ts";
 import { createRebinder } from "../admin/rebind.ts";
 import { createMetrics } from "../admin/metrics.ts";
-import { createHistory } from "../admin/history/history.ts";
-import { startSampler } from "../admin/history/sampler.ts";
+import { createHistoryKeeper } from "../admin/history/keeper.ts";
 import { configureLogging, type Logger, rootLogger } from "../log.ts";
 import { errorMessage } from "../errors.ts";
 import { VERSION } from "../version.ts";
@@ -173,12 +172,11 @@ export async function startApp(o: AppOptions): Promise<App> {
   for (const p of providers) startProvider(p);
   rebuild();
 
-  // The dashboard's history: one sample a second from the engine's own counters, from start
-  // (so it spans admin rebinds). Workers serve no admin and keep none.
-  const history = control ? createHistory() : undefined;
-  const sampler = history
-    ? startSampler({ history, engine, providers: () => providers.map((p) => p.status()) })
-    : undefined;
+  // The dashboard's history, kept while the admin API is configured (src/admin/history/keeper.ts).
+  const history = createHistoryKeeper({
+    engine,
+    providers: () => providers.map((p) => p.status()),
+  });
 
   // Admin and peek bind like proxy listeners: retried every bind_retry, and a reload that
   // cannot bind a new address keeps the old endpoint (src/admin/rebind.ts).
@@ -190,6 +188,7 @@ export async function startApp(o: AppOptions): Promise<App> {
   /** Binds what `c` names; resolves with the endpoints that could not be bound now. */
   async function startControl(c: Config): Promise<string[]> {
     if (!control) return [];
+    history.keep(Boolean(c.admin.address));
     const failed: string[] = [];
     const peekOk = await peek.set(
       c.peek.address
@@ -225,7 +224,7 @@ export async function startApp(o: AppOptions): Promise<App> {
                 engine: view,
                 providers: () => providers.map((p) => p.status()),
                 metrics: groupMetrics,
-                ...(history ? { history } : {}),
+                ...(history.current ? { history: history.current } : {}),
                 ...(group ? { extraRoutes: [workersRoute(() => group.report())] } : {}),
                 token: c.admin.token,
                 version: VERSION,
@@ -314,7 +313,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     await saver?.stop();
     await engine.shutdown();
     await stopControl();
-    sampler?.stop();
+    history.keep(false);
   }
 
   return {

@@ -234,3 +234,35 @@ describe("sampler", () => {
     }
   });
 });
+
+describe("history keeper", () => {
+  it("keeps a sampled history only while asked to (the admin API is configured)", async () => {
+    const { createHistoryKeeper } = await import("../../src/admin/history/keeper.ts");
+    let samples = 0;
+    const engine = {
+      listeners() {
+        samples++;
+        return [];
+      },
+    };
+    const k = createHistoryKeeper({ engine, providers: () => [] });
+    try {
+      assert.equal(k.current, undefined, "nothing kept before an admin API is configured");
+      assert.equal(samples, 0);
+      k.keep(true);
+      const first = k.current;
+      assert.ok(first, "kept once asked");
+      assert.equal(samples, 1, "sampled at once");
+      k.keep(true);
+      assert.equal(k.current, first, "asking again keeps the same history (admin rebinds)");
+      assert.equal(samples, 1);
+      k.keep(false);
+      assert.equal(k.current, undefined, "dropped when the admin API goes");
+      k.keep(true);
+      assert.ok(k.current && k.current !== first, "a new history when it comes back");
+      assert.equal(samples, 2);
+    } finally {
+      k.keep(false);
+    }
+  });
+});
