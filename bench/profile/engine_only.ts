@@ -10,7 +10,7 @@ import { createEngine } from "../../src/proxy/engine.ts";
 import { createMetrics } from "../../src/admin/metrics.ts";
 import { buildTable } from "../../src/routing/table.ts";
 import { loadConfig } from "../../src/config/load.ts";
-import { tableConfigFrom } from "../../src/routing/table.ts";
+import { tableConfigFrom } from "../../src/config/table_config.ts";
 import { forwardServices, parseForward } from "../../src/cli/forward.ts";
 import { configureLogging, rootLogger } from "../../src/log.ts";
 
