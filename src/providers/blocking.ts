@@ -17,7 +17,7 @@ import type { Provider, ProviderKind, ProviderStatus } from "./types.ts";
 
 /** Pacing knobs; the defaults follow the protocol reference. Tests shrink them. */
 export interface PacingOptions {
-  /** Token bucket of the list loop (C4). @default { burst: 10, refillMs: 200 } */
+  /** Token bucket of the list loop (C4). @default { burst: 10, refillMs: 100 } */
   bucket?: { burst: number; refillMs: number };
   /** Backoff on transient errors. @default { baseMs: 1000, maxMs: 30000 } */
   backoff?: { baseMs: number; maxMs: number };
@@ -122,7 +122,7 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
   const { source, log } = o;
   const pacing = o.pacing ?? {};
   const clock = pacing.clock ?? WALL_CLOCK;
-  // Defaults in createTokenBucket (burst 10, one per 200 ms): see why there.
+  // Defaults in createTokenBucket (burst 10, one per 100 ms): see why there.
   const bucket = createTokenBucket({ ...pacing.bucket, now: () => clock.now() });
   const backoff = createBackoff({
     baseMs: pacing.backoff?.baseMs ?? 1000,

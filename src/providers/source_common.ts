@@ -103,7 +103,7 @@ export interface SourceProviderOptions<C> {
   log: Logger;
   /** [0, 1), for backoff jitter. @default Math.random */
   random?: () => number;
-  /** The list loop's token bucket. @default { burst: 10, refillMs: 200 } */
+  /** The list loop's token bucket. @default { burst: 10, refillMs: 100 } */
   bucket?: { burst: number; refillMs: number };
   /** Backoff, least waits and the clock; tests shrink or fake them. */
   pacing?: Omit<PacingOptions, "bucket">;
