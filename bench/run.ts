@@ -1,19 +1,11 @@
 // The benchmark harness: `deno task bench` (deno run -A bench/run.ts). Compares sluice on Deno
 // and Bun with HAProxy, nginx and the direct path; see bench/README.md for how to read it.
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { findExecutable, killAll, killOnExit, run, start } from "./lib/procs.ts";
+import { findExecutable, killAll, killOnExit, start } from "./lib/procs.ts";
 import { accepts, cpuTimes, freePort, sleep, waitFor } from "./lib/sys.ts";
 import {
   ALL_TARGETS,
@@ -24,6 +16,7 @@ import {
   type TargetName,
 } from "./lib/targets.ts";
 import * as measure from "./lib/measure.ts";
+import { buildTools } from "./lib/build.ts";
 import {
   addSample,
   checkGoals,
@@ -154,26 +147,6 @@ function hardFdLimit(): number {
   return m ? Number(m[1]) : 1024;
 }
 
-/** Compiles the C backend and load generator into bench/.build when the source is newer. */
-async function build(benchDir: string): Promise<{ echo: string; loadgen: string }> {
-  const gcc = findExecutable("gcc") ?? findExecutable("cc");
-  if (!gcc) {
-    throw new Error("gcc not found: apt-get install gcc (the backend and load generator are C)");
-  }
-  const out = join(benchDir, ".build");
-  mkdirSync(out, { recursive: true });
-  const bins: Record<string, string> = {};
-  for (const name of ["echo", "loadgen"]) {
-    const src = join(benchDir, "c", `${name}.c`);
-    const bin = join(out, name);
-    if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
-      await run(`gcc ${name}`, gcc, ["-O2", "-Wall", "-o", bin, src], { timeoutMs: 60_000 });
-    }
-    bins[name] = bin;
-  }
-  return { echo: bins.echo!, loadgen: bins.loadgen! };
-}
-
 function rotate<T>(xs: readonly T[], k: number): T[] {
   const n = xs.length;
   return n ? xs.map((_, i) => xs[(i + k) % n]!) : [];
@@ -225,7 +198,7 @@ async function main(): Promise<number> {
   if (Number(load.split(" ")[0]) > 1) {
     note(`the machine is busy (load average ${load}): figures are provisional`);
   }
-  const bins = await build(benchDir);
+  const bins = await buildTools(benchDir);
   const iperf3 = findExecutable("iperf3");
   if (!iperf3) {
     note("iperf3 not installed: bulk throughput uses the built-in C bulk client and sink");

@@ -15,7 +15,9 @@ import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import * as measure from "../lib/measure.ts";
-import { findExecutable, killOnExit, run, start } from "../lib/procs.ts";
+import { buildTools } from "../lib/build.ts";
+import { findExecutable, killOnExit, start } from "../lib/procs.ts";
+import { median } from "../lib/report.ts";
 import { type Backends, startTarget } from "../lib/targets.ts";
 
 type Entry = "main" | "engine" | "bare";
@@ -44,11 +46,6 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((x, y) => x - y);
-  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   killOnExit();
@@ -57,16 +54,9 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "sluice-ab-"));
   const pin = findExecutable("taskset") !== undefined;
   const genCpus = pin ? "0" : undefined;
-  const gcc = findExecutable("gcc") ?? findExecutable("cc");
-  if (!gcc) throw new Error("gcc not found: apt-get install gcc");
-  const bin = (name: string) => join(dir, name);
-  for (const name of ["echo", "loadgen"]) {
-    await run(`gcc ${name}`, gcc, ["-O2", "-o", bin(name), join(benchDir, "c", `${name}.c`)], {
-      timeoutMs: 60_000,
-    });
-  }
-  const tools: measure.Tools = { loadgen: bin("loadgen"), iperf3: undefined, genCpus };
-  const echo = start("echo backend", bin("echo"), [], { ...(genCpus ? { cpus: genCpus } : {}) });
+  const bins = await buildTools(benchDir);
+  const tools: measure.Tools = { loadgen: bins.loadgen, iperf3: undefined, genCpus };
+  const echo = start("echo backend", bins.echo, [], { ...(genCpus ? { cpus: genCpus } : {}) });
   const [, ep, sp] = (await echo.firstLine(10_000)).split(" ");
   const be: Backends = { echoPort: Number(ep), bulkPort: Number(sp), bulkKind: "sink" };
   const timing = { secs: args.secs, warm: 0.5 };
