@@ -67,15 +67,13 @@ function validateConfig(c: ConsulProviderConfig): string {
 const garbage = (what: string) =>
   new SluiceError("PROVIDER_GARBAGE", `consul: ${what}: expected a JSON list`);
 
-/** Service names of a `/v1/health/state/<state>` answer (one per check), sorted, unique. */
-export function consulListedNames(body: unknown): string[] {
+/**
+ * Fingerprints by service name of a `/v1/health/state/<state>` answer (one element per check;
+ * consul_changes.ts): the listed services are its keys.
+ */
+export function consulListFingerprints(body: unknown): Map<string, string> {
   if (!Array.isArray(body)) throw garbage("health/state/any");
-  const names = new Set<string>();
-  for (const c of body) {
-    const n = record(c)?.ServiceName;
-    if (typeof n === "string" && n !== "") names.add(n);
-  }
-  return [...names].sort();
+  return consulFingerprints(body);
 }
 
 /** Reads instances from a `/v1/health/service/<name>` answer; skips non-empty `Kind`. */
@@ -137,9 +135,8 @@ function createConsulSource(config: ConsulProviderConfig, address: string): Bloc
         timeoutMs: listTimeoutMs(index, waitMs),
         what: "consul: health/state/any",
       });
-      if (!Array.isArray(list.body)) throw garbage("health/state/any");
       // The listed names are the fingerprints' keys: one pass over a list of thousands.
-      const fingerprints = consulFingerprints(list.body);
+      const fingerprints = consulListFingerprints(list.body);
       const toRead = tracker.changed(fingerprints, full);
       const dq = queryString([["passing", "true"], ...common]);
       const fresh = await readDetails(toRead, (n) => n, async (name) => {

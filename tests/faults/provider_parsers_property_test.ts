@@ -7,7 +7,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { SluiceError } from "../../src/errors.ts";
-import { consulInstances, consulListedNames } from "../../src/providers/consul.ts";
+import { consulInstances, consulListFingerprints } from "../../src/providers/consul.ts";
 import {
   nomadInstances,
   nomadServiceName,
@@ -124,10 +124,10 @@ describe("provider parsers: arbitrary input gives a value or a SluiceError", () 
   it("consul: health/state/any and health/service answers", () => {
     fc.assert(
       fc.property(listOf(consulEntry), listOf(consulEntry), fc.string(), (list, detail, name) => {
-        const names = valueOrSluiceError(() => consulListedNames(list));
-        if (!(names instanceof SluiceError)) {
-          assert.ok(names.every((n) => typeof n === "string" && n !== ""));
-        } else assert.equal(names.code, "PROVIDER_GARBAGE");
+        const listed = valueOrSluiceError(() => consulListFingerprints(list));
+        if (!(listed instanceof SluiceError)) {
+          assert.ok([...listed.keys()].every((n) => typeof n === "string" && n !== ""));
+        } else assert.equal(listed.code, "PROVIDER_GARBAGE");
         const found = valueOrSluiceError(() => consulInstances(name, detail));
         if (found instanceof SluiceError) return assert.equal(found.code, "PROVIDER_GARBAGE");
         for (const i of found) {
