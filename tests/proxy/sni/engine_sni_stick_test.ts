@@ -3,26 +3,13 @@
 // the backend the pool picked.
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { createEngine } from "../../../src/proxy/engine.ts";
 import { configureLogging, createLogger } from "../../../src/log.ts";
-import { buildTable } from "../../../src/routing/table.ts";
-import { validateServices } from "../../../src/routing/service.ts";
-import { DEFAULT_SETTINGS } from "../../../src/config/resolve.ts";
 import type { Runtime } from "../../../src/runtime/types.ts";
-import type { RoutingTable } from "../../../src/routing/types.ts";
 import { freePort, runtime, startNamedServer } from "../../_support/helpers.ts";
 import { waitFor } from "../../_support/wait.ts";
+import { exchange, HELLO, tableOf } from "./_engine_sni_setup.ts";
 
-const HELLO = new Uint8Array(
-  readFileSync(
-    join(
-      import.meta.dirname ?? new URL(".", import.meta.url).pathname,
-      "fixtures/openssl_tls12_sni.bin", // names db.example.com
-    ),
-  ),
-);
 const dec = new TextDecoder();
 let rt: Runtime;
 
@@ -31,30 +18,10 @@ before(async () => {
   configureLogging({ level: "warn", format: "json", write: () => {} });
 });
 
-function tableOf(raw: unknown[]): RoutingTable {
-  const d = validateServices(raw, "t");
-  assert.deepEqual(d.problems, []);
-  const built = buildTable([{ provider: "file", services: d.services }], {
-    allowed: { local: "127.0.0.1" },
-    portMin: 1024,
-    portMax: 65535,
-    defaults: DEFAULT_SETTINGS,
-  });
-  assert.deepEqual(built.problems, []);
-  return built.table;
-}
-
-/** Sends `data`, closes the write side and returns the first answer ("" when none). */
+/** The first answer to `data` as text ("" when none). */
 async function send(port: number, data: Uint8Array): Promise<string> {
-  const c = await rt.connect({ host: "127.0.0.1", port, timeoutMs: 5000 });
-  try {
-    await c.write(data);
-    await c.closeWrite();
-    const got = await c.read({ signal: AbortSignal.timeout(10_000) }).catch(() => null);
-    return got ? dec.decode(got) : "";
-  } finally {
-    c.close();
-  }
+  const got = await exchange(rt, port, data);
+  return got ? dec.decode(got) : "";
 }
 
 describe("engine: stick table on a listener routing by server name", () => {

@@ -4,16 +4,10 @@
 // counted, and a plain listener reads nothing before dialing (server-speaks-first works).
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { createEngine, type Engine } from "../../../src/proxy/engine.ts";
 import { configureLogging, createLogger } from "../../../src/log.ts";
-import { buildTable } from "../../../src/routing/table.ts";
-import { validateServices } from "../../../src/routing/service.ts";
-import { DEFAULT_SETTINGS } from "../../../src/config/resolve.ts";
 import { encodeProxyV1 } from "../../../src/proxy/proxy_protocol.ts";
 import type { Conn, Runtime } from "../../../src/runtime/types.ts";
-import type { RoutingTable } from "../../../src/routing/types.ts";
 import {
   bytes,
   freePort,
@@ -23,15 +17,8 @@ import {
   type TestServer,
 } from "../../_support/helpers.ts";
 import { waitFor } from "../../_support/wait.ts";
+import { exchange, HELLO, tableOf } from "./_engine_sni_setup.ts";
 
-const HELLO = new Uint8Array(
-  readFileSync(
-    join(
-      import.meta.dirname ?? new URL(".", import.meta.url).pathname,
-      "fixtures/openssl_tls12_sni.bin", // names db.example.com
-    ),
-  ),
-);
 const dec = new TextDecoder();
 let rt: Runtime;
 
@@ -39,19 +26,6 @@ before(async () => {
   rt = await runtime();
   configureLogging({ level: "warn", format: "json", write: () => {} });
 });
-
-function tableOf(raw: unknown[]): RoutingTable {
-  const d = validateServices(raw, "t");
-  assert.deepEqual(d.problems, []);
-  const built = buildTable([{ provider: "file", services: d.services }], {
-    allowed: { local: "127.0.0.1" },
-    portMin: 1024,
-    portMax: 65535,
-    defaults: DEFAULT_SETTINGS,
-  });
-  assert.deepEqual(built.problems, []);
-  return built.table;
-}
 
 function engine(): Engine {
   return createEngine({ rt, log: createLogger("test"), drainTimeoutMs: 500, bindRetryMs: 200 });
@@ -73,16 +47,7 @@ function startRecorder(): TestServer & { got: Uint8Array[] } {
   return Object.assign(s, { got });
 }
 
-async function send(port: number, data: Uint8Array): Promise<Uint8Array | null> {
-  const c = await rt.connect({ host: "127.0.0.1", port, timeoutMs: 5000 });
-  try {
-    await c.write(data);
-    await c.closeWrite();
-    return await c.read({ signal: AbortSignal.timeout(10_000) }).catch(() => null);
-  } finally {
-    c.close();
-  }
-}
+const send = (port: number, data: Uint8Array) => exchange(rt, port, data);
 
 describe("engine: a listener routing by server name", () => {
   it("a sent PROXY header goes first, then the ClientHello exactly as the client sent it", async () => {
