@@ -154,3 +154,24 @@ export async function rejects(
   assert.ok(!caught.message.includes(PASSWORD), `password leaked: ${caught.message}`);
   return caught;
 }
+
+/**
+ * Dials 10.0.0.9:80 through the proxy (no credentials, 3 s), asserts the rejection as
+ * rejects() does and closes the proxy whatever happens.
+ */
+export async function dialRejects(
+  rt: Runtime,
+  proxy: { readonly port: number; close(): void },
+  want: Parameters<typeof rejects>[1],
+): Promise<SluiceError> {
+  try {
+    return await rejects(
+      dialer(rt, `socks5://127.0.0.1:${proxy.port}`).dial({ host: "10.0.0.9", port: 80 }, {
+        timeoutMs: 3000,
+      }),
+      want,
+    );
+  } finally {
+    proxy.close();
+  }
+}

@@ -15,6 +15,7 @@ import { waitFor } from "../_support/wait.ts";
 import {
   clientGone,
   dialer,
+  dialRejects,
   fakeProxy,
   PASSWORD,
   readFrame,
@@ -92,20 +93,11 @@ describe("createSocks5Dialer() failures", () => {
       await c.write(encodeMethodSelection(0xff));
       await clientGone(c);
     });
-    try {
-      await rejects(
-        dialer(rt, `socks5://127.0.0.1:${proxy.port}`).dial({ host: "10.0.0.9", port: 80 }, {
-          timeoutMs: 3000,
-        }),
-        {
-          code: "SOCKS5",
-          kind: "no_acceptable_method",
-          message: /accepts none of the offered authentication methods.*username and password/,
-        },
-      );
-    } finally {
-      proxy.close();
-    }
+    await dialRejects(rt, proxy, {
+      code: "SOCKS5",
+      kind: "no_acceptable_method",
+      message: /accepts none of the offered authentication methods.*username and password/,
+    });
   });
 
   it("a method that was not offered is garbage", async () => {
@@ -114,16 +106,11 @@ describe("createSocks5Dialer() failures", () => {
       await c.write(encodeMethodSelection(2)); // user/pass, but the URL has none
       await clientGone(c);
     });
-    try {
-      await rejects(
-        dialer(rt, `socks5://127.0.0.1:${proxy.port}`).dial({ host: "10.0.0.9", port: 80 }, {
-          timeoutMs: 3000,
-        }),
-        { code: "SOCKS5", kind: "garbage", message: /method 0x02, which was not offered/ },
-      );
-    } finally {
-      proxy.close();
-    }
+    await dialRejects(rt, proxy, {
+      code: "SOCKS5",
+      kind: "garbage",
+      message: /method 0x02, which was not offered/,
+    });
   });
 
   it("an HTTP server answering the greeting is garbage, not a hang", async () => {
@@ -132,20 +119,11 @@ describe("createSocks5Dialer() failures", () => {
       await c.write(bytes("HTTP/1.1 400 Bad Request\r\n\r\n"));
       await clientGone(c);
     });
-    try {
-      await rejects(
-        dialer(rt, `socks5://127.0.0.1:${proxy.port}`).dial({ host: "10.0.0.9", port: 80 }, {
-          timeoutMs: 3000,
-        }),
-        {
-          code: "SOCKS5",
-          kind: "garbage",
-          message: /answer to the greeting is not SOCKS5 \(method selection version 0x48/,
-        },
-      );
-    } finally {
-      proxy.close();
-    }
+    await dialRejects(rt, proxy, {
+      code: "SOCKS5",
+      kind: "garbage",
+      message: /answer to the greeting is not SOCKS5 \(method selection version 0x48/,
+    });
   });
 
   it("a reply with a bad reserved byte or address type is garbage", async () => {
@@ -156,66 +134,35 @@ describe("createSocks5Dialer() failures", () => {
       ] as const
     ) {
       const proxy = replyingProxy(rt, frame, { thenHang: true });
-      try {
-        await rejects(
-          dialer(rt, `socks5://127.0.0.1:${proxy.port}`).dial({ host: "10.0.0.9", port: 80 }, {
-            timeoutMs: 3000,
-          }),
-          { code: "SOCKS5", kind: "garbage", message: re },
-        );
-      } finally {
-        proxy.close();
-      }
+      await dialRejects(rt, proxy, { code: "SOCKS5", kind: "garbage", message: re });
     }
   });
 
   it("a proxy that closes right after accepting is closed_early (greeting)", async () => {
     const proxy = fakeProxy(rt, async () => {});
-    try {
-      await rejects(
-        dialer(rt, `socks5://127.0.0.1:${proxy.port}`).dial({ host: "10.0.0.9", port: 80 }, {
-          timeoutMs: 3000,
-        }),
-        {
-          code: "SOCKS5",
-          kind: "closed_early",
-          message: /closed the connection during the greeting|failed during the greeting/,
-        },
-      );
-    } finally {
-      proxy.close();
-    }
+    await dialRejects(rt, proxy, {
+      code: "SOCKS5",
+      kind: "closed_early",
+      message: /closed the connection during the greeting|failed during the greeting/,
+    });
   });
 
   it("a proxy that closes in the middle of its reply is closed_early (connect request)", async () => {
     const proxy = replyingProxy(rt, Uint8Array.from([5, 0, 0, 1, 127]));
-    try {
-      await rejects(
-        dialer(rt, `socks5://127.0.0.1:${proxy.port}`).dial({ host: "10.0.0.9", port: 80 }, {
-          timeoutMs: 3000,
-        }),
-        {
-          code: "SOCKS5",
-          kind: "closed_early",
-          message: /during the connect request after 5 byte\(s\) of its answer/,
-        },
-      );
-    } finally {
-      proxy.close();
-    }
+    await dialRejects(rt, proxy, {
+      code: "SOCKS5",
+      kind: "closed_early",
+      message: /during the connect request after 5 byte\(s\) of its answer/,
+    });
   });
 
   it("a proxy that sends only VER and a failure code before closing still reports the code", async () => {
     const proxy = replyingProxy(rt, Uint8Array.from([5, 4]));
-    try {
-      await rejects(
-        dialer(rt, `socks5://127.0.0.1:${proxy.port}`).dial({ host: "10.0.0.9", port: 80 }, {
-          timeoutMs: 3000,
-        }),
-        { code: "SOCKS5", kind: "reply", reply: 4, message: /host unreachable/ },
-      );
-    } finally {
-      proxy.close();
-    }
+    await dialRejects(rt, proxy, {
+      code: "SOCKS5",
+      kind: "reply",
+      reply: 4,
+      message: /host unreachable/,
+    });
   });
 });
