@@ -4,7 +4,6 @@
 // taken down appears on its health timeline. Screenshots land in tests/artifacts/.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createEngine, type Engine } from "../../src/proxy/engine.ts";
 import { createMetrics } from "../../src/admin/metrics.ts";
@@ -17,32 +16,13 @@ import {
   bytes,
   freePort,
   readAll,
-  ROOT,
   runtime,
   startEchoServer,
   type TestServer,
 } from "../_support/helpers.ts";
 import { waitFor } from "../_support/wait.ts";
 import { backend, listener, table } from "../_support/plans.ts";
-
-type PW = typeof import("playwright-core");
-type Browser = Awaited<ReturnType<PW["chromium"]["launch"]>>;
-type Page = Awaited<ReturnType<Browser["newPage"]>>;
-
-const CHROMIUM = "/usr/bin/chromium";
-const ARTIFACTS = join(ROOT, "tests/artifacts");
-
-let pw: PW | undefined;
-try {
-  pw = await import("playwright-core");
-} catch {
-  pw = undefined;
-}
-const skip = !pw
-  ? "playwright-core is not installed"
-  : !existsSync(CHROMIUM)
-  ? `${CHROMIUM} is not installed`
-  : false;
+import { ARTIFACTS, type Browser, launchChromium, type Page, skip } from "./_chromium.ts";
 
 /** What the page's uPlot instances hold (browser code, typed loosely: no DOM library here). */
 interface Drawn {
@@ -105,7 +85,6 @@ describe("dashboard charts over the real engine", { skip, timeout: 180_000 }, ()
   const key = () => `127.0.0.1:${port}`;
 
   before(async () => {
-    mkdirSync(ARTIFACTS, { recursive: true });
     rt = await runtime();
     configureLogging({ level: "error", format: "json", write: () => {} });
     const metrics = createMetrics();
@@ -162,20 +141,7 @@ describe("dashboard charts over the real engine", { skip, timeout: 180_000 }, ()
         }
       })().catch(() => {}).finally(() => busy = false);
     }, 300);
-    browser = await pw!.chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 30_000,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

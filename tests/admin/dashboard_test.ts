@@ -3,31 +3,11 @@
 // the token prompt, a phone-sized layout; screenshots land in tests/artifacts/ (git-ignored).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT } from "../_support/helpers.ts";
+import { ARTIFACTS, type Browser, launchChromium, type Page, skip } from "./_chromium.ts";
 import { startTestAdmin, type TestAdmin } from "./_admin_server.ts";
 import { fakeBackend, fakeListener, fakeProvider } from "./_fake_engine.ts";
 import { waitFor } from "../_support/wait.ts";
-
-type PW = typeof import("playwright-core");
-type Browser = Awaited<ReturnType<PW["chromium"]["launch"]>>;
-type Page = Awaited<ReturnType<Browser["newPage"]>>;
-
-const CHROMIUM = "/usr/bin/chromium";
-const ARTIFACTS = join(ROOT, "tests/artifacts");
-
-let pw: PW | undefined;
-try {
-  pw = await import("playwright-core");
-} catch {
-  pw = undefined;
-}
-const skip = !pw
-  ? "playwright-core is not installed"
-  : !existsSync(CHROMIUM)
-  ? `${CHROMIUM} is not installed`
-  : false;
 
 /** Console errors and uncaught page errors, collected for the assertion at the end. */
 function watchErrors(page: Page): string[] {
@@ -66,22 +46,7 @@ describe("dashboard in headless Chromium", { skip, timeout: 120_000 }, () => {
   let admin: TestAdmin;
 
   before(async () => {
-    mkdirSync(ARTIFACTS, { recursive: true });
-    browser = await pw!.chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 30_000,
-      // playwright adds --headless and a fresh profile directory of its own.
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium();
     admin = await startTestAdmin({
       listeners: [
         fakeListener("127.0.0.1:15432", [
@@ -272,21 +237,7 @@ describe("dashboard with admin.token in headless Chromium", { skip, timeout: 120
   let admin: TestAdmin;
 
   before(async () => {
-    mkdirSync(ARTIFACTS, { recursive: true });
-    browser = await pw!.chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 30_000,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium();
     admin = await startTestAdmin({
       token,
       listeners: [fakeListener("127.0.0.1:15499", [fakeBackend("10.0.0.9:80")])],
