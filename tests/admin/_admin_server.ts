@@ -1,5 +1,9 @@
-// Starts the admin API on 127.0.0.1 port 0 through the real runtime adapter, over a fake engine.
+// Starts the admin API on 127.0.0.1 port 0 through the real runtime adapter, over a fake engine
+// (startTestAdmin) or over a real engine whose connections it counts (startEngineAdmin).
 import { getRuntime } from "../../src/runtime/detect.ts";
+import { createEngine, type Engine } from "../../src/proxy/engine.ts";
+import { createLogger } from "../../src/log.ts";
+import type { HttpHandle, Runtime } from "../../src/runtime/types.ts";
 import { startAdmin } from "../../src/admin/server.ts";
 import { createMetrics, type Metrics } from "../../src/admin/metrics.ts";
 import type { ProviderStatus } from "../../src/providers/types.ts";
@@ -59,4 +63,30 @@ export async function startTestAdmin(o: {
       metrics.close();
     },
   };
+}
+
+/** A real engine (drain_timeout 500 ms) observed by fresh metrics, and the admin API over it. */
+export async function startEngineAdmin(
+  rt: Runtime,
+): Promise<{ engine: Engine; metrics: Metrics; admin: HttpHandle }> {
+  const metrics = createMetrics();
+  const engine = createEngine({
+    rt,
+    log: createLogger("test"),
+    drainTimeoutMs: 500,
+    observer: metrics,
+  });
+  const admin = await startAdmin({
+    rt,
+    listener: "127.0.0.1:0",
+    deps: {
+      engine,
+      providers: () => [],
+      metrics,
+      token: "",
+      version: "0.0.0-test",
+      runtime: rt.name,
+    },
+  });
+  return { engine, metrics, admin };
 }

@@ -5,12 +5,10 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createEngine, type Engine } from "../../src/proxy/engine.ts";
-import { createMetrics } from "../../src/admin/metrics.ts";
-import { startAdmin } from "../../src/admin/server.ts";
+import type { Engine } from "../../src/proxy/engine.ts";
 import { History, type HistoryBody } from "../../src/admin/history_schemas.ts";
 import { BACKEND_STATES } from "../../src/admin/history/types.ts";
-import { configureLogging, createLogger, logSink } from "../../src/log.ts";
+import { configureLogging, logSink } from "../../src/log.ts";
 import type { HttpHandle, Runtime } from "../../src/runtime/types.ts";
 import {
   bytes,
@@ -23,6 +21,7 @@ import {
 import { waitFor } from "../_support/wait.ts";
 import { backend, listener, table } from "../_support/plans.ts";
 import { ARTIFACTS, type Browser, launchChromium, type Page, skip } from "./_chromium.ts";
+import { startEngineAdmin } from "./_admin_server.ts";
 
 /** What the page's uPlot instances hold (browser code, typed loosely: no DOM library here). */
 interface Drawn {
@@ -87,25 +86,7 @@ describe("dashboard charts over the real engine", { skip, timeout: 180_000 }, ()
   before(async () => {
     rt = await runtime();
     configureLogging({ level: "error", format: "json", write: () => {} });
-    const metrics = createMetrics();
-    engine = createEngine({
-      rt,
-      log: createLogger("test"),
-      drainTimeoutMs: 500,
-      observer: metrics,
-    });
-    admin = await startAdmin({
-      rt,
-      listener: "127.0.0.1:0",
-      deps: {
-        engine,
-        providers: () => [],
-        metrics,
-        token: "",
-        version: "0.0.0-test",
-        runtime: rt.name,
-      },
-    });
+    ({ engine, admin } = await startEngineAdmin(rt));
     a = startEchoServer(rt);
     b = startEchoServer(rt);
     port = await freePort(rt);

@@ -2,11 +2,9 @@
 // /api/v1/routing, and a drain through the API steers the next connection away.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createEngine, type Engine } from "../../src/proxy/engine.ts";
-import { createMetrics, type Metrics } from "../../src/admin/metrics.ts";
-import { startAdmin } from "../../src/admin/server.ts";
+import type { Engine } from "../../src/proxy/engine.ts";
 import { Routing } from "../../src/admin/schemas.ts";
-import { configureLogging, createLogger, logSink } from "../../src/log.ts";
+import { configureLogging, logSink } from "../../src/log.ts";
 import type { HttpHandle, Runtime } from "../../src/runtime/types.ts";
 import {
   bytes,
@@ -21,11 +19,11 @@ import {
 import { backend, listener, table } from "../_support/plans.ts";
 import { parseExposition, PROMTOOL, promtoolCheck, valueOf } from "./_prom.ts";
 import { waitFor } from "../_support/wait.ts";
+import { startEngineAdmin } from "./_admin_server.ts";
 
 describe("admin over the real engine", { timeout: 60_000 }, () => {
   let rt: Runtime;
   let engine: Engine;
-  let metrics: Metrics;
   let admin: HttpHandle;
   const servers: TestServer[] = [];
   const logs: string[] = [];
@@ -34,25 +32,7 @@ describe("admin over the real engine", { timeout: 60_000 }, () => {
   before(async () => {
     rt = await runtime();
     configureLogging({ level: "info", format: "json", write: (l) => logs.push(l) });
-    metrics = createMetrics();
-    engine = createEngine({
-      rt,
-      log: createLogger("test"),
-      drainTimeoutMs: 500,
-      observer: metrics,
-    });
-    admin = await startAdmin({
-      rt,
-      listener: "127.0.0.1:0",
-      deps: {
-        engine,
-        providers: () => [],
-        metrics,
-        token: "",
-        version: "0.0.0-test",
-        runtime: rt.name,
-      },
-    });
+    ({ engine, admin } = await startEngineAdmin(rt));
   });
 
   after(async () => {
