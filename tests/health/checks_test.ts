@@ -9,25 +9,13 @@ import type { Runtime } from "../../src/runtime/types.ts";
 import type { HealthState } from "../../src/health/types.ts";
 import { freePort, runtime } from "../_support/helpers.ts";
 import { waitFor } from "../_support/wait.ts";
+import { TCP } from "./_specs.ts";
 
 let rt: Runtime;
 before(async () => {
   rt = await runtime();
   configureLogging({ level: "warn", format: "json", write: () => {} });
 });
-
-const TCP: HealthSpec = {
-  type: "tcp",
-  intervalMs: 25,
-  timeoutMs: 500,
-  rise: 1,
-  fall: 1,
-  path: "/",
-  method: "GET",
-  status: 200,
-  headers: {},
-  body: "",
-};
 
 describe("combineChecks()", () => {
   const drain = { ...TCP, fallAction: "drain" as const };

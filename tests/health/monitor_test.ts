@@ -3,11 +3,11 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createHealthMonitor, type MonitoredBackend } from "../../src/health/monitor.ts";
 import { configureLogging, createLogger, logSink } from "../../src/log.ts";
-import type { HealthSpec } from "../../src/routing/types.ts";
 import type { Runtime } from "../../src/runtime/types.ts";
 import type { HealthState } from "../../src/proxy/types.ts";
 import { freePort, runtime } from "../_support/helpers.ts";
 import { delay, waitFor } from "../_support/wait.ts";
+import { TCP } from "./_specs.ts";
 
 let rt: Runtime;
 const lines: string[] = [];
@@ -18,19 +18,6 @@ before(async () => {
   configureLogging({ level: "info", format: "json", write: (l) => lines.push(l) });
 });
 after(() => configureLogging(saved));
-
-const TCP: HealthSpec = {
-  type: "tcp",
-  intervalMs: 25,
-  timeoutMs: 500,
-  rise: 1,
-  fall: 1,
-  path: "/",
-  method: "GET",
-  status: 200,
-  headers: {},
-  body: "",
-};
 
 function backend(key: string, port: number) {
   const states: HealthState[] = [];
