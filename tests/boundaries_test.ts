@@ -201,7 +201,7 @@ const PUBLIC_EXPORTS: ReadonlySet<string> = new Set([
   "health/monitor.ts#combineChecks",
   "health/monitor.ts#healthChecks",
   "providers/consul.ts#consulInstances",
-  "providers/consul.ts#consulListFingerprints",
+  "providers/consul.ts#createConsulListReader",
   "providers/http.ts#redactUrl",
   "providers/json_get.ts#redact",
   "providers/nomad.ts#nomadInstances",

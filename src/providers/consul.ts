@@ -30,7 +30,8 @@ import {
 } from "./blocking.ts";
 import { createProviderFetch } from "./http_client.ts";
 import type { JsonGet } from "./json_get.ts";
-import { consulFingerprints, createChangeTracker } from "./consul_changes.ts";
+import { consulFingerprints, createChangeTracker, summariseCheck } from "./consul_changes.ts";
+import { createArrayReader } from "./json_array_reader.ts";
 import {
   bareHost,
   queryString,
@@ -68,12 +69,19 @@ const garbage = (what: string) =>
   new SluiceError("PROVIDER_GARBAGE", `consul: ${what}: expected a JSON list`);
 
 /**
- * Fingerprints by service name of a `/v1/health/state/<state>` answer (one element per check;
- * consul_changes.ts): the listed services are its keys.
+ * A reader of `/v1/health/state/<state>` answers (one element per check): their text becomes
+ * fingerprints by service name (consul_changes.ts), whose keys are the listed services. It keeps
+ * each check's text between answers and parses only the checks that changed
+ * (json_array_reader.ts). A text that is not JSON throws a SyntaxError, JSON that is not a list
+ * SluiceError("PROVIDER_GARBAGE").
  */
-export function consulListFingerprints(body: unknown): Map<string, string> {
-  if (!Array.isArray(body)) throw garbage("health/state/any");
-  return consulFingerprints(body);
+export function createConsulListReader(): (text: string) => Map<string, number> {
+  const read = createArrayReader(summariseCheck);
+  return (text) => {
+    const checks = read(text);
+    if (checks === undefined) throw garbage("health/state/any");
+    return consulFingerprints(checks);
+  };
 }
 
 /** Reads instances from a `/v1/health/service/<name>` answer; skips non-empty `Kind`. */
@@ -119,6 +127,7 @@ function createConsulSource(config: ConsulProviderConfig, address: string): Bloc
     .map((t) => `ServiceTags contains ${filterLiteral(t)}`).join(" or ") + ` or ServiceID == ""`;
   const filtered = (h: Headers) => h.get("x-consul-results-filtered-by-acls") === "true";
   const tracker = createChangeTracker();
+  const readList = createConsulListReader();
 
   return {
     kind: "consul",
@@ -134,9 +143,10 @@ function createConsulSource(config: ConsulProviderConfig, address: string): Bloc
       const list = await get(`${address}/v1/health/state/any${queryString(q)}`, {
         timeoutMs: listTimeoutMs(index, waitMs),
         what: "consul: health/state/any",
+        parse: readList,
       });
       // The listed names are the fingerprints' keys: one pass over a list of thousands.
-      const fingerprints = consulListFingerprints(list.body);
+      const fingerprints = list.body;
       const toRead = tracker.changed(fingerprints, full);
       const dq = queryString([["passing", "true"], ...common]);
       const fresh = await readDetails(toRead, (n) => n, async (name) => {
@@ -155,7 +165,7 @@ function createConsulSource(config: ConsulProviderConfig, address: string): Bloc
         return found;
       });
       for (const [name, found] of fresh.instances) {
-        tracker.read(name, fingerprints.get(name) ?? "", found);
+        tracker.read(name, fingerprints.get(name) ?? 0, found);
       }
       for (const f of fresh.failures) tracker.forget(f.service);
       return {

@@ -7,13 +7,24 @@ import { abortable } from "../net/abortable.ts";
 import { readCapped } from "./http_client.ts";
 import type { FailureKind, ProviderFailure } from "./status.ts";
 
-export interface JsonAnswer {
-  readonly body: unknown;
+export interface JsonAnswer<T = unknown> {
+  readonly body: T;
   readonly headers: Headers;
 }
 
+export interface JsonGetRequest<T> {
+  readonly timeoutMs: number;
+  /** Names the request in errors ("consul: health/state/any"). */
+  readonly what: string;
+  /**
+   * Reads the answer's text instead of JSON.parse (a reader that keeps state between answers).
+   * A SluiceError it throws is passed on; any other throw means "not JSON".
+   */
+  readonly parse?: (text: string) => T;
+}
+
 /** GETs JSON with the source's headers, a timeout and classified failures. */
-export type JsonGet = (url: string, o: { timeoutMs: number; what: string }) => Promise<JsonAnswer>;
+export type JsonGet = <T = unknown>(url: string, o: JsonGetRequest<T>) => Promise<JsonAnswer<T>>;
 
 /** The failure kind of each provider code (what the status and the log call it). */
 const KINDS: Partial<Record<string, FailureKind>> = {
@@ -87,7 +98,7 @@ export interface JsonGetOptions {
 const REASON_BYTES = 64 * 1024;
 
 export function createJsonGet(o: JsonGetOptions): JsonGet {
-  return async (url, { timeoutMs, what }) => {
+  return async <T>(url: string, { timeoutMs, what, parse }: JsonGetRequest<T>) => {
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = AbortSignal.any([o.stop, timeout]);
     let res: Response;
@@ -136,8 +147,9 @@ export function createJsonGet(o: JsonGetOptions): JsonGet {
       });
     }
     try {
-      return { body: JSON.parse(text), headers: res.headers };
-    } catch {
+      return { body: parse ? parse(text) : JSON.parse(text) as T, headers: res.headers };
+    } catch (err) {
+      if (err instanceof SluiceError) throw err;
       throw new SluiceError("PROVIDER_GARBAGE", `${what}: the answer is not JSON (${reason()})`);
     }
   };

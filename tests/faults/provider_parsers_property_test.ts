@@ -7,7 +7,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { SluiceError } from "../../src/errors.ts";
-import { consulInstances, consulListFingerprints } from "../../src/providers/consul.ts";
+import { consulInstances, createConsulListReader } from "../../src/providers/consul.ts";
 import {
   nomadInstances,
   nomadServiceName,
@@ -90,6 +90,17 @@ const consulEntry = fc.record({
   ),
 }, { requiredKeys: [] });
 
+/** A `/v1/health/state/any` element: a check, with wrong values too. */
+const consulCheck = fc.record({
+  Node: anyValue,
+  CheckID: anyValue,
+  ServiceID: anyValue,
+  ServiceName: fc.oneof(fc.constantFrom("a", "b", ""), anyValue),
+  Status: fc.oneof(fc.constantFrom("passing", "critical"), anyValue),
+  ServiceTags: tags,
+  ModifyIndex: fc.oneof(fc.nat(), anyValue),
+}, { requiredKeys: [] });
+
 const nomadGroup = fc.record({
   Namespace: anyValue,
   Services: fc.oneof(
@@ -122,9 +133,12 @@ function routeAll(instances: readonly TaggedInstance[], kind: string): void {
 
 describe("provider parsers: arbitrary input gives a value or a SluiceError", () => {
   it("consul: health/state/any and health/service answers", () => {
+    // One reader for every run, as in the provider: each answer meets the texts kept from the last.
+    const readList = createConsulListReader();
+    const check = fc.oneof(consulCheck, consulEntry);
     fc.assert(
-      fc.property(listOf(consulEntry), listOf(consulEntry), fc.string(), (list, detail, name) => {
-        const listed = valueOrSluiceError(() => consulListFingerprints(list));
+      fc.property(listOf(check), listOf(consulEntry), fc.string(), (list, detail, name) => {
+        const listed = valueOrSluiceError(() => readList(JSON.stringify(list)));
         if (!(listed instanceof SluiceError)) {
           assert.ok([...listed.keys()].every((n) => typeof n === "string" && n !== ""));
         } else assert.equal(listed.code, "PROVIDER_GARBAGE");

@@ -3,7 +3,11 @@
 // still sees every health change: a check flipping, a node going critical, maintenance mode.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { consulFingerprints, createChangeTracker } from "../../src/providers/consul_changes.ts";
+import {
+  consulFingerprints,
+  createChangeTracker,
+  summariseCheck,
+} from "../../src/providers/consul_changes.ts";
 import { createRawServiceCache, sameServices } from "../../src/providers/raw_cache.ts";
 import type { ServiceSpec } from "../../src/routing/types.ts";
 import type { ConsulEmulator } from "../_support/consul_emulator.ts";
@@ -154,8 +158,11 @@ describe("consul change tracker", () => {
     ...o,
   });
 
+  const fingerprints = (body: unknown[]) =>
+    consulFingerprints(body.flatMap((c) => summariseCheck(c) ?? []));
+
   it("fingerprints move with status, index, tags, added checks and node checks", () => {
-    const base = consulFingerprints([check({})]).get("a");
+    const base = fingerprints([check({})]).get("a");
     const moved = [
       [check({ Status: "critical" })],
       [check({ ModifyIndex: 6 })],
@@ -166,25 +173,25 @@ describe("consul change tracker", () => {
         check({ ServiceID: "", ServiceName: "", CheckID: "serfHealth", ServiceTags: [] }),
       ],
     ];
-    for (const body of moved) assert.notEqual(consulFingerprints(body).get("a"), base);
+    for (const body of moved) assert.notEqual(fingerprints(body).get("a"), base);
     // Order, and node checks of other nodes, do not matter.
     const other = check({ Node: "n2", ServiceID: "", ServiceName: "", CheckID: "serfHealth" });
-    assert.equal(consulFingerprints([other, check({ ServiceTags: ["sluice"] })]).get("a"), base);
-    assert.deepEqual([...consulFingerprints([other]).keys()], [], "node checks list no service");
+    assert.equal(fingerprints([other, check({ ServiceTags: ["sluice"] })]).get("a"), base);
+    assert.deepEqual([...fingerprints([other]).keys()], [], "node checks list no service");
   });
 
   it("reads new and changed names, all after full, again after a failure", () => {
     const tr = createChangeTracker();
-    const fp = new Map([["a", "1"], ["b", "1"]]);
+    const fp = new Map([["a", 1], ["b", 1]]);
     assert.deepEqual(tr.changed(fp, false), ["a", "b"]);
-    tr.read("a", "1", []);
-    tr.read("b", "1", []);
+    tr.read("a", 1, []);
+    tr.read("b", 1, []);
     assert.deepEqual(tr.changed(fp, false), []);
-    assert.deepEqual(tr.changed(new Map([["a", "2"], ["b", "1"]]), false), ["a"]);
+    assert.deepEqual(tr.changed(new Map([["a", 2], ["b", 1]]), false), ["a"]);
     tr.forget("b");
     assert.deepEqual(tr.changed(fp, false), ["b"], "a is back to what was read");
-    tr.read("a", "1", []);
-    tr.read("b", "1", []);
+    tr.read("a", 1, []);
+    tr.read("b", 1, []);
     assert.deepEqual(tr.changed(fp, true), ["a", "b"]);
     assert.deepEqual([...tr.instancesOf(["a", "b", "c"]).keys()], []);
   });
