@@ -30,7 +30,7 @@ import {
 } from "./blocking.ts";
 import { createProviderFetch } from "./http_client.ts";
 import type { JsonGet } from "./json_get.ts";
-import { consulFingerprints, createChangeTracker, summariseCheck } from "./consul_changes.ts";
+import { createChangeTracker, createFingerprinter, summariseCheck } from "./consul_changes.ts";
 import { createArrayReader } from "./json_array_reader.ts";
 import {
   bareHost,
@@ -75,12 +75,13 @@ const garbage = (what: string) =>
  * (json_array_reader.ts). A text that is not JSON throws a SyntaxError, JSON that is not a list
  * SluiceError("PROVIDER_GARBAGE").
  */
-export function createConsulListReader(): (text: string) => Map<string, number> {
+export function createConsulListReader(): (text: string) => ReadonlyMap<string, number> {
   const read = createArrayReader(summariseCheck);
+  const fingerprints = createFingerprinter();
   return (text) => {
     const checks = read(text);
     if (checks === undefined) throw garbage("health/state/any");
-    return consulFingerprints(checks);
+    return fingerprints(checks);
   };
 }
 

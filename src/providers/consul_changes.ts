@@ -79,14 +79,6 @@ export function summariseCheck(item: unknown): CheckSummary | undefined {
   };
 }
 
-/** A service's own sums and the nodes its checks live on (nearly always one). */
-interface Service extends Sums {
-  readonly node: string;
-  otherNodes: Set<string> | undefined;
-}
-
-const empty = (): Sums => ({ count: 0, indexSum: 0, indexMax: 0, hash: 0 });
-
 /** Takes a whole number below 2^53 into a 32-bit hash lane (its low and high words). */
 function absorb(h: number, v: number): number {
   h = Math.imul(h ^ (v >>> 0), 0xcc9e2d51);
@@ -110,44 +102,94 @@ function fingerprintOf(own: Sums, onNodes: Sums): number {
   return a * 0x200000 + (b >>> 11);
 }
 
+/** Sums kept between answers, with the answer they were last counted for. */
+interface Counted extends Sums {
+  seen: number;
+}
+
+/** A service's sums and the nodes its checks live on (nearly always one). */
+interface Service extends Counted {
+  node: string;
+  otherNodes: Set<string> | undefined;
+}
+
+const ZERO: Sums = Object.freeze({ count: 0, indexSum: 0, indexMax: 0, hash: 0 });
+
+function recount(s: Counted, answer: number): void {
+  s.count =
+    s.indexSum =
+    s.indexMax =
+    s.hash =
+      0;
+  s.seen = answer;
+}
+
+/** The node checks' sums over a service's nodes, when they are more than one. */
+function onNodes(nodes: ReadonlyMap<string, Sums>, names: Iterable<string>): Sums {
+  const into = { count: 0, indexSum: 0, indexMax: 0, hash: 0 };
+  for (const n of names) {
+    const ns = nodes.get(n);
+    if (!ns) continue;
+    into.count += ns.count;
+    into.indexSum += ns.indexSum;
+    into.indexMax = Math.max(into.indexMax, ns.indexMax);
+    into.hash = (into.hash + ns.hash) >>> 0;
+  }
+  return into;
+}
+
 /**
- * Fingerprints by service name, from the summaries of a `/v1/health/state/any` answer's checks,
- * in one pass and without sorting: a round at 5,000 services spends its time on the change, not
- * here. Each check adds to its service's (or, for a node check, its node's) sums; a service's
- * fingerprint is its sums plus those of the nodes its checks live on.
+ * Fingerprints by service name, from the summaries of one `/v1/health/state/any` answer's checks
+ * after another, in one pass and without sorting: a round at 5,000 services spends its time on
+ * the change, not here. Each check adds to its service's (or, for a node check, its node's) sums;
+ * a service's fingerprint is its sums plus those of the nodes its checks live on. The sums and
+ * the map returned are kept and recounted for each answer rather than made anew (in Bun's heap
+ * of thousands of listeners, 10,000 short-lived objects a round cost more in collection than in
+ * counting); the map is valid until the next call.
  */
-export function consulFingerprints(checks: readonly CheckSummary[]): Map<string, number> {
-  const perService = new Map<string, Service>();
-  const perNode = new Map<string, Sums>();
-  for (const c of checks) {
-    if (c.service === "") {
-      let n = perNode.get(c.node);
-      if (!n) perNode.set(c.node, n = empty());
-      add(n, c.index, c.hash);
-      continue;
-    }
-    let s = perService.get(c.service);
-    if (!s) {
-      s = { count: 0, indexSum: 0, indexMax: 0, hash: 0, node: c.node, otherNodes: undefined };
-      perService.set(c.service, s);
-    }
-    add(s, c.index, c.hash);
-    if (c.node !== s.node) (s.otherNodes ??= new Set()).add(c.node);
-  }
+export function createFingerprinter(): (
+  checks: readonly CheckSummary[],
+) => ReadonlyMap<string, number> {
+  const services = new Map<string, Service>();
+  const nodes = new Map<string, Counted>();
   const out = new Map<string, number>();
-  for (const [name, s] of perService) {
-    const onNodes = empty();
-    for (const n of s.otherNodes ? [s.node, ...s.otherNodes] : [s.node]) {
-      const ns = perNode.get(n);
-      if (!ns) continue;
-      onNodes.count += ns.count;
-      onNodes.indexSum += ns.indexSum;
-      onNodes.indexMax = Math.max(onNodes.indexMax, ns.indexMax);
-      onNodes.hash = (onNodes.hash + ns.hash) >>> 0;
+  let answer = 0;
+  return (checks) => {
+    answer++;
+    for (const c of checks) {
+      if (c.service === "") {
+        let n = nodes.get(c.node);
+        if (!n) nodes.set(c.node, n = { ...ZERO, seen: answer });
+        else if (n.seen !== answer) recount(n, answer);
+        add(n, c.index, c.hash);
+        continue;
+      }
+      let s = services.get(c.service);
+      if (!s) {
+        s = { ...ZERO, seen: answer, node: c.node, otherNodes: undefined };
+        services.set(c.service, s);
+      } else if (s.seen !== answer) {
+        recount(s, answer);
+        s.node = c.node;
+        s.otherNodes = undefined;
+      }
+      add(s, c.index, c.hash);
+      if (c.node !== s.node) (s.otherNodes ??= new Set()).add(c.node);
     }
-    out.set(name, fingerprintOf(s, onNodes));
-  }
-  return out;
+    for (const [name, n] of nodes) if (n.seen !== answer) nodes.delete(name);
+    for (const [name, s] of services) {
+      if (s.seen !== answer) {
+        services.delete(name);
+        out.delete(name);
+        continue;
+      }
+      const nodeSums = s.otherNodes
+        ? onNodes(nodes, [s.node, ...s.otherNodes])
+        : nodes.get(s.node) ?? ZERO;
+      out.set(name, fingerprintOf(s, nodeSums));
+    }
+    return out;
+  };
 }
 
 interface Known {

@@ -16,9 +16,9 @@
 export type ArrayReader<T> = (text: string) => T[] | undefined;
 
 interface Kept<T> {
-  /** An own copy of the element's text (a slice would keep the whole answer alive). */
-  readonly text: string;
   readonly summary: T | undefined;
+  /** The last answer the element was in. */
+  seen: number;
 }
 
 /** A copy of `s` that shares no storage with the string it was cut from. */
@@ -34,10 +34,13 @@ function ownCopy(s: string): string {
 export function createArrayReader<T>(
   summarise: (element: unknown) => T | undefined,
 ): ArrayReader<T> {
-  let kept = new Map<string, Kept<T>>();
+  // Keyed by an own copy of each element's text: a slice would keep its whole answer alive.
+  // One map, kept and swept, rather than a new one per answer (fewer objects to collect).
+  const kept = new Map<string, Kept<T>>();
+  let answers = 0;
 
   function wholeParse(text: string): T[] | undefined {
-    kept = new Map();
+    kept.clear();
     const body: unknown = JSON.parse(text);
     if (!Array.isArray(body)) return undefined;
     const out: T[] = [];
@@ -48,22 +51,22 @@ export function createArrayReader<T>(
     return out;
   }
 
-  return (answer) => {
+  return (body) => {
     // A trailing newline (an encoder's) is allowed; JSON whitespace is all at or below 0x20.
-    const text = answer.charCodeAt(answer.length - 1) <= 0x20 ? answer.trimEnd() : answer;
+    const text = body.charCodeAt(body.length - 1) <= 0x20 ? body.trimEnd() : body;
     const last = text.length - 1;
     // Only a compact list of objects is cut; anything else is parsed whole.
     if (text[0] !== "[" || text[last] !== "]" || text[1] !== "{" || text[last - 1] !== "}") {
       return wholeParse(text);
     }
-    const next = new Map<string, Kept<T>>();
+    const answer = ++answers;
     const out: T[] = [];
     let start = 1;
     while (start < last) {
       const sep = text.indexOf("},{", start);
       const end = sep < 0 ? last : sep + 1;
       const piece = text.slice(start, end);
-      let k = kept.get(piece) ?? next.get(piece);
+      let k = kept.get(piece);
       if (k === undefined) {
         let element: unknown;
         try {
@@ -71,13 +74,14 @@ export function createArrayReader<T>(
         } catch {
           return wholeParse(text); // the cut fell inside a string or a nested value
         }
-        k = { text: ownCopy(piece), summary: summarise(element) };
+        k = { summary: summarise(element), seen: answer };
+        kept.set(ownCopy(piece), k);
       }
-      next.set(k.text, k);
+      k.seen = answer;
       if (k.summary !== undefined) out.push(k.summary);
       start = end + 1;
     }
-    kept = next;
+    for (const [piece, k] of kept) if (k.seen !== answer) kept.delete(piece);
     return out;
   };
 }

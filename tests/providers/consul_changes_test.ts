@@ -3,9 +3,10 @@
 // still sees every health change: a check flipping, a node going critical, maintenance mode.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import {
-  consulFingerprints,
   createChangeTracker,
+  createFingerprinter,
   summariseCheck,
 } from "../../src/providers/consul_changes.ts";
 import { createRawServiceCache, sameServices } from "../../src/providers/raw_cache.ts";
@@ -159,7 +160,7 @@ describe("consul change tracker", () => {
   });
 
   const fingerprints = (body: unknown[]) =>
-    consulFingerprints(body.flatMap((c) => summariseCheck(c) ?? []));
+    createFingerprinter()(body.flatMap((c) => summariseCheck(c) ?? []));
 
   it("fingerprints move with status, index, tags, added checks and node checks", () => {
     const base = fingerprints([check({})]).get("a");
@@ -178,6 +179,35 @@ describe("consul change tracker", () => {
     const other = check({ Node: "n2", ServiceID: "", ServiceName: "", CheckID: "serfHealth" });
     assert.equal(fingerprints([other, check({ ServiceTags: ["sluice"] })]).get("a"), base);
     assert.deepEqual([...fingerprints([other]).keys()], [], "node checks list no service");
+  });
+
+  it("a fingerprinter fed answer after answer gives what a new one gives each answer", () => {
+    // It keeps and recounts its sums between answers: nothing of an earlier answer may remain.
+    const checkOf = fc.record({
+      Node: fc.constantFrom("n1", "n2", "n3"),
+      CheckID: fc.constantFrom("serfHealth", "service:a", "service:b", "extra"),
+      ServiceID: fc.constantFrom("", "a", "b"),
+      ServiceName: fc.constantFrom("", "a", "b", "c"),
+      Status: fc.constantFrom("passing", "critical"),
+      ServiceTags: fc.array(fc.constantFrom("sluice", "x"), { maxLength: 2 }),
+      ModifyIndex: fc.nat({ max: 50 }),
+    });
+    const answers = fc.array(fc.array(checkOf, { maxLength: 8 }), { minLength: 1, maxLength: 6 });
+    fc.assert(
+      fc.property(answers, (list) => {
+        const kept = createFingerprinter();
+        for (const body of list) {
+          const summaries = body.flatMap((c) => summariseCheck(c) ?? []);
+          const fresh = createFingerprinter()(summaries);
+          const reused = kept(summaries);
+          assert.deepEqual(
+            new Map([...reused].sort(([a], [b]) => a < b ? -1 : 1)),
+            new Map([...fresh].sort(([a], [b]) => a < b ? -1 : 1)),
+          );
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it("reads new and changed names, all after full, again after a failure", () => {
