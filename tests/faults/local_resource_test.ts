@@ -21,6 +21,7 @@ import {
   type TestServer,
 } from "../_support/helpers.ts";
 import { backend, listener, table } from "../_support/plans.ts";
+import { TCP } from "../health/_specs.ts";
 import { waitFor, within } from "../_support/wait.ts";
 
 const lines: string[] = [];
@@ -125,18 +126,7 @@ describe("local resource exhaustion on dial", () => {
     const changes: boolean[] = [];
     const c = createHealthChecker({
       rt,
-      spec: {
-        type: "tcp",
-        intervalMs: 20,
-        timeoutMs: 1000,
-        rise: 1,
-        fall: 1,
-        path: "/",
-        method: "GET",
-        status: 200,
-        headers: {},
-        body: "",
-      },
+      spec: { ...TCP, intervalMs: 20, timeoutMs: 1000 },
       target: { host: "127.0.0.1", port: echo.port },
       dialer,
       log: createLogger("health"),
