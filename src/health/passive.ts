@@ -27,35 +27,55 @@ export interface Ejector {
   readonly ejections: number;
 }
 
+/**
+ * A class, not a closure: every backend of every listener has one, and five functions and two
+ * getters per backend were a tenth of the functions in a heap of 5,000 listeners (Bun).
+ */
+class PassiveEjector implements Ejector {
+  readonly #threshold: number;
+  readonly #baseMs: number;
+  readonly #maxMs: number;
+  readonly #now: () => number;
+  #consecutive = 0;
+  #ejections = 0;
+  #until = 0;
+
+  constructor(o: EjectorOptions) {
+    this.#threshold = Math.max(1, o.threshold ?? 3);
+    this.#baseMs = Math.max(1, o.baseMs ?? 1000);
+    this.#maxMs = Math.max(this.#baseMs, o.maxMs ?? 30_000);
+    this.#now = o.now ?? Date.now;
+  }
+
+  failure(): void {
+    if (this.#now() < this.#until) return;
+    this.#consecutive++;
+    // After an ejection the threshold is already reached: the first failed retry ejects again.
+    if (this.#consecutive < this.#threshold) return;
+    this.#ejections++;
+    const ms = Math.min(this.#maxMs, this.#baseMs * 2 ** Math.min(this.#ejections - 1, 40));
+    this.#until = this.#now() + ms;
+  }
+
+  success(): void {
+    this.#consecutive = 0;
+    this.#ejections = 0;
+    this.#until = 0;
+  }
+
+  ejected(): boolean {
+    return this.#now() < this.#until;
+  }
+
+  get until(): number {
+    return this.#until;
+  }
+
+  get ejections(): number {
+    return this.#ejections;
+  }
+}
+
 export function createEjector(o: EjectorOptions = {}): Ejector {
-  const threshold = Math.max(1, o.threshold ?? 3);
-  const baseMs = Math.max(1, o.baseMs ?? 1000);
-  const maxMs = Math.max(baseMs, o.maxMs ?? 30_000);
-  const now = o.now ?? Date.now;
-  let consecutive = 0;
-  let ejections = 0;
-  let until = 0;
-  return {
-    failure() {
-      if (now() < until) return;
-      consecutive++;
-      // After an ejection the threshold is already reached: the first failed retry ejects again.
-      if (consecutive < threshold) return;
-      ejections++;
-      const ms = Math.min(maxMs, baseMs * 2 ** Math.min(ejections - 1, 40));
-      until = now() + ms;
-    },
-    success() {
-      consecutive = 0;
-      ejections = 0;
-      until = 0;
-    },
-    ejected: () => now() < until,
-    get until() {
-      return until;
-    },
-    get ejections() {
-      return ejections;
-    },
-  };
+  return new PassiveEjector(o);
 }
