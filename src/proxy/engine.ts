@@ -7,7 +7,7 @@ import type { Logger } from "../log.ts";
 import { LiveBackend } from "./backend.ts";
 import { type ConnectionContext, handleConnection } from "./connection.ts";
 import { createDirectDialer } from "./direct_dialer.ts";
-import { LiveListener } from "./listener.ts";
+import { LiveListener, type LiveListenerOptions } from "./listener.ts";
 import type { Pool } from "./pool.ts";
 import { createResolver, type Resolver } from "./resolver.ts";
 import { createHealthMonitor, type SavedHealth } from "../health/monitor.ts";
@@ -138,6 +138,18 @@ export function createEngine(o: EngineOptions): Engine {
     );
   }
 
+  /** What every listener is given: one object, not two new closures per listener. */
+  const listenerOptions: LiveListenerOptions = {
+    rt: o.rt,
+    log,
+    bindRetryMs: () => bindRetryMs,
+    reusePort: o.reusePort ?? false,
+    onConn,
+    resolver,
+    onPoolChanged: syncHealth,
+    onPoolRemoved: (_l, p) => health.drop(p.id),
+  };
+
   /** Makes the listener at `key` match `plan`: opened, updated, or retired when absent. */
   function applyKey(key: string, plan: ListenerPlan | undefined): void {
     const l = active.get(key);
@@ -150,16 +162,7 @@ export function createEngine(o: EngineOptions): Engine {
       if (l.plan !== plan) l.update(plan);
       return;
     }
-    const created = new LiveListener(plan, {
-      rt: o.rt,
-      log,
-      bindRetryMs: () => bindRetryMs,
-      reusePort: o.reusePort ?? false,
-      onConn,
-      resolver,
-      onPoolChanged: syncHealth,
-      onPoolRemoved: (_l, p) => health.drop(p.id),
-    });
+    const created = new LiveListener(plan, listenerOptions);
     active.set(key, created);
     created.bind();
   }
