@@ -116,11 +116,10 @@ interface Service extends Counted {
 const ZERO: Sums = Object.freeze({ count: 0, indexSum: 0, indexMax: 0, hash: 0 });
 
 function recount(s: Counted, answer: number): void {
-  s.count =
-    s.indexSum =
-    s.indexMax =
-    s.hash =
-      0;
+  s.count = 0;
+  s.indexSum = 0;
+  s.indexMax = 0;
+  s.hash = 0;
   s.seen = answer;
 }
 
