@@ -24,18 +24,24 @@ export async function tempDir(
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }
 
+/** Ports freePort() returned in this process (Bun runs every test file in one). */
+const handedOut = new Set<number>();
+
 /**
  * A free loopback port right now (bind, close, wait until connects are refused). Racy by
  * nature: use only where a fixed port is unavoidable. The port is picked below the kernel's
  * ephemeral range (32768-60999 on Linux), so no outgoing connection of this or another process
  * can take it between this call and the test's own bind (a test that rebinds the same ports
  * round after round lost one that way). Deno frees a closed listener's port one event-loop turn
- * later (its pending accept holds the socket), so we wait for the refusal.
+ * later (its pending accept holds the socket), so we wait for the refusal. A port is never
+ * handed out twice by one test process: a port is free again once closed, so two calls could
+ * pick the same one (24 calls in a row did, 1 run in 30, and the test bound 23 listeners).
  */
 export async function freePort(rt: Runtime, host = "127.0.0.1"): Promise<number> {
   let l: ReturnType<Runtime["listen"]> | undefined;
   for (let i = 0; i < 100 && !l; i++) {
     const candidate = 20_000 + Math.floor(Math.random() * 12_000);
+    if (handedOut.has(candidate)) continue;
     try {
       l = rt.listen({ host, port: candidate }, (c) => c.close());
     } catch {
@@ -45,6 +51,9 @@ export async function freePort(rt: Runtime, host = "127.0.0.1"): Promise<number>
   l ??= rt.listen({ host, port: 0 }, (c) => c.close());
   const port = l.addr.port;
   l.close();
+  // Bounded: past half the range, forget the oldest picks (a Set iterates in insertion order).
+  if (handedOut.size >= 6000) handedOut.delete(handedOut.values().next().value!);
+  handedOut.add(port);
   await waitFor(async () => {
     try {
       const c = await rt.connect({ host, port, timeoutMs: 500 });
