@@ -261,8 +261,10 @@ describe("owned routing state (property)", () => {
       ),
       { numRuns: 120 },
     );
-    // The property means something only if the reuse paths ran.
-    assert.ok(incremental > 50, `${incremental} incremental builds`);
+    // The property means something only if the reuse paths ran. Over 120 runs there are about
+    // 100 incremental builds (60-157 in 40 seeded-at-random batches; a CI run saw 48), and 0 when
+    // reuse is broken: the bound sits far below the tail so that it never fails by chance.
+    assert.ok(incremental > 10, `${incremental} incremental builds`);
     assert.ok(pieceDiffs > 50, `${pieceDiffs} piecewise TOML re-parses`);
   });
 });
