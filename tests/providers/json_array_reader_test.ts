@@ -106,7 +106,8 @@ describe("json array reader", () => {
       items[r] = JSON.stringify({ i: r, round: r, pad: "y".repeat(240) });
       assert.equal(read(`[${items.join(",")}]`)?.length, 4000);
     }
+    // Measured: Deno 9 MiB, Bun 15-27 MiB; without the copy, Bun 223-275 MiB.
     const grown = (process.memoryUsage().rss - base) / 2 ** 20;
-    assert.ok(grown < 64, `RSS grew ${grown.toFixed(0)} MiB over 200 answers of 1 MB`);
+    assert.ok(grown < 100, `RSS grew ${grown.toFixed(0)} MiB over 200 answers of 1 MB`);
   });
 });
