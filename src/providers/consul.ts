@@ -28,7 +28,7 @@ import {
   listTimeoutMs,
   READ_TIMEOUT_MS,
 } from "./blocking.ts";
-import { createProviderFetch } from "./http_client.ts";
+import { BodyBuffer, createProviderFetch } from "./http_client.ts";
 import type { JsonGet } from "./json_get.ts";
 import { createChangeTracker, createFingerprinter, summariseCheck } from "./consul_changes.ts";
 import { createArrayReader } from "./json_array_reader.ts";
@@ -69,17 +69,17 @@ const garbage = (what: string) =>
   new SluiceError("PROVIDER_GARBAGE", `consul: ${what}: expected a JSON list`);
 
 /**
- * A reader of `/v1/health/state/<state>` answers (one element per check): their text becomes
+ * A reader of `/v1/health/state/<state>` answers (one element per check): their bytes become
  * fingerprints by service name (consul_changes.ts), whose keys are the listed services. It keeps
- * each check's text between answers and parses only the checks that changed
- * (json_array_reader.ts). A text that is not JSON throws a SyntaxError, JSON that is not a list
+ * each check's bytes between answers and parses only the checks that changed
+ * (json_array_reader.ts). Bytes that are not JSON throw a SyntaxError, JSON that is not a list
  * SluiceError("PROVIDER_GARBAGE").
  */
-export function createConsulListReader(): (text: string) => ReadonlyMap<string, number> {
+export function createConsulListReader(): (bytes: Uint8Array) => ReadonlyMap<string, number> {
   const read = createArrayReader(summariseCheck);
   const fingerprints = createFingerprinter();
-  return (text) => {
-    const checks = read(text);
+  return (bytes) => {
+    const checks = read(bytes);
     if (checks === undefined) throw garbage("health/state/any");
     return fingerprints(checks);
   };
@@ -129,6 +129,7 @@ function createConsulSource(config: ConsulProviderConfig, address: string): Bloc
   const filtered = (h: Headers) => h.get("x-consul-results-filtered-by-acls") === "true";
   const tracker = createChangeTracker();
   const readList = createConsulListReader();
+  const listBody = new BodyBuffer();
 
   return {
     kind: "consul",
@@ -145,6 +146,7 @@ function createConsulSource(config: ConsulProviderConfig, address: string): Bloc
         timeoutMs: listTimeoutMs(index, waitMs),
         what: "consul: health/state/any",
         parse: readList,
+        into: listBody,
       });
       // The listed names are the fingerprints' keys: one pass over a list of thousands.
       const fingerprints = list.body;

@@ -60,13 +60,48 @@ function tooLargeError(who: string, url: string, max: number): SluiceError {
 }
 
 /**
+ * A buffer kept between reads of an answer that is large and comes again and again (Consul's
+ * check list): each chunk is copied in as it arrives, so the chunks die young and no new
+ * buffer of the whole answer is made per read. What a read returns is a view of it, valid until
+ * the next read.
+ */
+export class BodyBuffer {
+  #bytes = new Uint8Array(0);
+  #length = 0;
+
+  /** Starts a read. A buffer far larger than the last answer is let go (one huge answer). */
+  reset(): void {
+    if (this.#bytes.length > 4 * this.#length && this.#bytes.length > 1 << 20) {
+      this.#bytes = new Uint8Array(0);
+    }
+    this.#length = 0;
+  }
+
+  append(chunk: Uint8Array): void {
+    const need = this.#length + chunk.byteLength;
+    if (need > this.#bytes.length) {
+      const grown = new Uint8Array(Math.max(need, this.#bytes.length * 2, 64 * 1024));
+      grown.set(this.#bytes.subarray(0, this.#length));
+      this.#bytes = grown;
+    }
+    this.#bytes.set(chunk, this.#length);
+    this.#length = need;
+  }
+
+  view(): Uint8Array {
+    return this.#bytes.subarray(0, this.#length);
+  }
+}
+
+/**
  * The body, read chunk by chunk: past `max` bytes the read is cancelled (the rest is never
  * received) and SluiceError("PROVIDER_TOO_LARGE") thrown. A Content-Length over the cap is
- * refused before any byte is read.
+ * refused before any byte is read. With `into`, the body is read into that buffer and the
+ * answer is a view of it.
  */
 export async function readCapped(
   res: Response,
-  o: { max: number; who: string; url: string },
+  o: { max: number; who: string; url: string; into?: BodyBuffer },
 ): Promise<Uint8Array> {
   const length = Number(res.headers.get("content-length") ?? NaN);
   if (Number.isFinite(length) && length > o.max) {
@@ -76,6 +111,8 @@ export async function readCapped(
   if (!res.body) return new Uint8Array(0);
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
+  const into = o.into;
+  into?.reset();
   let total = 0;
   try {
     for (;;) {
@@ -86,11 +123,13 @@ export async function readCapped(
         await reader.cancel().catch(() => {});
         throw tooLargeError(o.who, o.url, o.max);
       }
-      chunks.push(value);
+      if (into) into.append(value);
+      else chunks.push(value);
     }
   } finally {
     reader.releaseLock();
   }
+  if (into) return into.view();
   if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(total);
   let off = 0;

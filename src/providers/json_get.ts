@@ -4,7 +4,7 @@
 import { errorCode, errorMessage, SluiceError } from "../errors.ts";
 import type { HttpFetch } from "../runtime/types.ts";
 import { abortable } from "../net/abortable.ts";
-import { readCapped } from "./http_client.ts";
+import { type BodyBuffer, readCapped } from "./http_client.ts";
 import type { FailureKind, ProviderFailure } from "./status.ts";
 
 export interface JsonAnswer<T = unknown> {
@@ -17,10 +17,12 @@ export interface JsonGetRequest<T> {
   /** Names the request in errors ("consul: health/state/any"). */
   readonly what: string;
   /**
-   * Reads the answer's text instead of JSON.parse (a reader that keeps state between answers).
-   * A SluiceError it throws is passed on; any other throw means "not JSON".
+   * Reads the answer's bytes instead of JSON.parse of their text (a reader that keeps state
+   * between answers). A SluiceError it throws is passed on; any other throw means "not JSON".
    */
-  readonly parse?: (text: string) => T;
+  readonly parse?: (bytes: Uint8Array) => T;
+  /** Reads the body into this buffer (an answer that is large and repeats; `parse` reads it). */
+  readonly into?: BodyBuffer;
 }
 
 /** GETs JSON with the source's headers, a timeout and classified failures. */
@@ -98,7 +100,7 @@ export interface JsonGetOptions {
 const REASON_BYTES = 64 * 1024;
 
 export function createJsonGet(o: JsonGetOptions): JsonGet {
-  return async <T>(url: string, { timeoutMs, what, parse }: JsonGetRequest<T>) => {
+  return async <T>(url: string, { timeoutMs, what, parse, into }: JsonGetRequest<T>) => {
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = AbortSignal.any([o.stop, timeout]);
     let res: Response;
@@ -111,7 +113,8 @@ export function createJsonGet(o: JsonGetOptions): JsonGet {
           const init = { headers: o.headers, signal, timeout: false };
           const r = await o.fetch(url, init as RequestInit);
           const max = r.ok ? o.maxBytes : REASON_BYTES;
-          const b = await readCapped(r, { max, who: o.kind, url }).catch((e) => {
+          const read = { max, who: o.kind, url, ...(r.ok && into ? { into } : {}) };
+          const b = await readCapped(r, read).catch((e) => {
             if (!r.ok && errorCode(e) === "PROVIDER_TOO_LARGE") return new Uint8Array(0);
             throw e;
           });
@@ -124,9 +127,8 @@ export function createJsonGet(o: JsonGetOptions): JsonGet {
       if (errorCode(err) === "PROVIDER_TOO_LARGE") throw err;
       throw networkError(err, what, timeout.aborted);
     }
-    const text = new TextDecoder().decode(bytes);
     const status = res.status;
-    const reason = () => redact(bodyReason(text), o.secrets);
+    const reason = () => redact(bodyReason(new TextDecoder().decode(bytes)), o.secrets);
     if (status === 403 || status === 401) {
       const r = reason();
       throw new SluiceError("PROVIDER_FORBIDDEN", `${what}: ${status} ${r} (check the token)`, {
@@ -147,7 +149,8 @@ export function createJsonGet(o: JsonGetOptions): JsonGet {
       });
     }
     try {
-      return { body: parse ? parse(text) : JSON.parse(text) as T, headers: res.headers };
+      const body = parse ? parse(bytes) : JSON.parse(new TextDecoder().decode(bytes)) as T;
+      return { body, headers: res.headers };
     } catch (err) {
       if (err instanceof SluiceError) throw err;
       throw new SluiceError("PROVIDER_GARBAGE", `${what}: the answer is not JSON (${reason()})`);

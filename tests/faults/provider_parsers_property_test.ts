@@ -133,12 +133,14 @@ function routeAll(instances: readonly TaggedInstance[], kind: string): void {
 
 describe("provider parsers: arbitrary input gives a value or a SluiceError", () => {
   it("consul: health/state/any and health/service answers", () => {
-    // One reader for every run, as in the provider: each answer meets the texts kept from the last.
+    // One reader for every run, as in the provider: each answer meets the bytes kept from the last.
     const readList = createConsulListReader();
     const check = fc.oneof(consulCheck, consulEntry);
     fc.assert(
       fc.property(listOf(check), listOf(consulEntry), fc.string(), (list, detail, name) => {
-        const listed = valueOrSluiceError(() => readList(JSON.stringify(list)));
+        const listed = valueOrSluiceError(() =>
+          readList(new TextEncoder().encode(JSON.stringify(list)))
+        );
         if (!(listed instanceof SluiceError)) {
           assert.ok([...listed.keys()].every((n) => typeof n === "string" && n !== ""));
         } else assert.equal(listed.code, "PROVIDER_GARBAGE");
