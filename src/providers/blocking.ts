@@ -154,7 +154,7 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
   let loop: Promise<void> | undefined;
 
   // Last good instances per service key, reused when that service's detail read fails (T12).
-  let lastInstances = new Map<string, readonly TaggedInstance[]>();
+  let lastInstances: ReadonlyMap<string, readonly TaggedInstance[]> = new Map();
   let deliveredOnce = false;
   const rawCache = createRawServiceCache([source.tag, ...(source.legacyTags ?? [])]);
   let lastServices: readonly ServiceSpec[] = [];
@@ -304,10 +304,15 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
         aclWarned = false;
       }
 
-      const instances = new Map<string, readonly TaggedInstance[]>(r.instances);
-      for (const { service } of r.failures) {
-        const prev = lastInstances.get(service);
-        if (prev) instances.set(service, prev);
+      // The round's own map when every read succeeded (one map of every service less a round).
+      let instances = r.instances;
+      if (r.failures.length > 0) {
+        const patched = new Map(r.instances);
+        for (const { service } of r.failures) {
+          const prev = lastInstances.get(service);
+          if (prev) patched.set(service, prev);
+        }
+        instances = patched;
       }
       lastInstances = instances;
       const services = servicesOf(instances);

@@ -214,7 +214,7 @@ export function createChangeTracker(): ChangeTracker {
     changed(fingerprints, full) {
       if (full) known = new Map();
       // Services gone from the list are forgotten; they come back as new.
-      for (const name of [...known.keys()]) if (!fingerprints.has(name)) known.delete(name);
+      for (const name of known.keys()) if (!fingerprints.has(name)) known.delete(name);
       const out: string[] = [];
       for (const [name, fp] of fingerprints) {
         if (known.get(name)?.fingerprint !== fp) out.push(name);

@@ -26,30 +26,41 @@ export interface RawServiceCache {
 
 /** `tags`: the provider's tag first, then the legacy tags also routed. */
 export function createRawServiceCache(tags: string | readonly string[]): RawServiceCache {
-  let built = new Map<string, Built>();
+  // Kept and changed in place, as is the sorted order of its keys while the set of services
+  // stays: a round then allocates only the answer and what changed. A new map and a sort of
+  // every name each round were old garbage by the next one (Bun promotes what lives across a
+  // collection; bench/README.md, "The Consul provider at 5,000 services").
+  const built = new Map<string, Built>();
+  let order: string[] = [];
+  function make(list: readonly TaggedInstance[]): Built {
+    const notes: string[] = [];
+    const legacy = new Set<string>();
+    return {
+      instances: list,
+      raw: buildRawServices(list, tags, notes, legacy),
+      notes,
+      legacy: [...legacy],
+    };
+  }
   return {
     build(instances, notes, legacy) {
-      const next = new Map<string, Built>();
-      const out: Record<string, unknown>[] = [];
-      for (const key of [...instances.keys()].sort()) {
-        const list = instances.get(key)!;
-        let b = built.get(key);
-        if (!b || b.instances !== list) {
-          const n: string[] = [];
-          const l = new Set<string>();
-          b = {
-            instances: list,
-            raw: buildRawServices(list, tags, n, l),
-            notes: n,
-            legacy: [...l],
-          };
-        }
-        next.set(key, b);
-        out.push(...b.raw);
-        notes.push(...b.notes);
-        for (const name of b.legacy) legacy?.add(name);
+      let sameSet = instances.size === built.size;
+      for (const [key, list] of instances) {
+        const b = built.get(key);
+        if (b === undefined) sameSet = false;
+        if (b === undefined || b.instances !== list) built.set(key, make(list));
       }
-      built = next;
+      if (!sameSet) {
+        for (const key of built.keys()) if (!instances.has(key)) built.delete(key);
+        order = [...built.keys()].sort();
+      }
+      const out: Record<string, unknown>[] = [];
+      for (const key of order) {
+        const b = built.get(key)!;
+        for (const r of b.raw) out.push(r);
+        for (const n of b.notes) notes.push(n);
+        if (legacy) { for (const name of b.legacy) legacy.add(name); }
+      }
       return out;
     },
   };
