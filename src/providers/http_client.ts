@@ -63,21 +63,25 @@ function tooLargeError(who: string, url: string, max: number): SluiceError {
  * A buffer kept between reads of an answer that is large and comes again and again (Consul's
  * check list): each chunk is copied in as it arrives, so the chunks die young and no new
  * buffer of the whole answer is made per read. What a read returns is a view of it, valid until
- * the next read.
+ * the next read. Each read holds a turn: a read that was given up (its request timed out or
+ * stopped) but still gets a chunk cannot write into the next read's bytes.
  */
 export class BodyBuffer {
   #bytes = new Uint8Array(0);
   #length = 0;
+  #turn = 0;
 
-  /** Starts a read. A buffer far larger than the last answer is let go (one huge answer). */
-  reset(): void {
+  /** Starts a read and returns its turn. A buffer far larger than the last answer is let go. */
+  begin(): number {
     if (this.#bytes.length > 4 * this.#length && this.#bytes.length > 1 << 20) {
       this.#bytes = new Uint8Array(0);
     }
     this.#length = 0;
+    return ++this.#turn;
   }
 
-  append(chunk: Uint8Array): void {
+  append(turn: number, chunk: Uint8Array): void {
+    if (turn !== this.#turn) throw new Error("the read was superseded by a later one");
     const need = this.#length + chunk.byteLength;
     if (need > this.#bytes.length) {
       const grown = new Uint8Array(Math.max(need, this.#bytes.length * 2, 64 * 1024));
@@ -88,7 +92,8 @@ export class BodyBuffer {
     this.#length = need;
   }
 
-  view(): Uint8Array {
+  view(turn: number): Uint8Array {
+    if (turn !== this.#turn) throw new Error("the read was superseded by a later one");
     return this.#bytes.subarray(0, this.#length);
   }
 }
@@ -112,7 +117,7 @@ export async function readCapped(
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   const into = o.into;
-  into?.reset();
+  const turn = into?.begin() ?? 0;
   let total = 0;
   try {
     for (;;) {
@@ -123,13 +128,13 @@ export async function readCapped(
         await reader.cancel().catch(() => {});
         throw tooLargeError(o.who, o.url, o.max);
       }
-      if (into) into.append(value);
+      if (into) into.append(turn, value);
       else chunks.push(value);
     }
   } finally {
     reader.releaseLock();
   }
-  if (into) return into.view();
+  if (into) return into.view(turn);
   if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(total);
   let off = 0;

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { BodyBuffer, readCapped } from "../../src/providers/http_client.ts";
 import { SluiceError } from "../../src/errors.ts";
+import { delay } from "../_support/wait.ts";
 
 /** An answer whose body arrives in the given chunks. */
 function answer(chunks: readonly Uint8Array[]): Response {
@@ -57,6 +58,30 @@ describe("BodyBuffer", () => {
       (e: unknown) => e instanceof SluiceError && e.code === "PROVIDER_TOO_LARGE",
     );
     assert.deepEqual(await read([Uint8Array.of(7, 8, 9)], into, 1000), Uint8Array.of(7, 8, 9));
+  });
+
+  it("a read given up cannot write into the next read's bytes", async () => {
+    // A request that timed out is abandoned, but its body stream may still deliver a chunk
+    // while the next read is under way.
+    const into = new BodyBuffer();
+    const controlled = () => {
+      let c!: ReadableStreamDefaultController<Uint8Array>;
+      const res = new Response(new ReadableStream<Uint8Array>({ start: (x) => void (c = x) }));
+      return { res, c: () => c };
+    };
+    const a = controlled();
+    a.c().enqueue(new Uint8Array(5).fill(0xaa));
+    const abandoned = readCapped(a.res, { max: 1 << 20, who: "consul", url: "u", into });
+    await delay(10);
+    const b = controlled();
+    const next = readCapped(b.res, { max: 1 << 20, who: "consul", url: "u", into });
+    await delay(10);
+    a.c().enqueue(new Uint8Array(5).fill(0xbb));
+    a.c().close();
+    await assert.rejects(abandoned, /superseded/);
+    b.c().enqueue(Uint8Array.of(1, 2, 3));
+    b.c().close();
+    assert.deepEqual(await next, Uint8Array.of(1, 2, 3));
   });
 
   it("lets go of a buffer grown by one huge answer once answers are small again", async () => {
