@@ -6,6 +6,7 @@ import fc from "fast-check";
 import { BodyBuffer, readCapped } from "../../src/providers/http_client.ts";
 import { SluiceError } from "../../src/errors.ts";
 import { delay } from "../_support/wait.ts";
+import { concat } from "../_support/helpers.ts";
 
 /** An answer whose body arrives in the given chunks. */
 function answer(chunks: readonly Uint8Array[]): Response {
@@ -16,16 +17,6 @@ function answer(chunks: readonly Uint8Array[]): Response {
     },
   });
   return new Response(body);
-}
-
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 const read = (chunks: readonly Uint8Array[], into: BodyBuffer, max = 1 << 22) =>

@@ -6,15 +6,9 @@ import type { Conn, Listener, SpliceOptions, SpliceResult } from "../../src/runt
 
 export const rt = getRuntime();
 
-export function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.byteLength;
-  }
-  return out;
-}
+import { concat } from "../_support/helpers.ts";
+
+export { concat };
 
 /** Reads until FIN; copies chunks (a runtime may reuse its buffers). */
 export async function readAll(c: Conn): Promise<Uint8Array> {

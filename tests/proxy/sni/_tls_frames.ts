@@ -1,5 +1,8 @@
 // Builders over real ClientHello bytes: re-frame the handshake message into other TLS record
 // sizes, and add an extension (to make a ClientHello larger than one packet).
+import { concat as concatBytes } from "../../_support/helpers.ts";
+
+export { concatBytes };
 
 /** The handshake bytes carried by the TLS records of `wire` (every record, in order). */
 export function handshakeBytes(wire: Uint8Array): Uint8Array {
@@ -11,16 +14,6 @@ export function handshakeBytes(wire: Uint8Array): Uint8Array {
     off += 5 + len;
   }
   return concatBytes(parts);
-}
-
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /**
