@@ -28,8 +28,9 @@ export interface PacingOptions {
   /** @default wall time (Date.now and setTimeout) */
   clock?: PacingClock;
   /**
-   * A round reads every listed service's detail again when the last such round is this old
-   * (sources that read only what changed catch here what their list does not show).
+   * A service's detail is read again once its last read is this old (sources that read only
+   * what changed catch here what their list does not show; consul.ts does it while the list
+   * waits, so that it never holds up a change).
    * @default 300000
    */
   fullReadEveryMs?: number;
@@ -64,10 +65,19 @@ export interface BlockingSource {
   readonly secrets: readonly string[];
   /**
    * One round: the list (blocking when index > 0n) and the details it needs. `full`: read the
-   * detail of every listed service, forgetting what earlier rounds read (the first round, after
-   * an index reset, and every fullReadEveryMs); otherwise a source may read only what changed.
+   * detail of every listed service, forgetting what earlier rounds read (the first round and
+   * after an index reset); otherwise a source may read only what changed, and read again the
+   * details that `time` says are due.
    */
-  round(index: bigint, get: JsonGet, full: boolean): Promise<ListRound>;
+  round(index: bigint, get: JsonGet, full: boolean, time: RoundTime): Promise<ListRound>;
+}
+
+/** The loop clock's view of a round, for sources that read details again when they are old. */
+export interface RoundTime {
+  /** The loop clock's time when the round starts. */
+  readonly now: number;
+  /** A detail read this long ago is due to be read again (fullReadEveryMs). */
+  readonly refreshEveryMs: number;
 }
 
 export interface BlockingProviderOptions {
@@ -258,16 +268,15 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
     let index = 0n; // C1
     let plainRead = false; // the next list read must not block (a detail read is pending)
     let full = true; // the next round reads every detail again
-    let lastFullAt = clock.now();
     for (let round = 0; !signal.aborted; round++) {
       // C4. The very first (plain, C1) read is free: it is not an iteration of the loop, and
       // charging it would leave one token for the first two changes after startup.
       if (round > 0) await pause(bucket.take());
       if (signal.aborted) break;
       let r: ListRound;
-      if (clock.now() - lastFullAt >= fullReadEveryMs) full = true;
+      const time = { now: clock.now(), refreshEveryMs: fullReadEveryMs };
       try {
-        r = await source.round(plainRead ? 0n : index, get, full);
+        r = await source.round(plainRead ? 0n : index, get, full, time);
       } catch (err) {
         if (signal.aborted) break;
         fail(err);
@@ -277,7 +286,6 @@ export function createBlockingProvider(o: BlockingProviderOptions): Provider {
       }
       if (signal.aborted) break;
 
-      if (full) lastFullAt = clock.now();
       full = false;
       if (r.detailReads !== undefined) {
         log.debug("provider round", { provider: o.name, detail_reads: r.detailReads });

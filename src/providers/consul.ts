@@ -10,7 +10,9 @@
 // - Only the services whose checks changed since their last read (consul_changes.ts: status,
 //   ModifyIndex, tags, a check added or removed, a node check of their nodes) are read again
 //   from `/v1/health/service/<name>?passing`; the others keep the instances of their last read.
-//   The loop asks for a full read now and then for what the checks table does not show.
+//   What the checks table does not show (an instance registered again with a new port and the
+//   same checks) is caught by reading each detail again once it is fullReadEveryMs old, in the
+//   background while the list waits, so that a change never waits for thousands of reads.
 //   Routing is decided from each instance's own `Service.Tags` (the check's denormalised copy
 //   may be stale, pitfall 5). Instances with a non-empty `Kind` (connect proxies, gateways) are
 //   skipped.
@@ -27,6 +29,7 @@ import {
   type ListRound,
   listTimeoutMs,
   READ_TIMEOUT_MS,
+  type RoundTime,
 } from "./blocking.ts";
 import { BodyBuffer, createProviderFetch } from "./http_client.ts";
 import type { JsonGet } from "./json_get.ts";
@@ -43,6 +46,9 @@ import {
 } from "./source_common.ts";
 import type { TaggedInstance } from "./tags.ts";
 import type { Provider } from "./types.ts";
+
+/** Details read in a round beyond the changed ones, when the background refresh is starved. */
+const OVERDUE_PER_ROUND = 8;
 
 /** Consul holds a blocking query at most 10 minutes (max_query_time). */
 const CONSUL_MAX_WAIT_MS = 600_000;
@@ -130,6 +136,71 @@ function createConsulSource(config: ConsulProviderConfig, address: string): Bloc
   const tracker = createChangeTracker();
   const readList = createConsulListReader();
   const listBody = new BodyBuffer();
+  const dq = queryString([["passing", "true"], ...common]);
+
+  async function readService(get: JsonGet, name: string): Promise<TaggedInstance[]> {
+    const d = await get(`${address}/v1/health/service/${encodeURIComponent(name)}${dq}`, {
+      timeoutMs: READ_TIMEOUT_MS,
+      what: `consul: health/service/${name}`,
+    });
+    const found = consulInstances(name, d.body);
+    if (found.length === 0 && filtered(d.headers)) {
+      throw new SluiceError(
+        "PROVIDER_FORBIDDEN",
+        `consul: health/service/${name}: results filtered by ACLs (check node:read)`,
+        { key: "acl_filtered_detail" },
+      );
+    }
+    return found;
+  }
+
+  /**
+   * How long the list may wait: no longer than until the least recently read detail is due
+   * again, so that a quiet cluster's next round starts reading it (a round reads again only
+   * what is due when it starts).
+   */
+  function listWaitMs(time: RoundTime): number {
+    const oldest = tracker.oldestRead();
+    if (oldest === undefined) return waitMs;
+    const untilDue = oldest + time.refreshEveryMs - time.now;
+    return untilDue > 0 ? Math.min(waitMs, Math.ceil(untilDue) + 10) : waitMs;
+  }
+
+  /**
+   * While the list waits, reads again, one at a time and oldest first, the details last read
+   * `refreshEveryMs` ago or more: what the checks table does not show (an instance registered
+   * again with a new port and the same checks) is found without a round that reads thousands
+   * of details while a change waits. stop() ends it at once; a read still under way then is
+   * not used (the round has gone on). A failed read ends it for this round; a bug (anything but
+   * a SluiceError) is thrown by stop().
+   */
+  function refreshWhileWaiting(get: JsonGet, time: RoundTime): { stop(): void } {
+    let stopped = false;
+    let bug: unknown;
+    const due = tracker.readBefore(time.now - time.refreshEveryMs, Infinity);
+    void (async () => {
+      for (const name of due) {
+        const fingerprint = tracker.fingerprintOf(name);
+        if (stopped) return;
+        if (fingerprint === undefined) continue;
+        let found: TaggedInstance[];
+        try {
+          found = await readService(get, name);
+        } catch (err) {
+          if (!(err instanceof SluiceError)) bug ??= err;
+          return;
+        }
+        if (stopped) return;
+        tracker.read(name, fingerprint, tracker.sameAsRead(name, found), time.now);
+      }
+    })();
+    return {
+      stop() {
+        stopped = true;
+        if (bug !== undefined) throw bug;
+      },
+    };
+  }
 
   return {
     kind: "consul",
@@ -139,36 +210,39 @@ function createConsulSource(config: ConsulProviderConfig, address: string): Bloc
     headers,
     waitMs,
     secrets: config.token ? [config.token] : [],
-    async round(index: bigint, get: JsonGet, full: boolean): Promise<ListRound> {
+    async round(index: bigint, get: JsonGet, full: boolean, time: RoundTime): Promise<ListRound> {
       const q: [string, string | undefined][] = [["filter", filter], ...common];
-      if (index > 0n) q.push(["index", index.toString()], ["wait", `${waitMs}ms`]);
-      const list = await get(`${address}/v1/health/state/any${queryString(q)}`, {
-        timeoutMs: listTimeoutMs(index, waitMs),
-        what: "consul: health/state/any",
-        parse: readList,
-        into: listBody,
-      });
+      if (index > 0n) q.push(["index", index.toString()], ["wait", `${listWaitMs(time)}ms`]);
+      const refresh = index > 0n && !full ? refreshWhileWaiting(get, time) : undefined;
+      let list;
+      try {
+        list = await get(`${address}/v1/health/state/any${queryString(q)}`, {
+          timeoutMs: listTimeoutMs(index, waitMs),
+          what: "consul: health/state/any",
+          parse: readList,
+          into: listBody,
+        });
+      } finally {
+        refresh?.stop();
+      }
       // The listed names are the fingerprints' keys: one pass over a list of thousands.
       const fingerprints = list.body;
       const toRead = tracker.changed(fingerprints, full);
-      const dq = queryString([["passing", "true"], ...common]);
-      const fresh = await readDetails(toRead, (n) => n, async (name) => {
-        const d = await get(`${address}/v1/health/service/${encodeURIComponent(name)}${dq}`, {
-          timeoutMs: READ_TIMEOUT_MS,
-          what: `consul: health/service/${name}`,
-        });
-        const found = consulInstances(name, d.body);
-        if (found.length === 0 && filtered(d.headers)) {
-          throw new SluiceError(
-            "PROVIDER_FORBIDDEN",
-            `consul: health/service/${name}: results filtered by ACLs (check node:read)`,
-            { key: "acl_filtered_detail" },
-          );
+      if (!full) {
+        // A list that never waits leaves no time to read again in the background: then a few
+        // long overdue details a round.
+        const changed = new Set(toRead);
+        const overdue = tracker.readBefore(
+          time.now - 2 * time.refreshEveryMs,
+          OVERDUE_PER_ROUND + changed.size,
+        );
+        for (const name of overdue.filter((n) => !changed.has(n)).slice(0, OVERDUE_PER_ROUND)) {
+          toRead.push(name);
         }
-        return found;
-      });
+      }
+      const fresh = await readDetails(toRead, (n) => n, (name) => readService(get, name));
       for (const [name, found] of fresh.instances) {
-        tracker.read(name, fingerprints.get(name) ?? 0, found);
+        tracker.read(name, fingerprints.get(name) ?? 0, tracker.sameAsRead(name, found), time.now);
       }
       for (const f of fresh.failures) tracker.forget(f.service);
       return {

@@ -194,13 +194,26 @@ export function createFingerprinter(): (
 interface Known {
   readonly fingerprint: number;
   readonly instances: TaggedInstance[];
+  /** The loop clock's time of the round that read it. */
+  readonly readAt: number;
 }
 
 export interface ChangeTracker {
   /** The names to read this round: new or changed fingerprints (all of them when full). */
   changed(fingerprints: ReadonlyMap<string, number>, full: boolean): string[];
-  /** Records a successful read of `name`, made after the list that gave `fingerprint`. */
-  read(name: string, fingerprint: number, instances: TaggedInstance[]): void;
+  /**
+   * Records a successful read of `name`, made after the list that gave `fingerprint`, in the
+   * round that started at `at`.
+   */
+  read(name: string, fingerprint: number, instances: TaggedInstance[], at: number): void;
+  /** The fingerprint `name` was last read with (undefined: not read, or forgotten). */
+  fingerprintOf(name: string): number | undefined;
+  /** Instances equal to `name`'s last read are that read's own array (no change downstream). */
+  sameAsRead(name: string, instances: TaggedInstance[]): TaggedInstance[];
+  /** Services last read before `before`, the oldest first, at most `limit`. */
+  readBefore(before: number, limit: number): string[];
+  /** When the least recently read service was read (undefined: none is known). */
+  oldestRead(): number | undefined;
   /** Forgets `name` (its read failed): it is read again next round. */
   forget(name: string): void;
   /** The instances of every listed service: fresh reads and unchanged ones. */
@@ -221,8 +234,30 @@ export function createChangeTracker(): ChangeTracker {
       }
       return out.sort();
     },
-    read(name, fingerprint, instances) {
-      known.set(name, { fingerprint, instances });
+    read(name, fingerprint, instances, at) {
+      known.set(name, { fingerprint, instances, readAt: at });
+    },
+    fingerprintOf(name) {
+      return known.get(name)?.fingerprint;
+    },
+    sameAsRead(name, instances) {
+      const k = known.get(name);
+      return k && JSON.stringify(k.instances) === JSON.stringify(instances)
+        ? k.instances
+        : instances;
+    },
+    oldestRead() {
+      let oldest: number | undefined;
+      for (const k of known.values()) {
+        if (oldest === undefined || k.readAt < oldest) oldest = k.readAt;
+      }
+      return oldest;
+    },
+    readBefore(before, limit) {
+      const old: [string, number][] = [];
+      for (const [name, k] of known) if (k.readAt < before) old.push([name, k.readAt]);
+      old.sort((a, b) => a[1] - b[1]);
+      return old.slice(0, limit).map(([name]) => name);
     },
     forget(name) {
       known.delete(name);

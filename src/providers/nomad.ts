@@ -104,7 +104,7 @@ function createNomadSource(config: NomadProviderConfig, address: string): Blocki
     waitMs,
     secrets: config.token ? [config.token] : [],
     // Nomad's list carries no per-service index: every round reads every tagged service.
-    async round(index: bigint, get: JsonGet, _full: boolean): Promise<ListRound> {
+    async round(index: bigint, get: JsonGet): Promise<ListRound> {
       const q: [string, string | undefined][] = [];
       if (config.namespace) q.push(["namespace", config.namespace]);
       q.push(...stale);

@@ -12,7 +12,7 @@ import {
 import { createRawServiceCache, sameServices } from "../../src/providers/raw_cache.ts";
 import type { ServiceSpec } from "../../src/routing/types.ts";
 import type { ConsulEmulator } from "../_support/consul_emulator.ts";
-import { waitFor } from "../_support/wait.ts";
+import { delay, waitFor } from "../_support/wait.ts";
 import { consulListReqs, setupConsul } from "./_setup.ts";
 
 const MANY = 2000;
@@ -123,9 +123,10 @@ describe("consul provider: reads only what changed", { timeout: 120_000 }, () =>
     assert.deepEqual(detailReads(emu, since).sort(), ["a0", "a1", "a2"]);
   });
 
-  it("a full read comes back every fullReadEveryMs", async (t) => {
+  it("details fullReadEveryMs old are read again while the list waits", async (t) => {
     const { emu, c, start } = await setupConsul(t, {
       pacing: { fullReadEveryMs: 0 },
+      config: { waitMs: 60_000 },
       before(emu) {
         for (let i = 0; i < 5; i++) {
           emu.register({
@@ -140,10 +141,45 @@ describe("consul provider: reads only what changed", { timeout: 120_000 }, () =>
     });
     start();
     await waitFor(() => c.last?.length === 5, { what: "5 services" });
-    const since = await parked(emu);
-    emu.register({ id: "x", name: "x", address: "127.0.0.1", port: 1, tags: ["other"] });
-    await waitFor(() => detailReads(emu, since).length >= 5, { what: "a second full read" });
-    assert.deepEqual(detailReads(emu, since).slice(0, 5).sort(), ["f0", "f1", "f2", "f3", "f4"]);
+    await parked(emu);
+    // No change: the second list query stays parked while every service is read once more.
+    await waitFor(() => detailReads(emu).length === 10, { what: "the five details read again" });
+    assert.deepEqual(new Set(detailReads(emu).slice(5)), new Set(["f0", "f1", "f2", "f3", "f4"]));
+    assert.equal(consulListReqs(emu).length, 2, "the startup round and the parked one");
+  });
+
+  it("a change is not held up by the details due to be read again", async (t) => {
+    // 40 services whose details take 40 ms each to read, all due again. A round that read every
+    // due detail (sorted, so "zz" last) would read all 40 before the new service's port opens.
+    const register = (name: string, i: number, into = emu) =>
+      into.register({
+        id: name,
+        name,
+        address: "127.0.0.1",
+        port: 20000 + i,
+        tags: ["sluice", `sluice.listener=local:${10000 + i}`],
+      });
+    const { emu, c, start } = await setupConsul(t, {
+      pacing: { fullReadEveryMs: 500 },
+      config: { waitMs: 60_000 },
+      before(e) {
+        for (let i = 0; i < 40; i++) register(`d${i}`, i, e);
+      },
+    });
+    start();
+    await waitFor(() => c.last?.length === 40, { what: "40 services" });
+    emu.fault({ kind: "delay", ms: 40, path: DETAIL });
+    await delay(600); // every detail is due again now
+    register("za", 98); // a round starts, and the next one has the 40 due
+    await waitFor(() => c.last?.length === 41, { what: "za", timeoutMs: 10_000 });
+    await parked(emu);
+    const since = emu.requests.length;
+    register("zz", 99);
+    await waitFor(() => c.last?.length === 42, { what: "zz", timeoutMs: 10_000 });
+    const reads = detailReads(emu, since);
+    const others = reads.slice(0, reads.indexOf("zz"));
+    // At most the background read under way and a few overdue ones, never the 40.
+    assert.ok(others.length <= 1 + 8, `read before zz: ${others.join(",")}`);
   });
 });
 
@@ -211,16 +247,36 @@ describe("consul change tracker", () => {
     const tr = createChangeTracker();
     const fp = new Map([["a", 1], ["b", 1]]);
     assert.deepEqual(tr.changed(fp, false), ["a", "b"]);
-    tr.read("a", 1, []);
-    tr.read("b", 1, []);
+    tr.read("a", 1, [], 0);
+    tr.read("b", 1, [], 0);
     assert.deepEqual(tr.changed(fp, false), []);
     assert.deepEqual(tr.changed(new Map([["a", 2], ["b", 1]]), false), ["a"]);
     tr.forget("b");
     assert.deepEqual(tr.changed(fp, false), ["b"], "a is back to what was read");
-    tr.read("a", 1, []);
-    tr.read("b", 1, []);
+    tr.read("a", 1, [], 0);
+    tr.read("b", 1, [], 0);
     assert.deepEqual(tr.changed(fp, true), ["a", "b"]);
     assert.deepEqual([...tr.instancesOf(["a", "b", "c"]).keys()], []);
+  });
+
+  it("tells which reads are oldest, and keeps a read's array when a new read equals it", () => {
+    const tr = createChangeTracker();
+    assert.equal(tr.oldestRead(), undefined);
+    const inst = { service: "a", id: "n/a", host: "10.0.0.1", port: 80, tags: ["sluice"] };
+    tr.read("a", 1, [inst], 300);
+    tr.read("b", 1, [], 100);
+    tr.read("c", 1, [], 200);
+    assert.equal(tr.oldestRead(), 100);
+    assert.deepEqual(tr.readBefore(250, 10), ["b", "c"]);
+    assert.deepEqual(tr.readBefore(1000, 2), ["b", "c"]);
+    assert.deepEqual(tr.readBefore(100, 10), []);
+    const kept = tr.instancesOf(["a"]).get("a")!;
+    assert.equal(tr.sameAsRead("a", [{ ...inst }]), kept, "equal: the kept array");
+    const moved = [{ ...inst, port: 81 }];
+    assert.equal(tr.sameAsRead("a", moved), moved, "different: the new one");
+    assert.equal(tr.fingerprintOf("a"), 1);
+    tr.forget("a");
+    assert.equal(tr.fingerprintOf("a"), undefined);
   });
 });
 
