@@ -159,8 +159,7 @@ function createConsulSource(config: ConsulProviderConfig, address: string): Bloc
    * again, so that a quiet cluster's next round starts reading it (a round reads again only
    * what is due when it starts).
    */
-  function listWaitMs(time: RoundTime): number {
-    const oldest = tracker.oldestRead();
+  function listWaitMs(time: RoundTime, oldest: number | undefined): number {
     if (oldest === undefined) return waitMs;
     const untilDue = oldest + time.refreshEveryMs - time.now;
     return untilDue > 0 ? Math.min(waitMs, Math.ceil(untilDue) + 10) : waitMs;
@@ -212,8 +211,15 @@ function createConsulSource(config: ConsulProviderConfig, address: string): Bloc
     secrets: config.token ? [config.token] : [],
     async round(index: bigint, get: JsonGet, full: boolean, time: RoundTime): Promise<ListRound> {
       const q: [string, string | undefined][] = [["filter", filter], ...common];
-      if (index > 0n) q.push(["index", index.toString()], ["wait", `${listWaitMs(time)}ms`]);
-      const refresh = index > 0n && !full ? refreshWhileWaiting(get, time) : undefined;
+      // One pass over the reads at the start of a round: most rounds find nothing due.
+      const oldest = tracker.oldestRead();
+      const due = (age: number) => oldest !== undefined && oldest < time.now - age;
+      if (index > 0n) {
+        q.push(["index", index.toString()], ["wait", `${listWaitMs(time, oldest)}ms`]);
+      }
+      const refresh = index > 0n && !full && due(time.refreshEveryMs)
+        ? refreshWhileWaiting(get, time)
+        : undefined;
       let list;
       try {
         list = await get(`${address}/v1/health/state/any${queryString(q)}`, {
@@ -228,7 +234,7 @@ function createConsulSource(config: ConsulProviderConfig, address: string): Bloc
       // The listed names are the fingerprints' keys: one pass over a list of thousands.
       const fingerprints = list.body;
       const toRead = tracker.changed(fingerprints, full);
-      if (!full) {
+      if (!full && due(2 * time.refreshEveryMs)) {
         // A list that never waits leaves no time to read again in the background: then a few
         // long overdue details a round.
         const changed = new Set(toRead);
