@@ -50,6 +50,9 @@ import type { Provider } from "./types.ts";
 /** Details read in a round beyond the changed ones, when the background refresh is starved. */
 const OVERDUE_PER_ROUND = 8;
 
+/** Detail reads at once in a full round (the start, an index reset): thousands of them. */
+const FULL_READ_PARALLEL = 16;
+
 /** Consul holds a blocking query at most 10 minutes (max_query_time). */
 const CONSUL_MAX_WAIT_MS = 600_000;
 
@@ -246,7 +249,12 @@ function createConsulSource(config: ConsulProviderConfig, address: string): Bloc
           toRead.push(name);
         }
       }
-      const fresh = await readDetails(toRead, (n) => n, (name) => readService(get, name));
+      const fresh = await readDetails(
+        toRead,
+        (n) => n,
+        (name) => readService(get, name),
+        full ? FULL_READ_PARALLEL : undefined,
+      );
       for (const [name, found] of fresh.instances) {
         tracker.read(name, fingerprints.get(name) ?? 0, tracker.sameAsRead(name, found), time.now);
       }

@@ -75,17 +75,19 @@ export interface DetailReads {
 }
 
 /**
- * Reads the detail of each item, four at a time. A failed read (a SluiceError) is recorded for
- * its service; a stop, or anything that is not a SluiceError (a bug), ends the round.
+ * Reads the detail of each item, `parallel` at a time (default four). A failed read (a
+ * SluiceError) is recorded for its service; a stop, or anything that is not a SluiceError (a
+ * bug), ends the round.
  */
 export async function readDetails<T>(
   items: readonly T[],
   keyOf: (item: T) => string,
   read: (item: T) => Promise<TaggedInstance[]>,
+  parallel = 4,
 ): Promise<DetailReads> {
   const instances = new Map<string, TaggedInstance[]>();
   const failures: { service: string; error: SluiceError }[] = [];
-  await eachLimited(items, 4, async (item) => {
+  await eachLimited(items, parallel, async (item) => {
     try {
       instances.set(keyOf(item), await read(item));
     } catch (err) {
