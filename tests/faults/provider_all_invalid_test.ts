@@ -18,6 +18,7 @@ import { startConsulEmulator } from "../_support/consul_emulator.ts";
 import { startNomadEmulator } from "../_support/nomad_emulator.ts";
 import { captureLogger, collector, FAST, view } from "../providers/_harness.ts";
 import { waitFor } from "../_support/wait.ts";
+import { whenDone } from "../_support/cleanup.ts";
 
 const rt = getRuntime();
 
@@ -34,11 +35,11 @@ const failingWith = (p: { status(): { state: string; lastError?: string } }) => 
 describe("a routing version in which every service is invalid", () => {
   it("file: keeps the last good routes, reports, and still accepts services = []", async (t) => {
     const dir = await mkdtemp(join(tmpdir(), "sluice-all-invalid-"));
-    t.after(() => rm(dir, { recursive: true, force: true }));
+    whenDone(t, () => rm(dir, { recursive: true, force: true }));
     const path = join(dir, "routing.toml");
     await writeFile(path, GOOD);
     const p = createFileProvider({ rt, config: { path, watch: false }, log: captureLogger() });
-    t.after(() => p.stop());
+    whenDone(t, () => p.stop());
     const c = collector();
     p.start((s) => c.onSnapshot(s));
     await waitFor(() => c.snapshots.length === 1, { what: "the first snapshot" });
@@ -61,7 +62,7 @@ describe("a routing version in which every service is invalid", () => {
 
   it("http: keeps the last good routes, reports, and still accepts services = []", async (t) => {
     const s = await startRoutingServer(rt, { body: GOOD, contentType: "application/toml" });
-    t.after(() => s.close());
+    whenDone(t, () => s.close());
     const p = createHttpProvider({
       rt,
       log: captureLogger(),
@@ -75,7 +76,7 @@ describe("a routing version in which every service is invalid", () => {
       },
       backoff: { baseMs: 20, maxMs: 50 },
     });
-    t.after(() => p.stop());
+    whenDone(t, () => p.stop());
     const c = collector();
     p.start((x) => c.onSnapshot(x));
     await waitFor(() => c.snapshots.length === 1, { what: "the first snapshot" });
@@ -93,7 +94,7 @@ describe("a routing version in which every service is invalid", () => {
 
   it("consul: an answer whose every instance is invalid keeps the routes; deregistering empties", async (t) => {
     const emu = await startConsulEmulator({ jitter: false });
-    t.after(() => emu.close());
+    whenDone(t, () => emu.close());
     const id = emu.register({
       name: "web",
       address: "127.0.0.1",
@@ -117,7 +118,7 @@ describe("a routing version in which every service is invalid", () => {
       pacing: FAST.pacing,
       random: () => 0.5,
     });
-    t.after(() => p.stop());
+    whenDone(t, () => p.stop());
     const c = collector();
     p.start((x) => c.onSnapshot(x));
     await waitFor(() => c.snapshots.length === 1, { what: "the first snapshot" });
@@ -139,7 +140,7 @@ describe("a routing version in which every service is invalid", () => {
 
   it("nomad: an answer whose every registration is invalid keeps the routes; deregistering empties", async (t) => {
     const emu = await startNomadEmulator({ jitter: false });
-    t.after(() => emu.close());
+    whenDone(t, () => emu.close());
     const id = emu.register({
       name: "api",
       address: "127.0.0.1",
@@ -162,7 +163,7 @@ describe("a routing version in which every service is invalid", () => {
       pacing: FAST.pacing,
       random: () => 0.5,
     });
-    t.after(() => p.stop());
+    whenDone(t, () => p.stop());
     const c = collector();
     p.start((x) => c.onSnapshot(x));
     await waitFor(() => c.snapshots.length === 1, { what: "the first snapshot" });

@@ -14,6 +14,7 @@ import type { Provider } from "../../src/providers/types.ts";
 import { getRuntime } from "../../src/runtime/detect.ts";
 import { captureLogger, collector, FAST, view } from "../providers/_harness.ts";
 import { waitFor } from "../_support/wait.ts";
+import { whenDone } from "../_support/cleanup.ts";
 
 const rt = getRuntime();
 const CAP = 64 * 1024;
@@ -181,9 +182,9 @@ describe("provider answers over max_bytes", () => {
   for (const c of CASES) {
     it(`${c.kind}: a huge answer is cut at the cap, named, and the last routes stay`, async (t) => {
       const server = await startHugeServer(c.good);
-      t.after(() => server.close());
+      whenDone(t, () => server.close());
       const p = c.make(server.url);
-      t.after(() => p.stop());
+      whenDone(t, () => p.stop());
       const col = collector();
       p.start((s) => col.onSnapshot(s));
       await waitFor(() => col.snapshots.length === 1, {
@@ -210,7 +211,7 @@ describe("provider answers over max_bytes", () => {
   it("http: the same cap and message for the HTTP provider", async (t) => {
     const server = await startHugeServer(() => ({ body: "" }));
     server.turnHuge();
-    t.after(() => server.close());
+    whenDone(t, () => server.close());
     const p = createHttpProvider({
       rt,
       log: captureLogger(),
@@ -224,7 +225,7 @@ describe("provider answers over max_bytes", () => {
       },
       backoff: { baseMs: 60_000, maxMs: 60_000 },
     });
-    t.after(() => p.stop());
+    whenDone(t, () => p.stop());
     p.start(() => {});
     const err = await waitFor(() => p.status().lastError, {
       what: "the HTTP provider to fail",

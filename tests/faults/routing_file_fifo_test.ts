@@ -21,6 +21,7 @@ import {
 } from "../_support/helpers.ts";
 import { captureLogger, collector } from "../providers/_harness.ts";
 import { waitFor } from "../_support/wait.ts";
+import { whenDone } from "../_support/cleanup.ts";
 
 const rt = getRuntime();
 
@@ -31,7 +32,7 @@ function mkfifo(path: string): void {
 describe("routing file reads never block", () => {
   it("readRegularFileSync refuses a FIFO and a directory at once, and bounds the size", async (t) => {
     const dir = await mkdtemp(join(tmpdir(), "sluice-fifo-"));
-    t.after(() => rm(dir, { recursive: true, force: true }));
+    whenDone(t, () => rm(dir, { recursive: true, force: true }));
     const fifo = join(dir, "pipe.toml");
     mkfifo(fifo);
     assert.throws(() => readRegularFileSync(fifo, 1024), (e: unknown) => {
@@ -59,14 +60,14 @@ describe("routing file reads never block", () => {
 
   it("the file provider keeps its routes when a FIFO replaces the file", async (t) => {
     const dir = await mkdtemp(join(tmpdir(), "sluice-fifo-"));
-    t.after(() => rm(dir, { recursive: true, force: true }));
+    whenDone(t, () => rm(dir, { recursive: true, force: true }));
     const path = join(dir, "routing.toml");
     await writeFile(
       path,
       `[[services]]\nname = "a"\nlistener = "local:20001"\nbackends = ["127.0.0.1:9000"]\n`,
     );
     const p = createFileProvider({ rt, config: { path, watch: false }, log: captureLogger() });
-    t.after(() => p.stop());
+    whenDone(t, () => p.stop());
     const c = collector();
     p.start((s) => c.onSnapshot(s));
     await waitFor(() => c.snapshots.length === 1, { what: "the first snapshot" });

@@ -3,6 +3,7 @@
 import type { LogFields, Logger, LogLevel } from "../../src/log.ts";
 import type { ServiceSpec } from "../../src/routing/types.ts";
 import type { Provider } from "../../src/providers/types.ts";
+import { whenDone } from "../_support/cleanup.ts";
 
 export interface LogLine {
   readonly level: LogLevel;
@@ -77,7 +78,7 @@ export function stopping(
   p: Provider,
   t: { after(fn: () => Promise<void> | void): void },
 ): Provider {
-  t.after(() => p.stop());
+  whenDone(t, () => p.stop());
   return p;
 }
 

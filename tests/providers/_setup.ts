@@ -9,6 +9,7 @@ import { type ConsulEmulator, startConsulEmulator } from "../_support/consul_emu
 import { type NomadEmulator, startNomadEmulator } from "../_support/nomad_emulator.ts";
 import type { Provider } from "../../src/providers/types.ts";
 import { captureLogger, collector, FAST } from "./_harness.ts";
+import { whenDone } from "../_support/cleanup.ts";
 
 export const rt = getRuntime();
 
@@ -57,7 +58,7 @@ function attachProvider<E extends { close(): unknown }>(
     pacing: Pacing;
   }) => Provider,
 ) {
-  t.after(() => emu.close());
+  whenDone(t, () => emu.close());
   o.before?.(emu);
   const log = captureLogger();
   const p = create({
@@ -66,7 +67,7 @@ function attachProvider<E extends { close(): unknown }>(
     pacing: { ...FAST.pacing, ...o.pacing },
   });
   const c = collector();
-  t.after(() => p.stop());
+  whenDone(t, () => p.stop());
   return { emu, log, p, c, start: () => p.start((s) => c.onSnapshot(s)) };
 }
 

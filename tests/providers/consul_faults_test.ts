@@ -14,6 +14,7 @@ import {
   setupConsul as setup,
 } from "./_setup.ts";
 import { waitFor, within } from "../_support/wait.ts";
+import { whenDone } from "../_support/cleanup.ts";
 
 describe("consul provider: faults", { timeout: 30_000 }, () => {
   it("T7: an index header of 0 is never blocked on; a missing one does not spin", async (t) => {
@@ -307,7 +308,7 @@ describe("consul provider: faults", { timeout: 30_000 }, () => {
       bucket: FAST.bucket,
       pacing: FAST.pacing,
     });
-    t.after(() => p.stop());
+    whenDone(t, () => p.stop());
     p.start(() => {});
     await waitFor(() => p.status().errors! >= 3, { what: "several failures" });
     assert.equal(p.status().state, "failing");

@@ -7,6 +7,7 @@ import { startNomadEmulator } from "../_support/nomad_emulator.ts";
 import { parseGoDuration } from "../_support/emulator_http.ts";
 import { compileFilter } from "../_support/consul_filter.ts";
 import { waitFor } from "../_support/wait.ts";
+import { whenDone } from "../_support/cleanup.ts";
 
 async function get(url: string, headers: Record<string, string> = {}) {
   const res = await fetch(url, { headers });
@@ -47,7 +48,7 @@ describe("emulator helpers", () => {
 describe("consul emulator", { timeout: 20_000 }, () => {
   it("answers index 0 at once with an index >= 1, and [] for unknown names", async (t) => {
     const emu = await startConsulEmulator({ jitter: false });
-    t.after(() => emu.close());
+    whenDone(t, () => emu.close());
     const r = await get(`${emu.url}/v1/health/service/nope`);
     assert.equal(r.status, 200);
     assert.deepEqual(r.json(), []);
@@ -58,7 +59,7 @@ describe("consul emulator", { timeout: 20_000 }, () => {
 
   it("a blocking query returns early when the data changes", async (t) => {
     const emu = await startConsulEmulator({ jitter: false });
-    t.after(() => emu.close());
+    whenDone(t, () => emu.close());
     emu.register({ id: "a1", name: "a", port: 1, tags: ["x"] });
     const first = await get(`${emu.url}/v1/health/service/a`);
     const idx = first.headers.get("x-consul-index")!;
@@ -76,7 +77,7 @@ describe("consul emulator", { timeout: 20_000 }, () => {
 
   it("a blocking query times out with the same index and body", async (t) => {
     const emu = await startConsulEmulator({ jitter: false });
-    t.after(() => emu.close());
+    whenDone(t, () => emu.close());
     emu.register({ id: "a1", name: "a", port: 1, tags: ["x"] });
     const first = await get(`${emu.url}/v1/health/service/a`);
     const idx = first.headers.get("x-consul-index")!;
@@ -89,7 +90,7 @@ describe("consul emulator", { timeout: 20_000 }, () => {
 
   it("an index above the current one blocks for the wait, then returns the lower index", async (t) => {
     const emu = await startConsulEmulator({ jitter: false });
-    t.after(() => emu.close());
+    whenDone(t, () => emu.close());
     const t0 = Date.now();
     const r = await get(`${emu.url}/v1/catalog/services?index=999999&wait=200ms`);
     assert.ok(Date.now() - t0 >= 150);
@@ -98,7 +99,7 @@ describe("consul emulator", { timeout: 20_000 }, () => {
 
   it("rejects malformed requests with Consul's 400 texts, verbatim", async (t) => {
     const emu = await startConsulEmulator();
-    t.after(() => emu.close());
+    whenDone(t, () => emu.close());
     const cases: [string, string][] = [
       ["/v1/health/service/a?index=1&wait=60", "Invalid wait time"],
       ["/v1/health/service/a?index=abc", "Invalid index"],
@@ -129,7 +130,7 @@ describe("consul emulator", { timeout: 20_000 }, () => {
 
   it("?passing drops an instance when any check, serfHealth included, is not passing", async (t) => {
     const emu = await startConsulEmulator();
-    t.after(() => emu.close());
+    whenDone(t, () => emu.close());
     emu.setNode("n2", { address: "10.0.0.2" });
     emu.setNode("n3", { address: "10.0.0.3" });
     emu.register({ id: "a1", name: "a", port: 1 });
@@ -149,7 +150,7 @@ describe("consul emulator", { timeout: 20_000 }, () => {
 
   it("health/state returns checks (node checks included) and applies the tag filter", async (t) => {
     const emu = await startConsulEmulator();
-    t.after(() => emu.close());
+    whenDone(t, () => emu.close());
     emu.register({ id: "a1", name: "a", port: 1, tags: ["dill"] });
     emu.register({ id: "b1", name: "b", port: 1, tags: ["other"] });
     const any = (await get(`${emu.url}/v1/health/state/any`)).json();
@@ -161,7 +162,7 @@ describe("consul emulator", { timeout: 20_000 }, () => {
 
   it("ACLs: unknown token 403, filtered token 200 with the header, anonymous without it", async (t) => {
     const emu = await startConsulEmulator();
-    t.after(() => emu.close());
+    whenDone(t, () => emu.close());
     emu.register({ id: "a1", name: "a", port: 1 });
     emu.acl({ enabled: true, defaultPolicy: "deny", tokens: { all: "all", some: ["b"] } });
     const u = `${emu.url}/v1/health/service/a`;
@@ -179,7 +180,7 @@ describe("consul emulator", { timeout: 20_000 }, () => {
 
   it("no leader: 500 for default reads, stale reads served with KnownLeader false", async (t) => {
     const emu = await startConsulEmulator();
-    t.after(() => emu.close());
+    whenDone(t, () => emu.close());
     emu.setLeader(false);
     const r = await get(`${emu.url}/v1/catalog/services`);
     assert.equal(r.status, 500);
@@ -192,7 +193,7 @@ describe("consul emulator", { timeout: 20_000 }, () => {
 
   it("faults: index 0, missing index, 429, 504 HTML, restore, dropped long poll", async (t) => {
     const emu = await startConsulEmulator({ jitter: false });
-    t.after(() => emu.close());
+    whenDone(t, () => emu.close());
     const u = `${emu.url}/v1/catalog/services`;
     emu.fault({ kind: "index_zero", times: 1 });
     assert.equal((await get(u)).headers.get("x-consul-index"), "0");
@@ -226,7 +227,7 @@ describe("consul emulator", { timeout: 20_000 }, () => {
 
   it("the control API registers and deregisters over HTTP", async (t) => {
     const emu = await startConsulEmulator();
-    t.after(() => emu.close());
+    whenDone(t, () => emu.close());
     const post = (p: string, b: unknown) =>
       fetch(`${emu.url}/_emu/${p}`, { method: "POST", body: JSON.stringify(b) }).then((r) =>
         r.json()
@@ -249,7 +250,7 @@ describe("consul emulator", { timeout: 20_000 }, () => {
 describe("nomad emulator", { timeout: 20_000 }, () => {
   it("lists union tags per namespace; namespace=* only on the list", async (t) => {
     const emu = await startNomadEmulator({ jitter: false });
-    t.after(() => emu.close());
+    whenDone(t, () => emu.close());
     emu.register({ id: "1", name: "api", address: "10.0.0.1", port: 1, tags: ["a"] });
     emu.register({ id: "2", name: "api", address: "10.0.0.2", port: 1, tags: ["b"] });
     emu.register({
@@ -274,7 +275,7 @@ describe("nomad emulator", { timeout: 20_000 }, () => {
 
   it("blocks on X-Nomad-Index and validates stale, index and wait", async (t) => {
     const emu = await startNomadEmulator({ jitter: false });
-    t.after(() => emu.close());
+    whenDone(t, () => emu.close());
     const first = await get(`${emu.url}/v1/services`);
     const idx = first.headers.get("x-nomad-index")!;
     assert.ok(BigInt(idx) >= 1n);
@@ -292,7 +293,7 @@ describe("nomad emulator", { timeout: 20_000 }, () => {
 
   it("ACLs: unknown token, denied namespace, and silently skipped namespaces under *", async (t) => {
     const emu = await startNomadEmulator();
-    t.after(() => emu.close());
+    whenDone(t, () => emu.close());
     emu.register({ name: "a", address: "10.0.0.1", port: 1 });
     emu.register({ name: "b", namespace: "prod", address: "10.0.0.2", port: 1 });
     emu.acl({ enabled: true, tokens: { dev: ["default"] } });

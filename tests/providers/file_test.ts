@@ -10,6 +10,7 @@ import type { Provider } from "../../src/providers/types.ts";
 import type { Runtime, Watcher } from "../../src/runtime/types.ts";
 import { captureLogs, createCollector } from "./_snapshots.ts";
 import { waitFor } from "../_support/wait.ts";
+import { whenDone } from "../_support/cleanup.ts";
 
 const realRt = getRuntime();
 
@@ -179,7 +180,7 @@ describe("file provider", () => {
     },
     async (t) => {
       const logs = captureLogs();
-      t.after(logs.restore);
+      whenDone(t, logs.restore);
       const path = freshPath();
       await writeFile(path, service("a", 20001));
       const { p, c } = start(path);
@@ -207,7 +208,7 @@ describe("file provider", () => {
 
   it("drops an invalid route alone, with a warning naming service, field and reason", async (t) => {
     const logs = captureLogs();
-    t.after(logs.restore);
+    whenDone(t, logs.restore);
     const path = freshPath();
     await writeFile(path, service("good", 20006) + service("bad", 20007, "no-port-here"));
     const { p, c } = start(path, false);
@@ -225,7 +226,7 @@ describe("file provider", () => {
 
   it("waits for a missing file and loads it once it is created", { timeout: 10_000 }, async (t) => {
     const logs = captureLogs();
-    t.after(logs.restore);
+    whenDone(t, logs.restore);
     const path = freshPath();
     const { p, c } = start(path);
     await waitFor(() => p.status().state === "failing", { timeoutMs: 3000, what: "state failing" });
@@ -242,7 +243,7 @@ describe("file provider", () => {
     timeout: 10_000,
   }, async (t) => {
     const logs = captureLogs();
-    t.after(logs.restore);
+    whenDone(t, logs.restore);
     const sub = join(dir, `later-${++n}`);
     const path = join(sub, "routing.toml");
     const { p, c } = start(path);

@@ -13,6 +13,7 @@ import { startEmulatorServer } from "../_support/emulator_http.ts";
 import { makeTestCerts, type TestCerts } from "../_support/test_certs.ts";
 import { captureLogs, createCollector } from "./_snapshots.ts";
 import { waitFor } from "../_support/wait.ts";
+import { whenDone } from "../_support/cleanup.ts";
 
 const rt = getRuntime();
 
@@ -209,7 +210,7 @@ describe("http provider", () => {
     timeout: 15_000,
   }, async (t) => {
     const logs = captureLogs();
-    t.after(logs.restore);
+    whenDone(t, logs.restore);
     const s = await server({ body: JSON_DOC("kept"), contentType: "application/json" });
     const { p, c } = start(config(s.url()));
     await c.waitFor(1);
@@ -231,7 +232,7 @@ describe("http provider", () => {
 
   it("sends the custom headers and never logs their values", async (t) => {
     const logs = captureLogs();
-    t.after(logs.restore);
+    whenDone(t, logs.restore);
     const s = await server({ status: 403, body: "ACL not found for Bearer hdr-secret" });
     const { p } = start(
       config(s.url("/routing?token=qs-secret"), {
@@ -268,7 +269,7 @@ describe("http provider", () => {
 
   it("logs errors once per change of state, not per retry", { timeout: 15_000 }, async (t) => {
     const logs = captureLogs();
-    t.after(logs.restore);
+    whenDone(t, logs.restore);
     const s = await server({ status: 500, body: "No cluster leader\n" });
     const { p, c } = start(config(s.url()));
     await waitFor(() => s.requests.length >= 4, { timeoutMs: 5000, what: "four failing requests" });

@@ -10,11 +10,12 @@ import { startNomadEmulator } from "../_support/nomad_emulator.ts";
 import { captureLogger, collector, FAST, view } from "./_harness.ts";
 import { nomadConfig as config, rt } from "./_setup.ts";
 import { waitFor } from "../_support/wait.ts";
+import { whenDone } from "../_support/cleanup.ts";
 
 describe("nomad provider over TLS", { timeout: 30_000 }, () => {
   it("speaks mutual TLS with a CA, a client certificate and key", async (t) => {
     const dir = mkdtempSync(join(tmpdir(), "sluice-nomad-tls-"));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    whenDone(t, () => rmSync(dir, { recursive: true, force: true }));
     const ssl = (...args: string[]) => {
       const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
       if (r.status !== 0) throw new Error(`openssl ${args[0]}: ${r.stderr}`);
@@ -110,7 +111,7 @@ describe("nomad provider over TLS", { timeout: 30_000 }, () => {
         requireClientCert: true,
       },
     });
-    t.after(() => emu.close());
+    whenDone(t, () => emu.close());
     emu.register({
       id: "a1",
       name: "api",
@@ -134,7 +135,7 @@ describe("nomad provider over TLS", { timeout: 30_000 }, () => {
       log,
       ...FAST,
     });
-    t.after(() => good.stop());
+    whenDone(t, () => good.stop());
     const c = collector();
     good.start((s) => c.onSnapshot(s));
     await waitFor(() => c.snapshots.length === 1, { what: "snapshot over mTLS", timeoutMs: 8000 });
@@ -147,7 +148,7 @@ describe("nomad provider over TLS", { timeout: 30_000 }, () => {
       log: captureLogger(),
       ...FAST,
     });
-    t.after(() => bad.stop());
+    whenDone(t, () => bad.stop());
     bad.start(() => assert.fail("no snapshot without a client certificate"));
     await waitFor(() => bad.status().lastError, { what: "handshake refused", timeoutMs: 8000 });
     assert.equal(bad.status().state, "failing");

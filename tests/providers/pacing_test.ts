@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { type FakeClock, fakeClock } from "./_harness.ts";
 import { consulListReqs, nomadListReqs, setupConsul, setupNomad } from "./_setup.ts";
 import { waitFor } from "../_support/wait.ts";
+import { whenDone } from "../_support/cleanup.ts";
 
 const TAGS = ["sluice", "sluice.listener=local:5001"];
 
@@ -56,7 +57,7 @@ describe("provider pacing (injected clock)", { timeout: 60_000 }, () => {
     await waitFor(() => c.snapshots.length === 1, { what: "snapshot" });
     let i = 0;
     const churn = setInterval(() => emu.setCheck("a1", "passing", `output ${i++}`), 20);
-    t.after(() => clearInterval(churn));
+    whenDone(t, () => clearInterval(churn));
     await oneReadPerRefill(clock, () => consulListReqs(emu).length, 250);
     clearInterval(churn);
     assert.equal(c.snapshots.length, 1, "check output churn changes no route");
@@ -136,7 +137,7 @@ describe("provider pacing (injected clock)", { timeout: 60_000 }, () => {
         port: 1,
         tags: ["x"],
       }), 20);
-    t.after(() => clearInterval(churn));
+    whenDone(t, () => clearInterval(churn));
     await oneReadPerRefill(clock, () => nomadListReqs(emu).length, 250);
     clearInterval(churn);
     assert.equal(c.snapshots.length, 1);

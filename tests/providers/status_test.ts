@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createStatusTracker } from "../../src/providers/status.ts";
 import { createLogger, logSink } from "../../src/log.ts";
+import { whenDone } from "../_support/cleanup.ts";
 
 function capture(): { lines: string[]; restore: () => void } {
   const lines: string[] = [];
@@ -40,7 +41,7 @@ describe("createStatusTracker()", () => {
 
   it("logs a failure once per change of state, not once per retry", (t) => {
     const cap = capture();
-    t.after(cap.restore);
+    whenDone(t, cap.restore);
     const s = createStatusTracker({ name: "http", kind: "http", log: createLogger("p") });
     s.delivered({ services: 1 });
     assert.equal(s.failed({ kind: "unreachable", message: "refused" }), true);

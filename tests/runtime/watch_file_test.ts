@@ -18,6 +18,7 @@ import { SluiceError } from "../../src/errors.ts";
 import { watchFileInDir, type WatchTimers } from "../../src/runtime/_watch_file.ts";
 import { rt } from "./_helpers.ts";
 import { delay, waitFor } from "../_support/wait.ts";
+import { whenDone } from "../_support/cleanup.ts";
 
 function setup(t: { after(fn: () => void): void }) {
   const dir = mkdtempSync(join(tmpdir(), "sluice-watch-"));
@@ -25,7 +26,7 @@ function setup(t: { after(fn: () => void): void }) {
   writeFileSync(file, "a: 1\n");
   let calls = 0;
   const w = rt.watchFile(file, () => calls++, { debounceMs: 100 });
-  t.after(() => {
+  whenDone(t, () => {
     w.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -107,7 +108,7 @@ describe("watchFile()", () => {
       });
       let calls2 = 0;
       const w2 = rt.watchFile(file, () => calls2++, { debounceMs: 3_600_000 });
-      t.after(() => {
+      whenDone(t, () => {
         w.close();
         w2.close();
         rmSync(dir, { recursive: true, force: true });
@@ -134,7 +135,7 @@ describe("watchFile()", () => {
     const clock = manualTimers();
     let calls = 0;
     const w = watchFileInDir(file, () => calls++, { debounceMs: 100, timers: clock.timers });
-    t.after(() => {
+    whenDone(t, () => {
       w.close();
       rmSync(dir, { recursive: true, force: true });
     });
@@ -200,7 +201,7 @@ describe("watchFile()", () => {
 
   it("follows a Kubernetes-style ..data symlink swap", { timeout: 10000 }, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), "sluice-watch-k8s-"));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    whenDone(t, () => rmSync(dir, { recursive: true, force: true }));
     for (const v of ["v1", "v2"]) {
       mkdirSync(join(dir, v));
       writeFileSync(join(dir, v, "routing.yaml"), `${v}\n`);
@@ -209,7 +210,7 @@ describe("watchFile()", () => {
     symlinkSync("..data/routing.yaml", join(dir, "routing.yaml"));
     let calls = 0;
     const w = rt.watchFile(join(dir, "routing.yaml"), () => calls++, { debounceMs: 100 });
-    t.after(() => w.close());
+    whenDone(t, () => w.close());
     await delay(100);
     symlinkSync("v2", join(dir, "..data_tmp"));
     renameSync(join(dir, "..data_tmp"), join(dir, "..data"));
