@@ -182,8 +182,8 @@ function createConsulSource(config: ConsulProviderConfig, address: string): Bloc
     const due = tracker.readBefore(time.now - time.refreshEveryMs, Infinity);
     void (async () => {
       for (const name of due) {
-        const fingerprint = tracker.fingerprintOf(name);
         if (stopped) return;
+        const fingerprint = tracker.fingerprintOf(name);
         if (fingerprint === undefined) continue;
         let found: TaggedInstance[];
         try {

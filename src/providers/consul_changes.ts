@@ -11,8 +11,9 @@
 // - a node check (serfHealth) of a node hosting one of its instances changing;
 // - the service appearing. A service that disappears from the list is dropped without a read.
 // What the checks table does not show (a re-registration that changes only an instance's port
-// or address and leaves its checks identical, a node's address change) is picked up by the
-// periodic full read the blocking loop asks for (`full`), or by the service's next check change.
+// or address and leaves its checks identical, a node's address change) is picked up when the
+// service's detail is read again for its age (consul.ts, in the background while the list
+// waits), or by the service's next check change.
 import { record } from "./source_common.ts";
 import type { TaggedInstance } from "./tags.ts";
 
@@ -94,7 +95,8 @@ function absorbSums(h: number, s: Sums): number {
  * A service's fingerprint: its sums and those of its nodes hashed into one number of 53 bits (two
  * 32-bit lanes, different seeds). A number, not a text of the sums: formatting eight numbers for
  * each of 5,000 services cost Bun 3-18 ms a round. Two different sums give the same number with
- * a chance of 2^-53; the change would then wait for the next full read.
+ * a chance of 2^-53; the change would then wait until the service's detail is read again for
+ * its age.
  */
 function fingerprintOf(own: Sums, onNodes: Sums): number {
   const a = mix(absorbSums(absorbSums(0x9e3779b9, own), onNodes) >>> 0);

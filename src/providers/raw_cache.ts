@@ -59,7 +59,7 @@ export function createRawServiceCache(tags: string | readonly string[]): RawServ
         const b = built.get(key)!;
         for (const r of b.raw) out.push(r);
         for (const n of b.notes) notes.push(n);
-        if (legacy) { for (const name of b.legacy) legacy.add(name); }
+        for (const name of b.legacy) legacy?.add(name);
       }
       return out;
     },
